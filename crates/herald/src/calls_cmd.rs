@@ -1,0 +1,121 @@
+//! `herald calls list / show`: call records from the store.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Subcommand;
+use herald_store::{CallRecord, Store};
+
+#[derive(Subcommand, Debug)]
+pub enum CallsCommand {
+    /// Recent calls, newest first.
+    List {
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One call with its events (ID or a unique prefix of it).
+    Show {
+        id: String,
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run(command: CallsCommand) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        match command {
+            CallsCommand::List { config, limit, json } => list(open(config).await?, limit, json).await,
+            CallsCommand::Show { id, config, json } => show(open(config).await?, &id, json).await,
+        }
+    })
+}
+
+async fn open(config: Option<PathBuf>) -> anyhow::Result<Store> {
+    let config = crate::load_config(config.as_deref())?;
+    let url = config.storage.database.as_str();
+    Store::connect(url).await.with_context(|| format!("opening the database {}", redact_url(url)))
+}
+
+/// Hides a password in a database URL.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+async fn list(store: Store, limit: u32, json: bool) -> anyhow::Result<()> {
+    let calls = store.recent_calls(limit).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&calls)?);
+        return Ok(());
+    }
+    println!("{:<34} {:<9} {:<20} {:<20} {:<18} {:<6}", "ID", "STATE", "CALLER", "CALLEE", "CAUSE", "STATUS");
+    for c in &calls {
+        println!("{}", row(c));
+    }
+    Ok(())
+}
+
+fn row(c: &CallRecord) -> String {
+    format!(
+        "{:<34} {:<9} {:<20} {:<20} {:<18} {:<6}",
+        c.id,
+        c.state.as_str(),
+        clip(&c.caller, 20),
+        clip(&c.callee, 20),
+        c.hangup_cause.as_deref().unwrap_or("-"),
+        c.final_status.map_or("-".to_owned(), |s| s.to_string())
+    )
+}
+
+fn clip(s: &str, n: usize) -> String {
+    if s.chars().count() <= n { s.to_owned() } else { s.chars().take(n - 1).chain(['…']).collect() }
+}
+
+async fn show(store: Store, id: &str, json: bool) -> anyhow::Result<()> {
+    let Some(call) = store.call_by_prefix(id).await? else {
+        anyhow::bail!("no call with id {id:?}");
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&call)?);
+        return Ok(());
+    }
+    let c = &call.call;
+    println!("call        {}", c.id);
+    println!("sip call-id {}", c.sip_call_id);
+    println!("from        {}", c.from_uri);
+    println!("to          {}", c.to_uri);
+    println!("source      {} ({})", c.source, c.transport);
+    println!("route       {}", c.route);
+    println!("state       {}", c.state.as_str());
+    println!("hang-up     {} {}", c.hangup_cause.as_deref().unwrap_or("-"), c.final_status.map_or(String::new(), |s| s.to_string()));
+    println!("events:");
+    for e in &call.events {
+        println!("  {:>13} {:<16} {}", e.at, e.kind, e.detail);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn database_passwords_are_redacted() {
+        assert_eq!(super::redact_url("postgres://herald:s3cret@db:5432/h"), "postgres://herald:***@db:5432/h");
+        assert_eq!(super::redact_url("sqlite://data/herald.db"), "sqlite://data/herald.db");
+    }
+}

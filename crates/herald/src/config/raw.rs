@@ -1,0 +1,206 @@
+//! The file as serde reads it: every key optional with its default, no unknown key accepted.
+//!
+//! Values stay close to their TOML form here (strings, `i64`); `validate` turns them into the
+//! typed [`Config`](super::Config) and reports every problem at once.
+
+use serde::Deserialize;
+
+/// Top level of the file.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawConfig {
+    pub data_dir: String,
+    pub sip: RawSip,
+    pub media: RawMedia,
+    pub storage: RawStorage,
+    pub api: RawApi,
+    pub users: Vec<RawUser>,
+    pub trunks: Vec<RawTrunk>,
+}
+
+impl Default for RawConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: "./data".to_owned(),
+            sip: RawSip::default(),
+            media: RawMedia::default(),
+            storage: RawStorage::default(),
+            api: RawApi::default(),
+            users: Vec::new(),
+            trunks: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawSip {
+    pub listen: Vec<String>,
+    pub domain: String,
+    pub realm: Option<String>,
+    pub advertised_address: Option<String>,
+    pub tls_certificate: Option<String>,
+    pub tls_private_key: Option<String>,
+    pub user_agent: String,
+    pub max_message_size: i64,
+    pub timers: RawTimers,
+    pub session_expires: i64,
+    pub min_se: i64,
+    pub registrar: RawRegistrar,
+}
+
+impl Default for RawSip {
+    fn default() -> Self {
+        Self {
+            listen: vec!["udp:0.0.0.0:5060".to_owned(), "tcp:0.0.0.0:5060".to_owned()],
+            domain: "herald.local".to_owned(),
+            realm: None,
+            advertised_address: None,
+            tls_certificate: None,
+            tls_private_key: None,
+            user_agent: concat!("Herald/", env!("CARGO_PKG_VERSION")).to_owned(),
+            max_message_size: 65535,
+            timers: RawTimers::default(),
+            session_expires: 1800,
+            min_se: 90,
+            registrar: RawRegistrar::default(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawTimers {
+    pub t1_ms: i64,
+    pub t2_ms: i64,
+    pub t4_ms: i64,
+}
+
+impl Default for RawTimers {
+    fn default() -> Self {
+        Self {
+            t1_ms: 500,
+            t2_ms: 4000,
+            t4_ms: 5000,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawRegistrar {
+    pub enabled: bool,
+    pub min_expires: i64,
+    pub max_expires: i64,
+    pub default_expires: i64,
+    pub max_contacts: i64,
+    pub nonce_ttl: i64,
+    pub algorithms: Vec<String>,
+}
+
+impl Default for RawRegistrar {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            min_expires: 60,
+            max_expires: 3600,
+            default_expires: 3600,
+            max_contacts: 10,
+            nonce_ttl: 300,
+            algorithms: vec!["SHA-256".to_owned(), "MD5".to_owned()],
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawMedia {
+    pub rtp_port_min: i64,
+    pub rtp_port_max: i64,
+    pub codecs: Vec<String>,
+    pub ptime: i64,
+    pub telephone_event: bool,
+}
+
+impl Default for RawMedia {
+    fn default() -> Self {
+        Self {
+            rtp_port_min: 16384,
+            rtp_port_max: 32767,
+            codecs: vec!["PCMU".to_owned(), "PCMA".to_owned()],
+            ptime: 20,
+            telephone_event: true,
+        }
+    }
+}
+
+/// Both default to locations under `data_dir`, computed in `validate`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawStorage {
+    pub database: Option<String>,
+    pub recordings: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawApi {
+    pub listen: String,
+    pub tokens: Vec<RawApiToken>,
+}
+
+impl Default for RawApi {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".to_owned(),
+            tokens: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawApiToken {
+    pub name: Option<String>,
+    pub token_sha256: Option<String>,
+    pub roles: Vec<String>,
+}
+
+// No `Debug`: `password` is plaintext.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawUser {
+    pub username: Option<String>,
+    pub display_name: Option<String>,
+    pub roles: Vec<String>,
+    pub ha1_md5: Option<String>,
+    pub ha1_sha256: Option<String>,
+    pub password: Option<String>,
+}
+
+// No `Debug`: `password` is plaintext.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawTrunk {
+    pub name: Option<String>,
+    pub address: Option<String>,
+    pub transport: String,
+    pub allowed_sources: Vec<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub register: bool,
+}
+
+impl Default for RawTrunk {
+    fn default() -> Self {
+        Self {
+            name: None,
+            address: None,
+            transport: "udp".to_owned(),
+            allowed_sources: Vec::new(),
+            username: None,
+            password: None,
+            register: false,
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! The typed sections of [`Config`](super::Config), one struct per TOML table.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use super::credentials::{ApiRole, DigestAlgorithm, Ha1Set, Secret, TokenHash};
+use super::net::{HostPort, IpNet, Listen, Transport};
+use super::storage::{DatabaseUrl, RecordingsStore};
+
+/// `[sip]`: signalling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SipConfig {
+    pub listen: Vec<Listen>,
+    /// Host part of our URIs (Contact, From of requests we originate).
+    pub domain: String,
+    /// Digest realm; `domain` when not configured.
+    pub realm: String,
+    /// The address put in Contact, Via and SDP when listening on a wildcard address.
+    pub advertised_address: Option<IpAddr>,
+    /// Required when a `tls` or `wss` listener is configured.
+    pub tls_certificate: Option<PathBuf>,
+    pub tls_private_key: Option<PathBuf>,
+    /// Sent in User-Agent / Server headers; empty means: send no such header.
+    pub user_agent: String,
+    /// Largest SIP message accepted, in bytes.
+    pub max_message_size: usize,
+    pub timers: SipTimers,
+    /// Session-Expires we ask for (RFC 4028).
+    pub session_expires: Duration,
+    /// Min-SE we accept (RFC 4028, at least 90 s).
+    pub min_se: Duration,
+    pub registrar: RegistrarConfig,
+}
+
+impl SipConfig {
+    /// The address to advertise for `listen`: `advertised_address`, else the listen address
+    /// unless it is a wildcard, else the loopback address of the same family.
+    pub fn advertised_ip_for(&self, listen: &Listen) -> IpAddr {
+        if let Some(ip) = self.advertised_address {
+            return ip;
+        }
+        match listen.addr.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+            ip => ip,
+        }
+    }
+}
+
+/// `[sip.timers]`: RFC 3261 timer base values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SipTimers {
+    pub t1: Duration,
+    pub t2: Duration,
+    pub t4: Duration,
+}
+
+/// `[sip.registrar]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrarConfig {
+    pub enabled: bool,
+    pub min_expires: Duration,
+    pub max_expires: Duration,
+    pub default_expires: Duration,
+    /// Most bindings one address-of-record may hold.
+    pub max_contacts: u32,
+    /// How long a digest nonce stays valid.
+    pub nonce_ttl: Duration,
+    /// Offered in this order in WWW-Authenticate challenges; never empty.
+    pub algorithms: Vec<DigestAlgorithm>,
+}
+
+/// `[media]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaConfig {
+    /// First RTP port (even); RTCP uses the next odd port.
+    pub rtp_port_min: u16,
+    /// Last port of the range (inclusive).
+    pub rtp_port_max: u16,
+    /// Codecs in preference order; never empty, no duplicates.
+    pub codecs: Vec<Codec>,
+    /// Packetization time, 10 to 60 ms in steps of 10.
+    pub ptime: Duration,
+    /// Offer/accept RFC 4733 telephone-event.
+    pub telephone_event: bool,
+}
+
+/// An audio codec Herald can negotiate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Codec {
+    Pcmu,
+    Pcma,
+    G722,
+    Opus,
+}
+
+impl Codec {
+    pub const ALL: [Codec; 4] = [Self::Pcmu, Self::Pcma, Self::G722, Self::Opus];
+
+    /// The SDP encoding name (`PCMU`, `PCMA`, `G722`, `opus`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pcmu => "PCMU",
+            Self::Pcma => "PCMA",
+            Self::G722 => "G722",
+            Self::Opus => "opus",
+        }
+    }
+}
+
+impl fmt::Display for Codec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Codec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if let Some(codec) = Self::ALL
+            .into_iter()
+            .find(|c| c.as_str().eq_ignore_ascii_case(s))
+        {
+            return Ok(codec);
+        }
+        let hint = if s.eq_ignore_ascii_case("telephone-event") {
+            " (DTMF events are switched by `media.telephone_event`)"
+        } else {
+            ""
+        };
+        Err(format!(
+            "unknown codec {s:?}, expected one of PCMU, PCMA, G722, opus{hint}"
+        ))
+    }
+}
+
+/// `[storage]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageConfig {
+    pub database: DatabaseUrl,
+    pub recordings: RecordingsStore,
+}
+
+/// `[api]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiConfig {
+    pub listen: SocketAddr,
+    pub tokens: Vec<ApiToken>,
+}
+
+/// `[[api.tokens]]`: a bearer token, stored as its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiToken {
+    pub name: String,
+    pub token_sha256: TokenHash,
+    /// Never empty, no duplicates.
+    pub roles: Vec<ApiRole>,
+}
+
+/// `[[users]]`: a phone or agent that registers with Herald.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub username: String,
+    pub display_name: Option<String>,
+    /// Free-form role names such as `agent`, `admin`.
+    pub roles: Vec<String>,
+    /// Never empty. A plaintext `password` in the file is turned into both values at load.
+    pub ha1: Ha1Set,
+}
+
+/// `[[trunks]]`: a SIP trunk or SBC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trunk {
+    pub name: String,
+    /// Where to send requests (and REGISTER when `register`).
+    pub address: Option<HostPort>,
+    pub transport: Transport,
+    /// Source addresses accepted as this trunk.
+    pub allowed_sources: Vec<IpNet>,
+    /// Outbound credentials: both or neither.
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    pub register: bool,
+}

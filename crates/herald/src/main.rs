@@ -1,0 +1,70 @@
+//! `herald`: the SIP/RTP media server, VoiceXML IVR and encrypted call recorder.
+//!
+//! This binary is the I/O shell around the sans-IO crates: it owns the tokio runtime, the
+//! sockets, the clock, the database and the command line. See `docs/` for the architecture.
+
+mod calls_cmd;
+mod check;
+mod config;
+mod media_ports;
+mod router;
+mod serve;
+mod sip_io;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "herald", version, about = "SIP/RTP media server, VoiceXML IVR and encrypted call recorder")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the server (SIP, media, IVR). Without --config, the embedded defaults are used.
+    Serve {
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Validate the configuration; errors carry file:line:column and exit non-zero.
+    Check {
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Inspect call records.
+    Calls {
+        #[command(subcommand)]
+        command: calls_cmd::CallsCommand,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve { config } => load_config(config.as_deref()).and_then(serve::run),
+        Command::Check { config } => return check::run(config.as_deref()),
+        Command::Calls { command } => calls_cmd::run(command),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("herald: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Loads the configuration file, or the embedded defaults when none is given.
+pub(crate) fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<config::Config> {
+    match path {
+        None => Ok(config::Config::default()),
+        Some(p) => config::Config::load(p).map_err(|errors| {
+            let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            anyhow::anyhow!("invalid configuration:\n{}", lines.join("\n"))
+        }),
+    }
+}

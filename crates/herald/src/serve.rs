@@ -1,0 +1,440 @@
+//! `herald serve`: start-up, the call application and persistence.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr, UdpSocket as StdUdpSocket};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use bytes::Bytes;
+use herald_sdp::{AnswerPolicy, LocalMedia, SessionDescription, SessionVersion};
+use herald_sip::auth::{Algorithm, DigestConfig, Ha1, ServerSecret};
+use herald_sip::endpoint::{
+    Binding, CallInfo, CallRef, EndCause, Endpoint, EndpointConfig, Event, RegistrarSettings, UserCredentials,
+};
+use herald_sip::transaction::TimerConfig;
+use herald_store::{NewCall, Store};
+use rand::{RngCore, SeedableRng};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::mpsc;
+
+use crate::config::{Codec, Config, DigestAlgorithm, Transport as ConfTransport};
+use crate::media_ports::PortAllocator;
+use crate::router::{Route, Router};
+use crate::sip_io::{self, Application, Driver, Inbound, UdpListener};
+
+/// Wall-clock unix milliseconds.
+fn unix_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+pub fn run(config: Config) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(serve(config))
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    init_tracing();
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+    let url = config.storage.database.as_str();
+    let store = Store::connect(url).await.with_context(|| format!("opening {}", crate::calls_cmd::redact_url(url)))?;
+    let epoch = (Instant::now(), unix_ms());
+    let mut endpoint = Endpoint::new(endpoint_config(&config)?, rand::rngs::StdRng::from_os_rng(), epoch);
+    restore_bindings(&store, &mut endpoint, epoch.1).await?;
+
+    let (tx, rx) = mpsc::channel::<Inbound>(4096);
+    let max = config.sip.max_message_size;
+    let udp = bind_listeners(&config, &tx, max).await?;
+    let writer = StoreWriter::spawn(store.clone());
+    let app = CallApp::new(&config, writer);
+    let driver = Driver::new(endpoint, udp, app, rx, tx, max);
+    tracing::info!(listeners = ?config.sip.listen.iter().map(|l| format!("{}:{}", l.transport.as_str(), l.addr)).collect::<Vec<_>>(), "herald is serving");
+    driver.run(shutdown_signal()).await?;
+    tracing::info!("shutting down");
+    store.close().await;
+    Ok(())
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HERALD_LOG").unwrap_or_else(|_| "info".into());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+/// Translates the configuration into the endpoint's settings.
+fn endpoint_config(config: &Config) -> anyhow::Result<EndpointConfig> {
+    let sip = &config.sip;
+    let timers = TimerConfig { t1: sip.timers.t1, t2: sip.timers.t2, t4: sip.timers.t4 };
+    let registrar = if sip.registrar.enabled {
+        let r = &sip.registrar;
+        let mut secret = [0u8; 32];
+        rand::rngs::StdRng::from_os_rng().fill_bytes(&mut secret);
+        let algorithms = r.algorithms.iter().map(|a| match a {
+            DigestAlgorithm::Sha256 => Algorithm::Sha256,
+            DigestAlgorithm::Md5 => Algorithm::Md5,
+        });
+        let mut users = HashMap::new();
+        for u in &config.users {
+            let md5 = u.ha1.for_algorithm(DigestAlgorithm::Md5).and_then(|h| Ha1::from_hex(Algorithm::Md5.hash(), h).ok());
+            let sha256 = u.ha1.for_algorithm(DigestAlgorithm::Sha256).and_then(|h| Ha1::from_hex(Algorithm::Sha256.hash(), h).ok());
+            users.insert(u.username.clone(), UserCredentials { md5, sha256 });
+        }
+        Some(RegistrarSettings {
+            realm: sip.realm.clone(),
+            domain: sip.domain.clone(),
+            secret: ServerSecret::new(secret),
+            digest: DigestConfig { nonce_ttl_secs: r.nonce_ttl.as_secs(), algorithms: algorithms.collect(), ..DigestConfig::default() },
+            min_expires: r.min_expires.as_secs() as u32,
+            max_expires: r.max_expires.as_secs() as u32,
+            default_expires: r.default_expires.as_secs() as u32,
+            max_contacts: r.max_contacts as usize,
+            users: Arc::new(users),
+        })
+    } else {
+        None
+    };
+    Ok(EndpointConfig {
+        domain: sip.domain.clone(),
+        user_agent: sip.user_agent.clone(),
+        timers,
+        session_expires: sip.session_expires.as_secs() as u32,
+        min_se: sip.min_se.as_secs() as u32,
+        registrar,
+        ..EndpointConfig::default()
+    })
+}
+
+async fn restore_bindings(store: &Store, endpoint: &mut Endpoint<rand::rngs::StdRng>, now_ms: i64) -> anyhow::Result<()> {
+    let mut by_aor: HashMap<String, Vec<Binding>> = HashMap::new();
+    for b in store.all_bindings(now_ms).await? {
+        by_aor.entry(b.aor.clone()).or_default().push(from_stored(b));
+    }
+    let count: usize = by_aor.values().map(Vec::len).sum();
+    for (aor, bindings) in by_aor {
+        endpoint.restore_bindings(&aor, bindings);
+    }
+    if count > 0 {
+        tracing::info!(count, "restored registrations from the store");
+    }
+    Ok(())
+}
+
+fn from_stored(b: herald_store::Binding) -> Binding {
+    Binding {
+        contact: b.contact_uri,
+        expires_at: (b.expires_at / 1000).max(0) as u64,
+        call_id: b.call_id,
+        cseq: b.cseq,
+        q_milli: b.q_milli,
+        source: Some(b.source),
+        transport: Some(b.transport),
+        user_agent: b.user_agent,
+        conn: None,
+    }
+}
+
+/// Binds every configured listener; UDP sockets are returned for the driver to send on.
+async fn bind_listeners(config: &Config, tx: &mpsc::Sender<Inbound>, max: usize) -> anyhow::Result<Vec<UdpListener>> {
+    let mut udp = Vec::new();
+    let tls = tls_acceptor(config)?;
+    for listen in &config.sip.listen {
+        let advertised = SocketAddr::new(config.sip.advertised_ip_for(listen), listen.addr.port());
+        match listen.transport {
+            ConfTransport::Udp => {
+                let socket = Arc::new(UdpSocket::bind(listen.addr).await.with_context(|| format!("binding udp:{}", listen.addr))?);
+                let advertised = SocketAddr::new(advertised.ip(), socket.local_addr()?.port());
+                sip_io::spawn_udp_receiver(udp.len(), socket.clone(), tx.clone(), max);
+                udp.push(UdpListener { socket, advertised });
+            }
+            ConfTransport::Tcp | ConfTransport::Tls => {
+                let listener = TcpListener::bind(listen.addr).await.with_context(|| format!("binding {}:{}", listen.transport.as_str(), listen.addr))?;
+                let acceptor = if listen.transport == ConfTransport::Tls { tls.clone() } else { None };
+                sip_io::spawn_stream_listener(listener, advertised, acceptor, tx.clone(), max);
+            }
+            ConfTransport::Ws | ConfTransport::Wss => {
+                anyhow::bail!("{}:{}: SIP over WebSocket is not available yet (it arrives with WebRTC support)", listen.transport.as_str(), listen.addr)
+            }
+        }
+    }
+    Ok(udp)
+}
+
+/// A rustls acceptor from the configured certificate and key, when a TLS listener needs one.
+fn tls_acceptor(config: &Config) -> anyhow::Result<Option<tokio_rustls::TlsAcceptor>> {
+    let needs = config.sip.listen.iter().any(|l| l.transport == ConfTransport::Tls);
+    let (Some(cert), Some(key)) = (&config.sip.tls_certificate, &config.sip.tls_private_key) else {
+        return Ok(None);
+    };
+    if !needs {
+        return Ok(None);
+    }
+    let certs = rustls_pemfile::certs(&mut std::io::BufReader::new(
+        std::fs::File::open(cert).with_context(|| format!("reading {}", cert.display()))?,
+    ))
+    .collect::<Result<Vec<_>, _>>()
+    .with_context(|| format!("parsing certificates in {}", cert.display()))?;
+    let key = rustls_pemfile::private_key(&mut std::io::BufReader::new(
+        std::fs::File::open(key).with_context(|| format!("reading {}", key.display()))?,
+    ))
+    .with_context(|| format!("parsing {}", key.display()))?
+    .with_context(|| format!("no private key in {}", key.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let server = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .context("building the TLS server configuration")?;
+    Ok(Some(tokio_rustls::TlsAcceptor::from(Arc::new(server))))
+}
+
+/// Store writes, off the signalling path, in order.
+enum StoreOp {
+    Insert(Box<NewCall>),
+    Answered { id: String, at: i64 },
+    Event { id: String, at: i64, kind: &'static str, detail: serde_json::Value },
+    Ended { id: String, at: i64, cause: &'static str, status: Option<u16> },
+    Bindings { aor: String, bindings: Vec<herald_store::Binding> },
+}
+
+#[derive(Clone)]
+struct StoreWriter(mpsc::UnboundedSender<StoreOp>);
+
+impl StoreWriter {
+    fn spawn(store: Store) -> Self {
+        let (tx, mut rx) = mpsc::unbounded_channel::<StoreOp>();
+        tokio::spawn(async move {
+            while let Some(op) = rx.recv().await {
+                if let Err(e) = apply(&store, op).await {
+                    tracing::warn!(error = %e, "database write failed");
+                }
+            }
+        });
+        Self(tx)
+    }
+
+    fn send(&self, op: StoreOp) {
+        let _ = self.0.send(op);
+    }
+}
+
+async fn apply(store: &Store, op: StoreOp) -> Result<(), herald_store::StoreError> {
+    match op {
+        StoreOp::Insert(call) => store.insert_call(&call).await,
+        StoreOp::Answered { id, at } => store.mark_answered(&id, at).await,
+        StoreOp::Event { id, at, kind, detail } => store.add_call_event(&id, at, kind, &detail).await.map(|_| ()),
+        StoreOp::Ended { id, at, cause, status } => store.end_call(&id, at, cause, status).await,
+        StoreOp::Bindings { aor, bindings } => {
+            store.remove_all_bindings(&aor).await?;
+            for b in &bindings {
+                store.upsert_binding(b).await?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// A live call's media placeholder: its RTP socket and SDP session state.
+struct LiveCall {
+    id: String,
+    _rtp: StdUdpSocket,
+    local: LocalMedia,
+    version: SessionVersion,
+    on_hold: bool,
+}
+
+/// The call application: placeholder routing, real RTP ports, real SDP offer/answer, and the
+/// call record.
+struct CallApp {
+    router: Router,
+    ports: PortAllocator,
+    policy: AnswerPolicy,
+    media_ip: IpAddr,
+    writer: StoreWriter,
+    calls: HashMap<CallRef, LiveCall>,
+    rng: rand::rngs::StdRng,
+}
+
+impl CallApp {
+    fn new(config: &Config, writer: StoreWriter) -> Self {
+        let media_ip = config.sip.listen.first().map_or(IpAddr::from([127, 0, 0, 1]), |l| config.sip.advertised_ip_for(l));
+        let bind_ip = if config.sip.advertised_address.is_some() { IpAddr::from([0, 0, 0, 0]) } else { media_ip };
+        let codecs = config.media.codecs.iter().map(|c| match c {
+            Codec::Pcmu => herald_sdp::Codec::Pcmu,
+            Codec::Pcma => herald_sdp::Codec::Pcma,
+            Codec::G722 => herald_sdp::Codec::G722,
+            Codec::Opus => herald_sdp::Codec::Opus,
+        });
+        let policy = AnswerPolicy {
+            codecs: codecs.collect(),
+            default_ptime: config.media.ptime.as_millis() as u32,
+            telephone_event: config.media.telephone_event,
+            ..AnswerPolicy::default()
+        };
+        Self {
+            router: Router::new(&config.sip.domain),
+            ports: PortAllocator::new(bind_ip, config.media.rtp_port_min, config.media.rtp_port_max),
+            policy,
+            media_ip,
+            writer,
+            calls: HashMap::new(),
+            rng: rand::rngs::StdRng::from_os_rng(),
+        }
+    }
+
+    fn incoming(&mut self, ep: &mut Endpoint<rand::rngs::StdRng>, now: Instant, call: CallRef, info: &CallInfo) {
+        let id = format!("{:016x}{:016x}", self.rng.next_u64(), self.rng.next_u64());
+        let route = self.router.route(info);
+        self.writer.send(StoreOp::Insert(Box::new(NewCall {
+            id: id.clone(),
+            sip_call_id: info.call_id.clone(),
+            from_uri: info.from.clone(),
+            to_uri: info.to.clone(),
+            caller: info.caller_user.clone().unwrap_or_default(),
+            callee: info.callee_user.clone().unwrap_or_default(),
+            source: info.source,
+            transport: info.transport.via_name().to_ascii_lowercase(),
+            route: Router::route_name(route).to_owned(),
+            started_at: ep.unix_ms(now),
+            user_agent: info.user_agent.clone(),
+        })));
+        if route == Route::NotFound {
+            self.writer.send(StoreOp::Event { id: id.clone(), at: ep.unix_ms(now), kind: "no-route", detail: serde_json::json!({}) });
+            ep.reject(now, call, 404);
+            self.pending_end(call, id);
+            return;
+        }
+        let Some(rtp) = self.ports.allocate() else {
+            tracing::warn!("RTP port range exhausted; rejecting call with 503");
+            ep.reject(now, call, 503);
+            self.pending_end(call, id);
+            return;
+        };
+        let port = rtp.local_addr().map_or(0, |a| a.port());
+        let session_id = self.rng.next_u64() >> 1;
+        let local = LocalMedia::new(self.media_ip, port, session_id);
+        let mut live = LiveCall { id: id.clone(), _rtp: rtp, local, version: SessionVersion::new(session_id, 1), on_hold: false };
+        let sdp = match &info.offer {
+            Some(offer) => negotiate(offer, &mut live, &self.policy),
+            None => Ok(live.version.stamp(herald_sdp::offer(&live.local, &self.policy))),
+        };
+        match sdp {
+            Ok(sdp) => {
+                self.calls.insert(call, live);
+                ep.answer(now, call, Bytes::from(sdp.to_string()));
+                self.writer.send(StoreOp::Answered { id, at: ep.unix_ms(now) });
+            }
+            Err(status) => {
+                self.writer.send(StoreOp::Event { id: id.clone(), at: ep.unix_ms(now), kind: "sdp-rejected", detail: serde_json::json!({ "status": status }) });
+                ep.reject(now, call, status);
+                self.pending_end(call, id);
+            }
+        }
+    }
+
+    /// Keeps the record id of a call we rejected until its CallEnded event arrives.
+    fn pending_end(&mut self, call: CallRef, id: String) {
+        if let Some(rtp) = StdUdpSocket::bind(("127.0.0.1", 0)).ok() {
+            let local = LocalMedia::new(self.media_ip, 0, 0);
+            self.calls.insert(call, LiveCall { id, _rtp: rtp, local, version: SessionVersion::new(0, 0), on_hold: false });
+        }
+    }
+
+    fn reoffer(&mut self, ep: &mut Endpoint<rand::rngs::StdRng>, now: Instant, call: CallRef, offer: Option<Bytes>) {
+        let Some(live) = self.calls.get_mut(&call) else { return ep.reject_offer(now, call, 488) };
+        let result = match &offer {
+            Some(o) => negotiate(o, live, &self.policy),
+            None => Ok(live.version.stamp(herald_sdp::offer(&live.local, &self.policy))),
+        };
+        match result {
+            Ok(sdp) => {
+                let held = offer.as_deref().and_then(|o| SessionDescription::parse(o).ok()).is_some_and(|o| {
+                    herald_sdp::answer(&o, &live.local, &self.policy).is_ok_and(|a| a.audio.remote_on_hold)
+                });
+                if held != live.on_hold {
+                    live.on_hold = held;
+                    let kind = if held { "hold" } else { "resume" };
+                    self.writer.send(StoreOp::Event { id: live.id.clone(), at: ep.unix_ms(now), kind, detail: serde_json::json!({}) });
+                }
+                ep.answer_offer(now, call, Bytes::from(sdp.to_string()));
+            }
+            Err(status) => ep.reject_offer(now, call, status),
+        }
+    }
+}
+
+/// Answers an SDP offer; the error is the SIP status to reject with.
+fn negotiate(offer: &[u8], live: &mut LiveCall, policy: &AnswerPolicy) -> Result<SessionDescription, u16> {
+    let offer = SessionDescription::parse(offer).map_err(|e| e.sip_status())?;
+    let answer = herald_sdp::answer(&offer, &live.local, policy).map_err(|e| e.sip_status())?;
+    Ok(live.version.stamp(answer.sdp))
+}
+
+impl Application for CallApp {
+    fn on_event(&mut self, ep: &mut Endpoint<rand::rngs::StdRng>, now: Instant, event: Event) {
+        match event {
+            Event::IncomingCall { call, info } => self.incoming(ep, now, call, &info),
+            Event::CallConfirmed { call } => {
+                if let Some(live) = self.calls.get(&call) {
+                    self.writer.send(StoreOp::Event { id: live.id.clone(), at: ep.unix_ms(now), kind: "confirmed", detail: serde_json::json!({}) });
+                }
+            }
+            Event::CallEnded { call, cause, status } => {
+                if let Some(live) = self.calls.remove(&call) {
+                    self.writer.send(StoreOp::Ended { id: live.id, at: ep.unix_ms(now), cause: cause_name(cause), status });
+                }
+            }
+            Event::Offer { call, offer } => self.reoffer(ep, now, call, offer),
+            Event::Info { call, content_type, body: _ } => {
+                // The body may carry DTMF digits: it is never stored or logged.
+                if let Some(live) = self.calls.get(&call) {
+                    let detail = serde_json::json!({ "content_type": content_type });
+                    self.writer.send(StoreOp::Event { id: live.id.clone(), at: ep.unix_ms(now), kind: "info", detail });
+                }
+            }
+            Event::Registration { aor, bindings, source, user_agent } => {
+                let stored = bindings
+                    .into_iter()
+                    .map(|b| herald_store::Binding {
+                        aor: aor.clone(),
+                        contact_uri: b.contact,
+                        expires_at: b.expires_at as i64 * 1000,
+                        transport: b.transport.unwrap_or_else(|| "udp".into()),
+                        source: b.source.unwrap_or(source),
+                        user_agent: b.user_agent.or_else(|| user_agent.clone()),
+                        call_id: b.call_id,
+                        cseq: b.cseq,
+                        q_milli: b.q_milli,
+                        instance_id: None,
+                        reg_id: None,
+                    })
+                    .collect();
+                self.writer.send(StoreOp::Bindings { aor, bindings: stored });
+            }
+            Event::Malformed { source: _, reason } => {
+                tracing::debug!(reason, "rejected or dropped a malformed SIP message");
+            }
+        }
+        let _ = Duration::ZERO;
+    }
+}
+
+fn cause_name(cause: EndCause) -> &'static str {
+    cause.as_str()
+}

@@ -1,0 +1,774 @@
+//! Calls Herald answers: the UAS side of an INVITE dialog from offer to hang-up.
+//!
+//! ```text
+//!   INVITE ──> Offered ──answer──> Answered ──ACK──> Confirmed ──BYE (either side)──> ended
+//!                 │  └─ring (18x, reliable with 100rel)      │
+//!                 ├─reject / CANCEL (487) ──> ended          └─ re-INVITE / UPDATE / INFO / PRACK
+//!                 └─(no ACK in 64*T1) ──> BYE ──> ended
+//! ```
+//!
+//! Session timers (RFC 4028) run in `Answered` and `Confirmed`: when Herald is the refresher
+//! it sends an UPDATE (or a re-INVITE with the same SDP when the peer does not allow UPDATE)
+//! at half the interval; when the peer is, a missing refresh ends the call with a BYE.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rand::RngCore;
+
+use super::{Endpoint, Event, Incoming, RequestCtx, Target, Transport, TxMsg, duration_secs};
+use crate::dialog::{Dialog, DialogId, DialogState};
+use crate::message::headers::{self, SessionExpires};
+use crate::message::{HeaderName, Method, Request, Response};
+use crate::transaction::{
+    Reliability, Retransmit2xx, Retransmit2xxOutput, TransactionId, TransactionKey, TransactionKind,
+};
+use crate::uas::Checked;
+
+/// A call handle, stable for the call's lifetime.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallRef(pub u64);
+
+/// Why a call ended; stored in the call record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndCause {
+    /// The caller sent CANCEL before we answered.
+    Cancelled,
+    /// The caller sent BYE.
+    CallerBye,
+    /// The application hung up (we sent BYE or a final error).
+    LocalHangup,
+    /// The application rejected the INVITE.
+    Rejected,
+    /// Our 2xx was never acknowledged.
+    NoAck,
+    /// The session timer expired without a refresh.
+    SessionExpired,
+    /// A reliable provisional response was never PRACKed.
+    NoPrack,
+    /// A request or transport failed.
+    Failed,
+}
+
+impl EndCause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndCause::Cancelled => "cancelled",
+            EndCause::CallerBye => "caller-bye",
+            EndCause::LocalHangup => "local-hangup",
+            EndCause::Rejected => "rejected",
+            EndCause::NoAck => "no-ack",
+            EndCause::SessionExpired => "session-expired",
+            EndCause::NoPrack => "no-prack",
+            EndCause::Failed => "failed",
+        }
+    }
+}
+
+/// What the application learns about a new call.
+#[derive(Clone, Debug)]
+pub struct CallInfo {
+    pub call_id: String,
+    pub from: String,
+    pub to: String,
+    pub request_uri: String,
+    pub caller_user: Option<String>,
+    pub callee_user: Option<String>,
+    pub callee_host: String,
+    pub source: SocketAddr,
+    pub local: SocketAddr,
+    pub transport: Transport,
+    pub user_agent: Option<String>,
+    /// The SDP offer, if the INVITE carried one.
+    pub offer: Option<Bytes>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Offered,
+    Answered,
+    Confirmed,
+    /// We sent BYE and wait for its answer.
+    Ending(EndCause),
+}
+
+/// A reliable provisional response awaiting PRACK (RFC 3262).
+#[derive(Debug)]
+struct PendingPrack {
+    rseq: u32,
+    bytes: Bytes,
+    next: Instant,
+    interval: Duration,
+    give_up: Instant,
+}
+
+/// The RFC 4028 session timer.
+#[derive(Clone, Copy, Debug)]
+struct SessionTimer {
+    interval: u32,
+    we_refresh: bool,
+    deadline: Instant,
+}
+
+/// A re-INVITE or UPDATE whose offer the application is answering.
+#[derive(Debug)]
+struct PendingOffer {
+    ctx: RequestCtx,
+    request: Arc<Request>,
+}
+
+/// Waiting for the ACK of a 2xx to INVITE.
+#[derive(Debug)]
+enum AckWait {
+    Retransmitting { seq: u32, machine: Retransmit2xx<TxMsg> },
+    Reliable { seq: u32, deadline: Instant },
+}
+
+#[derive(Debug)]
+pub(crate) struct Call {
+    phase: Phase,
+    invite: Arc<Request>,
+    invite_ctx: RequestCtx,
+    dialog: Dialog,
+    /// Where in-dialog requests go: the address (and connection) the caller's INVITE came
+    /// from, which also works for phones behind NAT.
+    peer: Target,
+    local: SocketAddr,
+    peer_allows_update: bool,
+    peer_supports_100rel: bool,
+    peer_requires_100rel: bool,
+    next_rseq: u32,
+    prack: Option<PendingPrack>,
+    ack: Option<AckWait>,
+    session: Option<SessionTimer>,
+    offer: Option<PendingOffer>,
+    /// The last SDP we sent (reused by re-INVITE session refreshes).
+    local_sdp: Option<Bytes>,
+    /// The deadline currently filed with the endpoint.
+    filed: Option<Instant>,
+}
+
+impl Call {
+    fn deadline(&self) -> Option<Instant> {
+        let ack = match &self.ack {
+            Some(AckWait::Retransmitting { machine, .. }) => machine.poll_timeout(),
+            Some(AckWait::Reliable { deadline, .. }) => Some(*deadline),
+            None => None,
+        };
+        let prack = self.prack.as_ref().map(|p| p.next.min(p.give_up));
+        let session = self.session.map(|s| s.deadline);
+        [ack, prack, session].into_iter().flatten().min()
+    }
+}
+
+/// The live calls and their indexes.
+#[derive(Debug, Default)]
+pub(crate) struct Calls {
+    next: u64,
+    by_ref: HashMap<CallRef, Call>,
+    by_dialog: HashMap<DialogId, CallRef>,
+    by_invite_tx: HashMap<TransactionId, CallRef>,
+}
+
+impl Calls {
+    pub fn len(&self) -> usize {
+        self.by_ref.len()
+    }
+
+    fn remove(&mut self, call: CallRef) -> Option<Call> {
+        let c = self.by_ref.remove(&call)?;
+        self.by_dialog.remove(&c.dialog.id);
+        self.by_invite_tx.remove(&c.invite_ctx.tx);
+        Some(c)
+    }
+}
+
+fn has_tag(headers: &crate::message::Headers, name: &HeaderName, tag: &str) -> bool {
+    headers.list(name).any(|t| t.eq_ignore_ascii_case(tag))
+}
+
+impl<R: RngCore> Endpoint<R> {
+    pub(super) fn handle_invite(&mut self, now: Instant, ctx: RequestCtx, req: Arc<Request>, checked: Checked, incoming: &Incoming<'_>) {
+        if checked.to.tag().is_some() {
+            return self.handle_in_dialog(now, ctx, req, checked);
+        }
+        if self.is_merged(&checked) {
+            return self.respond(now, &ctx, &req, 482, Some("Loop Detected"), &[], None);
+        }
+        if let Some(min) = self.session_too_small(&req) {
+            let extra = [(HeaderName::MinSe, min.to_string())];
+            return self.respond(now, &ctx, &req, 422, None, &extra, None);
+        }
+        self.respond(now, &ctx, &req, 100, None, &[], None);
+        let local_tag = self.new_tag();
+        let dialog = match Dialog::new_uas(&req, &local_tag) {
+            Ok(d) => d,
+            Err(e) => return self.respond(now, &ctx, &req, e.status(), Some(&e.to_string()), &[], Some(&local_tag)),
+        };
+        let info = call_info(&req, &checked, incoming);
+        let call = CallRef(self.calls.next);
+        self.calls.next += 1;
+        let h = &req.headers;
+        let peer_allows_update = h.list(&HeaderName::Allow).any(|m| m.eq_ignore_ascii_case("UPDATE"));
+        let peer_supports_100rel = has_tag(h, &HeaderName::Supported, "100rel");
+        let peer_requires_100rel = has_tag(h, &HeaderName::Require, "100rel");
+        let record = Call {
+            phase: Phase::Offered,
+            peer_allows_update,
+            peer_supports_100rel,
+            peer_requires_100rel,
+            invite: req,
+            invite_ctx: ctx.clone(),
+            peer: Target { transport: incoming.transport, addr: incoming.remote, conn: incoming.conn },
+            local: incoming.local,
+            dialog,
+            next_rseq: 1,
+            prack: None,
+            ack: None,
+            session: None,
+            offer: None,
+            local_sdp: None,
+            filed: None,
+        };
+        self.calls.by_dialog.insert(record.dialog.id.clone(), call);
+        self.calls.by_invite_tx.insert(ctx.tx, call);
+        self.calls.by_ref.insert(call, record);
+        self.event(Event::IncomingCall { call, info: Box::new(info) });
+    }
+
+    /// RFC 3261 §8.2.2.2: the same request (From tag, Call-ID, CSeq) arriving on another
+    /// branch while we still process the first is a loop or a fork merge.
+    fn is_merged(&self, checked: &Checked) -> bool {
+        self.calls.by_ref.values().any(|c| {
+            c.phase == Phase::Offered
+                && c.dialog.id.call_id == checked.call_id
+                && Some(c.dialog.id.remote_tag.as_str()) == checked.from.tag()
+                && c.dialog.remote_seq == Some(checked.cseq.seq)
+        })
+    }
+
+    /// RFC 4028 §8.1: a Session-Expires below our Min-SE gets 422.
+    fn session_too_small(&self, req: &Request) -> Option<u32> {
+        let se = SessionExpires::parse(req.headers.get(&HeaderName::SessionExpires)?).ok()?;
+        (se.interval < self.config.min_se).then_some(self.config.min_se)
+    }
+
+    /// Sends a provisional response (180 Ringing, or 183 with early media SDP). Reliable
+    /// (RFC 3262) when the caller supports or requires 100rel.
+    pub fn ring(&mut self, now: Instant, call: CallRef, early_sdp: Option<Bytes>) {
+        let Some(c) = self.calls.by_ref.get(&call) else { return };
+        if c.phase != Phase::Offered || c.prack.is_some() {
+            return;
+        }
+        let reliable = c.peer_requires_100rel || c.peer_supports_100rel;
+        let status = if early_sdp.is_some() { 183 } else { 180 };
+        let mut resp = self.dialog_response(call, status, early_sdp);
+        let Some(c) = self.calls.by_ref.get_mut(&call) else { return };
+        if reliable {
+            let rseq = c.next_rseq;
+            c.next_rseq += 1;
+            resp.headers.push(HeaderName::Require, "100rel");
+            resp.headers.push(HeaderName::RSeq, rseq.to_string());
+            let bytes = Bytes::from(resp.to_bytes());
+            let t1 = self.config.timers.t1;
+            c.prack = Some(PendingPrack { rseq, bytes, next: now + t1, interval: t1, give_up: now + t1 * 64 });
+        }
+        let ctx = c.invite_ctx.clone();
+        self.send_response(now, &ctx, resp);
+        self.refile(call);
+    }
+
+    /// Answers the call with `sdp` (200 OK). The dialog is confirmed when the ACK arrives.
+    pub fn answer(&mut self, now: Instant, call: CallRef, sdp: Bytes) {
+        let Some(c) = self.calls.by_ref.get(&call) else { return };
+        if c.phase != Phase::Offered {
+            return;
+        }
+        let session = self.negotiate_session_timer(&c.invite, now);
+        let mut resp = self.dialog_response(call, 200, Some(sdp.clone()));
+        if let Some((value, require)) = session.as_ref().map(|(s, hdr)| (hdr.clone(), !s.we_refresh)) {
+            resp.headers.push(HeaderName::SessionExpires, value);
+            if require {
+                resp.headers.push(HeaderName::Require, "timer");
+            }
+        }
+        let Some(c) = self.calls.by_ref.get_mut(&call) else { return };
+        let ctx = c.invite_ctx.clone();
+        let seq = c.dialog.remote_seq.unwrap_or(0);
+        let bytes = Bytes::from(resp.to_bytes());
+        c.ack = Some(if ctx.target.transport.is_reliable() {
+            AckWait::Reliable { seq, deadline: now + self.config.timers.t1 * 64 }
+        } else {
+            AckWait::Retransmitting { seq, machine: Retransmit2xx::new(TxMsg::Wire(ctx.target, bytes.clone()), self.config.timers, now) }
+        });
+        c.phase = Phase::Answered;
+        c.dialog.state = DialogState::Confirmed;
+        c.prack = None;
+        c.session = session.map(|(s, _)| s);
+        c.local_sdp = Some(sdp);
+        let _ = self.transactions.respond(ctx.tx, 200, TxMsg::Wire(ctx.target, bytes.clone()), now);
+        self.refile(call);
+    }
+
+    /// Rejects an unanswered call with a final status (e.g. 404, 486, 488, 603).
+    pub fn reject(&mut self, now: Instant, call: CallRef, status: u16) {
+        let Some(c) = self.calls.by_ref.get(&call) else { return };
+        if c.phase != Phase::Offered || status < 300 {
+            return;
+        }
+        let resp = self.dialog_response(call, status, None);
+        let ctx = c.invite_ctx.clone();
+        self.send_response(now, &ctx, resp);
+        self.end_call(call, EndCause::Rejected, Some(status));
+    }
+
+    /// Ends the call from our side: a final error before the answer, BYE after it.
+    pub fn hangup(&mut self, now: Instant, call: CallRef) {
+        let Some(c) = self.calls.by_ref.get(&call) else { return };
+        match c.phase {
+            Phase::Offered => self.reject(now, call, 480),
+            Phase::Answered | Phase::Confirmed => self.send_bye(now, call, EndCause::LocalHangup),
+            Phase::Ending(_) => {}
+        }
+    }
+
+    /// Answers a pending re-INVITE/UPDATE offer with our SDP.
+    pub fn answer_offer(&mut self, now: Instant, call: CallRef, sdp: Bytes) {
+        let Some(c) = self.calls.by_ref.get_mut(&call) else { return };
+        let Some(pending) = c.offer.take() else { return };
+        c.local_sdp = Some(sdp.clone());
+        let mut resp = self.dialog_response_to(call, &pending.request, 200, Some(sdp));
+        self.add_session_refresh(call, &pending.request, &mut resp, now);
+        let Some(c) = self.calls.by_ref.get_mut(&call) else { return };
+        if pending.request.method == Method::Invite {
+            let bytes = Bytes::from(resp.to_bytes());
+            let seq = c.dialog.remote_seq.unwrap_or(0);
+            c.ack = Some(if pending.ctx.target.transport.is_reliable() {
+                AckWait::Reliable { seq, deadline: now + self.config.timers.t1 * 64 }
+            } else {
+                AckWait::Retransmitting { seq, machine: Retransmit2xx::new(TxMsg::Wire(pending.ctx.target, bytes.clone()), self.config.timers, now) }
+            });
+            let _ = self.transactions.respond(pending.ctx.tx, 200, TxMsg::Wire(pending.ctx.target, bytes), now);
+        } else {
+            self.send_response(now, &pending.ctx, resp);
+        }
+        self.refile(call);
+    }
+
+    /// Refuses a pending re-INVITE/UPDATE offer (e.g. 488); the session stays as it was.
+    pub fn reject_offer(&mut self, now: Instant, call: CallRef, status: u16) {
+        let Some(c) = self.calls.by_ref.get_mut(&call) else { return };
+        let Some(pending) = c.offer.take() else { return };
+        let resp = self.dialog_response_to(call, &pending.request, status.max(300), None);
+        self.send_response(now, &pending.ctx, resp);
+    }
+
+    /// A response in the dialog of `call` to its INVITE, with To tag, Contact, Record-Route.
+    fn dialog_response(&self, call: CallRef, status: u16, sdp: Option<Bytes>) -> Response {
+        let invite = self.calls.by_ref.get(&call).map(|c| c.invite.clone());
+        match invite {
+            Some(inv) => self.dialog_response_to(call, &inv, status, sdp),
+            None => Response::new(500, "Server Internal Error"),
+        }
+    }
+
+    fn dialog_response_to(&self, call: CallRef, req: &Request, status: u16, sdp: Option<Bytes>) -> Response {
+        let Some(c) = self.calls.by_ref.get(&call) else {
+            return Response::new(500, "Server Internal Error");
+        };
+        let mut resp = self.build_response(req, status, None, Some(&c.dialog.id.local_tag));
+        if (101..300).contains(&status) {
+            for rr in req.headers.get_all(&HeaderName::RecordRoute) {
+                resp.headers.push(HeaderName::RecordRoute, rr);
+            }
+            resp.headers.push(HeaderName::Contact, self.contact(c.local, c.peer.transport));
+            resp.headers.push(HeaderName::Allow, self.config.policy.allow_header());
+            resp.headers.push(HeaderName::Supported, self.config.policy.supported_header());
+        }
+        if let Some(sdp) = sdp {
+            resp.headers.push(HeaderName::ContentType, "application/sdp");
+            resp.body = sdp;
+        }
+        resp
+    }
+
+    /// Our Contact for a listener.
+    pub(super) fn contact(&self, local: SocketAddr, transport: Transport) -> String {
+        let host = match local {
+            SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
+            SocketAddr::V4(a) => a.to_string(),
+        };
+        match transport {
+            Transport::Udp => format!("<sip:herald@{host}>"),
+            Transport::Tls => format!("<sips:herald@{host}>"),
+            t => format!("<sip:herald@{host};transport={}>", t.via_name().to_ascii_lowercase()),
+        }
+    }
+
+    /// RFC 4028 §9: the interval and refresher for our 2xx, and its Session-Expires value.
+    fn negotiate_session_timer(&self, req: &Request, now: Instant) -> Option<(SessionTimer, String)> {
+        let h = &req.headers;
+        let uac_supports = has_tag(h, &HeaderName::Supported, "timer") || has_tag(h, &HeaderName::Require, "timer");
+        let requested = h.get(&HeaderName::SessionExpires).and_then(|v| SessionExpires::parse(v).ok());
+        let (interval, refresher) = match requested {
+            Some(se) => (se.interval.min(self.config.session_expires).max(self.config.min_se), se.refresher),
+            None if self.config.session_expires > 0 => (self.config.session_expires, None),
+            None => return None,
+        };
+        let we_refresh = match refresher.as_deref() {
+            Some("uas") => true,
+            Some(_) => false,
+            None => !uac_supports,
+        };
+        let who = if we_refresh { "uas" } else { "uac" };
+        let timer = SessionTimer { interval, we_refresh, deadline: session_deadline(now, interval, we_refresh) };
+        Some((timer, format!("{interval};refresher={who}")))
+    }
+
+    /// A refresh (re-INVITE/UPDATE) from the peer restarts the timer; the 2xx echoes it.
+    fn add_session_refresh(&mut self, call: CallRef, req: &Request, resp: &mut Response, now: Instant) {
+        let Some(c) = self.calls.by_ref.get_mut(&call) else { return };
+        let Some(mut timer) = c.session else { return };
+        if let Some(se) = req.headers.get(&HeaderName::SessionExpires).and_then(|v| SessionExpires::parse(v).ok()) {
+            timer.interval = se.interval.max(self.config.min_se);
+            timer.we_refresh = se.refresher.as_deref() == Some("uas");
+        }
+        timer.deadline = session_deadline(now, timer.interval, timer.we_refresh);
+        c.session = Some(timer);
+        let who = if timer.we_refresh { "uas" } else { "uac" };
+        resp.headers.push(HeaderName::SessionExpires, format!("{};refresher={who}", timer.interval));
+        if !timer.we_refresh {
+            resp.headers.push(HeaderName::Require, "timer");
+        }
+    }
+
+    pub(super) fn handle_cancel(&mut self, now: Instant, ctx: RequestCtx, req: &Request) {
+        let Some(invite_tx) = self.transactions.find_cancel_target(&ctx.key) else {
+            return self.respond(now, &ctx, req, 481, None, &[], None);
+        };
+        let call = self.calls.by_invite_tx.get(&invite_tx).copied();
+        let tag = call.and_then(|c| self.calls.by_ref.get(&c)).map(|c| c.dialog.id.local_tag.clone());
+        self.respond(now, &ctx, req, 200, None, &[], tag.as_deref());
+        let Some(call) = call else { return };
+        if self.calls.by_ref.get(&call).is_some_and(|c| c.phase == Phase::Offered) {
+            let resp = self.dialog_response(call, 487, None);
+            let invite_ctx = self.calls.by_ref[&call].invite_ctx.clone();
+            self.send_response(now, &invite_ctx, resp);
+            self.end_call(call, EndCause::Cancelled, Some(487));
+        }
+    }
+
+    pub(super) fn handle_ack(&mut self, now: Instant, incoming: &Incoming<'_>, req: Request, checked: &Checked, key: TransactionKey) {
+        let dialog = checked.to.tag().map(|tag| DialogId {
+            call_id: checked.call_id.clone(),
+            local_tag: tag.to_owned(),
+            remote_tag: checked.from.tag().unwrap_or("").to_owned(),
+        });
+        if let Some(call) = dialog.and_then(|d| self.calls.by_dialog.get(&d).copied()) {
+            let Some(c) = self.calls.by_ref.get_mut(&call) else { return };
+            let seq = match &c.ack {
+                Some(AckWait::Retransmitting { seq, .. } | AckWait::Reliable { seq, .. }) => Some(*seq),
+                None => None,
+            };
+            if seq == Some(checked.cseq.seq) {
+                c.ack = None;
+                if c.phase == Phase::Answered {
+                    c.phase = Phase::Confirmed;
+                    self.event(Event::CallConfirmed { call });
+                }
+                self.refile(call);
+                return;
+            }
+        }
+        // The ACK of a non-2xx final response: its INVITE server transaction absorbs it.
+        let target = Target { transport: incoming.transport, addr: incoming.remote, conn: incoming.conn };
+        let _ = self.transactions.handle_ack(&key, TxMsg::Wire(target, Bytes::from(req.to_bytes())), now);
+    }
+
+    /// Requests that need a dialog: BYE, INFO, UPDATE, PRACK, re-INVITE, in-dialog OPTIONS.
+    pub(super) fn handle_in_dialog(&mut self, now: Instant, ctx: RequestCtx, req: Arc<Request>, checked: Checked) {
+        let id = checked.to.tag().map(|tag| DialogId {
+            call_id: checked.call_id.clone(),
+            local_tag: tag.to_owned(),
+            remote_tag: checked.from.tag().unwrap_or("").to_owned(),
+        });
+        let Some(call) = id.and_then(|id| self.calls.by_dialog.get(&id).copied()) else {
+            return self.respond(now, &ctx, &req, 481, None, &[], None);
+        };
+        let Some(c) = self.calls.by_ref.get_mut(&call) else { return };
+        if let Err(e) = c.dialog.accept_remote_cseq(&checked.cseq) {
+            return self.respond(now, &ctx, &req, e.status(), Some("CSeq out of order"), &[], None);
+        }
+        match req.method {
+            Method::Bye => {
+                self.respond(now, &ctx, &req, 200, None, &[], None);
+                self.end_after_bye(now, call);
+            }
+            Method::Info => {
+                self.respond(now, &ctx, &req, 200, None, &[], None);
+                let content_type = req.headers.get(&HeaderName::ContentType).map(headers::media_type).unwrap_or_default();
+                self.event(Event::Info { call, content_type, body: req.body.clone() });
+            }
+            Method::Prack => self.handle_prack(now, &ctx, &req, call),
+            Method::Options => self.answer_options(now, &ctx, &req),
+            Method::Invite | Method::Update => self.handle_offer(now, ctx, req, call),
+            _ => {
+                let extra = [(HeaderName::Allow, self.config.policy.allow_header())];
+                self.respond(now, &ctx, &req, 405, None, &extra, None);
+            }
+        }
+    }
+
+    /// The caller hung up: a BYE on an unanswered call also ends its INVITE with 487.
+    fn end_after_bye(&mut self, now: Instant, call: CallRef) {
+        if self.calls.by_ref.get(&call).is_some_and(|c| c.phase == Phase::Offered) {
+            let resp = self.dialog_response(call, 487, None);
+            let ctx = self.calls.by_ref[&call].invite_ctx.clone();
+            self.send_response(now, &ctx, resp);
+        }
+        self.end_call(call, EndCause::CallerBye, None);
+    }
+
+    fn handle_prack(&mut self, now: Instant, ctx: &RequestCtx, req: &Request, call: CallRef) {
+        let rack = req.headers.get(&HeaderName::RAck).unwrap_or("");
+        let rseq = rack.split_ascii_whitespace().next().and_then(|n| n.parse::<u32>().ok());
+        let Some(c) = self.calls.by_ref.get_mut(&call) else { return };
+        match (&c.prack, rseq) {
+            (Some(p), Some(r)) if p.rseq == r => {
+                c.prack = None;
+                self.respond(now, ctx, req, 200, None, &[], None);
+                self.refile(call);
+            }
+            _ => self.respond(now, ctx, req, 481, None, &[], None),
+        }
+    }
+
+    /// re-INVITE or UPDATE: a target refresh, maybe a session refresh, maybe a new offer.
+    fn handle_offer(&mut self, now: Instant, ctx: RequestCtx, req: Arc<Request>, call: CallRef) {
+        let Some(c) = self.calls.by_ref.get_mut(&call) else { return };
+        let busy = c.offer.is_some() || (req.method == Method::Invite && c.ack.is_some());
+        if busy {
+            let extra = [(HeaderName::RetryAfter, "1".to_owned())];
+            return self.respond(now, &ctx, &req, 491, None, &extra, None);
+        }
+        c.dialog.refresh_target(&req.headers);
+        if req.method == Method::Invite {
+            self.respond(now, &ctx, &req, 100, None, &[], None);
+        }
+        let has_sdp = !req.body.is_empty();
+        if req.method == Method::Update && !has_sdp {
+            let mut resp = self.dialog_response_to(call, &req, 200, None);
+            self.add_session_refresh(call, &req, &mut resp, now);
+            self.send_response(now, &ctx, resp);
+            return self.refile(call);
+        }
+        let offer = has_sdp.then(|| req.body.clone());
+        let Some(c) = self.calls.by_ref.get_mut(&call) else { return };
+        c.offer = Some(PendingOffer { ctx, request: req });
+        self.event(Event::Offer { call, offer });
+    }
+
+    /// Sends BYE and ends the call when it is answered (or times out).
+    fn send_bye(&mut self, now: Instant, call: CallRef, cause: EndCause) {
+        if self.send_in_dialog(now, call, Method::Bye, None).is_some() {
+            if let Some(c) = self.calls.by_ref.get_mut(&call) {
+                c.phase = Phase::Ending(cause);
+                c.ack = None;
+                c.session = None;
+                c.offer = None;
+            }
+            self.refile(call);
+        } else {
+            self.end_call(call, cause, None);
+        }
+    }
+
+    /// Starts a client transaction for an in-dialog request of ours.
+    fn send_in_dialog(&mut self, now: Instant, call: CallRef, method: Method, sdp: Option<Bytes>) -> Option<TransactionId> {
+        let branch = self.new_branch();
+        let c = self.calls.by_ref.get_mut(&call)?;
+        let mut req = c.dialog.request(method.clone(), None);
+        let via = format!("SIP/2.0/{} {};branch={branch};rport", c.peer.transport.via_name(), c.local);
+        req.headers.set(HeaderName::Via, via);
+        let (local, transport, peer) = (c.local, c.peer.transport, c.peer);
+        req.headers.push(HeaderName::Contact, self.contact(local, transport));
+        req.headers.push(HeaderName::UserAgent, self.config.user_agent.clone());
+        if let Some(sdp) = sdp {
+            req.headers.push(HeaderName::ContentType, "application/sdp");
+            req.body = sdp;
+        }
+        if method == Method::Update || method == Method::Invite {
+            if let Some(s) = self.calls.by_ref.get(&call).and_then(|c| c.session) {
+                req.headers.push(HeaderName::SessionExpires, format!("{};refresher=uas", s.interval));
+            }
+        }
+        let key = TransactionKey::client(&branch, method.as_str());
+        let kind = TransactionKind::for_method(method.as_str());
+        let rel = if transport.is_reliable() { Reliability::Reliable } else { Reliability::Unreliable };
+        let id = self.transactions.start_client(key, kind, TxMsg::Wire(peer, Bytes::from(req.to_bytes())), rel, now).ok()?;
+        self.client_owner.insert(id, call);
+        Some(id)
+    }
+
+    /// A final (or provisional) response to one of our in-dialog requests.
+    pub(super) fn client_response(&mut self, now: Instant, call: CallRef, _id: TransactionId, status: u16, resp: &Response) {
+        let Some(c) = self.calls.by_ref.get_mut(&call) else { return };
+        let method = resp.headers.get(&HeaderName::CSeq).and_then(|v| headers::CSeq::parse(v).ok());
+        let Some(cseq) = method else { return };
+        if let Phase::Ending(cause) = c.phase {
+            if cseq.method == Method::Bye && status >= 200 {
+                self.end_call(call, cause, None);
+            }
+            return;
+        }
+        if status < 200 {
+            return;
+        }
+        if cseq.method == Method::Invite && (200..300).contains(&status) {
+            // Our session-refresh re-INVITE was accepted: acknowledge it (RFC 3261 §13.2.2.4).
+            let mut ack = c.dialog.request(Method::Ack, Some(cseq.seq));
+            let branch = format!("{}{:016x}", crate::transaction::MAGIC_COOKIE, self.rng.next_u64());
+            let Some(c) = self.calls.by_ref.get(&call) else { return };
+            ack.headers.set(HeaderName::Via, format!("SIP/2.0/{} {};branch={branch}", c.peer.transport.via_name(), c.local));
+            let peer = c.peer;
+            self.transmit(peer, Bytes::from(ack.to_bytes()));
+        }
+        if matches!(status, 408 | 481) {
+            // RFC 4028 §10 / RFC 5057: the dialog is gone.
+            return self.end_call(call, EndCause::Failed, Some(status));
+        }
+        let _ = now;
+    }
+
+    /// One of our in-dialog requests timed out or could not be sent.
+    pub(super) fn client_failed(&mut self, _now: Instant, call: CallRef, _id: TransactionId) {
+        let cause = match self.calls.by_ref.get(&call).map(|c| c.phase) {
+            Some(Phase::Ending(cause)) => cause,
+            Some(_) => EndCause::Failed,
+            None => return,
+        };
+        self.end_call(call, cause, Some(408));
+    }
+
+    /// A server transaction failed (transport error, Timer H).
+    pub(super) fn server_failed(&mut self, _now: Instant, id: TransactionId) {
+        if let Some(call) = self.calls.by_invite_tx.get(&id).copied() {
+            if self.calls.by_ref.get(&call).is_some_and(|c| c.phase == Phase::Offered) {
+                self.end_call(call, EndCause::Failed, None);
+            }
+        }
+    }
+
+    /// Fires a call's timers.
+    pub(super) fn call_timeout(&mut self, call: CallRef, now: Instant) {
+        let Some(c) = self.calls.by_ref.get_mut(&call) else { return };
+        c.filed = None;
+        let mut outputs = Vec::new();
+        let mut bye = None;
+        match &mut c.ack {
+            Some(AckWait::Retransmitting { machine, .. }) => {
+                machine.handle_timeout(now);
+                while let Some(out) = machine.poll_output() {
+                    match out {
+                        Retransmit2xxOutput::Transmit(TxMsg::Wire(t, b)) => outputs.push((t, b)),
+                        Retransmit2xxOutput::Transmit(_) => {}
+                        Retransmit2xxOutput::AckTimeout => bye = Some(EndCause::NoAck),
+                    }
+                }
+            }
+            Some(AckWait::Reliable { deadline, .. }) if *deadline <= now => bye = Some(EndCause::NoAck),
+            _ => {}
+        }
+        let mut give_up_prack = false;
+        if let Some(p) = &mut c.prack {
+            if p.give_up <= now {
+                give_up_prack = true;
+            } else if p.next <= now {
+                outputs.push((c.invite_ctx.target, p.bytes.clone()));
+                p.interval *= 2;
+                p.next = now + p.interval;
+            }
+        }
+        let mut refresh = false;
+        if let Some(s) = c.session.filter(|s| s.deadline <= now) {
+            if s.we_refresh {
+                refresh = true;
+                c.session = Some(SessionTimer { deadline: now + duration_secs(s.interval / 2), ..s });
+            } else {
+                bye = bye.or(Some(EndCause::SessionExpired));
+            }
+        }
+        let (allows_update, sdp) = (c.peer_allows_update, c.local_sdp.clone());
+        for (t, b) in outputs {
+            self.transmit(t, b);
+        }
+        if give_up_prack {
+            // RFC 3262 §3: no PRACK in 64*T1: reject the INVITE with a 5xx.
+            let resp = self.dialog_response(call, 504, None);
+            if let Some(ctx) = self.calls.by_ref.get(&call).map(|c| c.invite_ctx.clone()) {
+                self.send_response(now, &ctx, resp);
+            }
+            return self.end_call(call, EndCause::NoPrack, Some(504));
+        }
+        if let Some(cause) = bye {
+            return self.send_bye(now, call, cause);
+        }
+        if refresh {
+            let method = if allows_update { Method::Update } else { Method::Invite };
+            let body = if method == Method::Invite { sdp } else { None };
+            self.send_in_dialog(now, call, method, body);
+        }
+        self.refile(call);
+    }
+
+    /// Removes the call and tells the application.
+    fn end_call(&mut self, call: CallRef, cause: EndCause, status: Option<u16>) {
+        if let Some(c) = self.calls.remove(call) {
+            self.schedule(call, c.filed, None);
+            self.client_owner.retain(|_, owner| *owner != call);
+            self.event(Event::CallEnded { call, cause, status });
+        }
+    }
+
+    /// Files the call's next deadline with the endpoint.
+    fn refile(&mut self, call: CallRef) {
+        let Some(c) = self.calls.by_ref.get_mut(&call) else { return };
+        let (old, new) = (c.filed, c.deadline());
+        if old != new {
+            c.filed = new;
+            self.schedule(call, old, new);
+        }
+    }
+}
+
+/// When a session timer fires: at half the interval for the refresher, and for the other side
+/// at the interval minus min(32 s, interval/3) (RFC 4028 §10).
+fn session_deadline(now: Instant, interval: u32, we_refresh: bool) -> Instant {
+    if we_refresh {
+        now + duration_secs(interval / 2)
+    } else {
+        now + duration_secs(interval - (interval / 3).min(32))
+    }
+}
+
+fn call_info(req: &Request, checked: &Checked, incoming: &Incoming<'_>) -> CallInfo {
+    let user = |uri: &crate::message::uri::Uri| uri.user_decoded().map(|u| String::from_utf8_lossy(&u).into_owned());
+    let is_sdp = req.headers.get(&HeaderName::ContentType).map(headers::media_type).as_deref() == Some("application/sdp");
+    CallInfo {
+        call_id: checked.call_id.clone(),
+        from: req.headers.get(&HeaderName::From).unwrap_or("").to_owned(),
+        to: req.headers.get(&HeaderName::To).unwrap_or("").to_owned(),
+        request_uri: req.uri.clone(),
+        caller_user: user(&checked.from.uri),
+        callee_user: user(&checked.uri),
+        callee_host: checked.uri.host.clone(),
+        source: incoming.remote,
+        local: incoming.local,
+        transport: incoming.transport,
+        user_agent: req.headers.get(&HeaderName::UserAgent).map(str::to_owned),
+        offer: (is_sdp && !req.body.is_empty()).then(|| req.body.clone()),
+    }
+}

@@ -1,0 +1,95 @@
+//! The one error type of the store, split by origin: the caller asked for
+//! something impossible, the database or its connection failed, or a stored
+//! row does not parse.
+
+use std::path::PathBuf;
+
+use crate::calls::CallState;
+
+/// Everything a [`Store`](crate::Store) operation can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    // --- the caller misused the API ---
+    /// The database URL names neither SQLite nor PostgreSQL. Carries only the
+    /// scheme: the rest of a URL may hold a password.
+    #[error("unsupported database URL scheme {scheme:?}: expected sqlite:// or postgres://")]
+    UnsupportedUrl {
+        /// The part before the first `:`.
+        scheme: String,
+    },
+    /// No call has this id.
+    #[error("no call with id {0:?}")]
+    CallNotFound(String),
+    /// A call with this id already exists.
+    #[error("a call with id {0:?} already exists")]
+    CallExists(String),
+    /// The call is not in a state that allows the operation, e.g. answering
+    /// a call that has already ended.
+    #[error("call {id:?} is {state}: cannot {operation}")]
+    InvalidTransition {
+        /// The call's id.
+        id: String,
+        /// The state the call is in.
+        state: CallState,
+        /// What was attempted ("answer", "end").
+        operation: &'static str,
+    },
+    /// More than one call id starts with this prefix.
+    #[error("call id prefix {0:?} is ambiguous")]
+    AmbiguousPrefix(String),
+    /// A q-value above 1000 thousandths (q=1.0).
+    #[error("q-value {0}/1000 is out of range 0..=1000")]
+    InvalidQValue(u16),
+
+    // --- I/O failed ---
+    /// The directory for a SQLite database file could not be created.
+    #[error("cannot create database directory {path}")]
+    CreateDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Connecting to the database (or configuring the connection) failed.
+    #[error("cannot connect to the database")]
+    Connect(#[source] sqlx::Error),
+    /// SQLite refused to switch the database file to write-ahead logging.
+    #[error("SQLite database stays in journal mode {0:?} instead of WAL")]
+    WalRefused(String),
+    /// Applying the schema migrations failed.
+    #[error("database migration failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A query failed.
+    #[error("database query failed")]
+    Database(#[from] sqlx::Error),
+
+    // --- stored data is bad ---
+    /// A stored value does not parse (e.g. an unknown call state, an address
+    /// that is not `ip:port`, event detail that is not JSON).
+    #[error("corrupt {column} in the database: {detail}")]
+    Corrupt {
+        /// Table and column, e.g. `calls.state`.
+        column: &'static str,
+        /// What is wrong with it.
+        detail: String,
+    },
+}
+
+impl StoreError {
+    pub(crate) fn corrupt(column: &'static str, detail: impl std::fmt::Display) -> Self {
+        StoreError::Corrupt {
+            column,
+            detail: detail.to_string(),
+        }
+    }
+}
+
+/// The database constraint that a failed statement violated, if that is why
+/// it failed.
+pub(crate) fn violated_constraint(error: &sqlx::Error) -> Option<sqlx::error::ErrorKind> {
+    match error {
+        sqlx::Error::Database(db) => Some(db.kind()),
+        _ => None,
+    }
+}

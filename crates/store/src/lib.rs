@@ -1,0 +1,173 @@
+//! Herald's persistence layer: one schema, on SQLite or PostgreSQL.
+//!
+//! # What it stores
+//!
+//! - **Calls** ([`NewCall`], [`CallRecord`]): who called whom, from where, over
+//!   which transport, which dialplan route took the call, and how it went:
+//!   [`CallState`] `ringing` → `answered` → `ended`, or `ringing` → `failed`,
+//!   with start, answer and end times, the hang-up cause and the final SIP
+//!   status.
+//! - **Call events** ([`CallEvent`]): the trail of a call (prompts played,
+//!   kinds of input collected, transfers, ...), each with a kind and a JSON
+//!   detail, kept in the order they were added.
+//! - **Registrations** ([`Binding`]): the contacts SIP user agents registered
+//!   for an address of record, with their expiry. With a shared PostgreSQL
+//!   database every Herald node sees every registered phone.
+//!
+//! # What it does not do
+//!
+//! It holds no protocol logic: it does not decide whether a REGISTER may
+//! replace a binding (Call-ID/CSeq ordering), whether a call may be answered,
+//! or what a hang-up cause means; it records what the engine and the registrar
+//! decided. It does not expire anything by itself: the server calls
+//! [`Store::purge_expired`] when it sees fit. It stores no audio and no keys
+//! (recordings come with later migrations), and it never logs: the record
+//! types hold phone numbers, URIs and addresses, so their `Debug` output
+//! leaves those out. Callers must not put DTMF digits into event details.
+//!
+//! # Time
+//!
+//! The store never reads the clock. Every time is an argument, in **unix
+//! milliseconds (UTC) as `i64`**, and is stored as such (`BIGINT`), so the
+//! same value comes back from either database and tests run on fixed times.
+//! "Now" for expiry questions ([`Store::bindings`], [`Store::purge_expired`])
+//! is also an argument: a binding is live while `now < expires_at`.
+//!
+//! # Databases
+//!
+//! [`Store::connect`] takes `sqlite://PATH` (the file and its directory are
+//! created if missing, and the file is switched to write-ahead logging),
+//! `sqlite::memory:` (for tests: one connection, gone with the store) or
+//! `postgres://...`, and applies the migrations in `migrations/` before
+//! returning. The same migration files run on both databases, so they use
+//! only portable SQL: `TEXT` and `BIGINT` columns, no database-specific
+//! types. Queries go through sqlx's `Any` driver with `$1` placeholders,
+//! which both databases accept, so each query is written once.
+//!
+//! A [`Store`] is a connection pool: clone it freely into tasks, every clone
+//! shares the pool.
+
+#![warn(missing_docs)]
+
+mod calls;
+mod error;
+mod location;
+mod registrations;
+
+use std::time::Duration;
+
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+use sqlx::migrate::Migrator;
+
+pub use calls::{CallEvent, CallRecord, CallRecordWithEvents, CallState, NewCall};
+pub use error::StoreError;
+pub use registrations::Binding;
+
+use location::Location;
+
+/// The schema migrations, embedded at build time from `migrations/`.
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// Which database a [`Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// SQLite, a file or memory.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+/// A handle on the database. Cheap to clone: clones share one pool.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connects to the database at `url`, creating a SQLite file (and its
+    /// directory) if needed, and applies any migrations not yet applied.
+    /// Connecting again to a migrated database changes nothing.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let location = Location::parse(url)?;
+        let (pool, backend) = match &location {
+            Location::SqliteFile { path, url } => {
+                create_parent_dir(path)?;
+                let pool = pool_options(8)
+                    .connect(url)
+                    .await
+                    .map_err(StoreError::Connect)?;
+                enable_wal(&pool).await?;
+                (pool, Backend::Sqlite)
+            }
+            Location::SqliteMemory { url } => {
+                // Each new connection to `:memory:` would open a new, empty
+                // database: keep exactly one, forever.
+                let pool = pool_options(1)
+                    .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
+                    .connect(url)
+                    .await
+                    .map_err(StoreError::Connect)?;
+                (pool, Backend::Sqlite)
+            }
+            Location::Postgres { url } => {
+                let pool = pool_options(16)
+                    .connect(url)
+                    .await
+                    .map_err(StoreError::Connect)?;
+                (pool, Backend::Postgres)
+            }
+        };
+        MIGRATOR.run(&pool).await?;
+        Ok(Store { pool, backend })
+    }
+
+    /// Which database this store talks to.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Closes every connection, waiting for queries in flight. Clones of
+    /// this store fail from then on.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn pool_options(max_connections: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(30))
+}
+
+fn create_parent_dir(path: &std::path::Path) -> Result<(), StoreError> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                path: dir.to_path_buf(),
+                source,
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Switches a SQLite file to write-ahead logging: readers do not block the
+/// writer. The mode is stored in the file, so one connection setting it is
+/// enough.
+async fn enable_wal(pool: &AnyPool) -> Result<(), StoreError> {
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode = WAL")
+        .fetch_one(pool)
+        .await
+        .map_err(StoreError::Connect)?;
+    if mode.eq_ignore_ascii_case("wal") {
+        Ok(())
+    } else {
+        Err(StoreError::WalRefused(mode))
+    }
+}

@@ -1,0 +1,22 @@
+//! Test support for Herald: real servers and free ports for tests.
+//!
+//! - [`PostgresServer`] starts a real, throwaway PostgreSQL server from the
+//!   binaries Debian installs under `/usr/lib/postgresql/<version>/bin`, in a
+//!   temporary directory, listening on `127.0.0.1` only, and removes it again
+//!   on drop.
+//! - [`free_loopback_tcp_port`] and [`free_loopback_udp_port`] find ports
+//!   for test servers.
+//!
+//! This crate is a dev-dependency only. It runs external programs, blocks
+//! the calling thread while it waits for them, and panics in the `*_or_skip`
+//! helpers, which is what a test wants and nothing else should.
+//!
+//! Time: waiting is always polling a condition with a deadline (for example
+//! `pg_isready` every 50 ms for at most 30 s), never a fixed sleep.
+
+mod ports;
+mod postgres;
+mod system_user;
+
+pub use ports::{free_loopback_tcp_port, free_loopback_udp_port};
+pub use postgres::{PostgresError, PostgresServer};
