@@ -13,6 +13,8 @@ use herald_sip::endpoint::CallInfo;
 pub enum Route {
     /// Answer and hold the negotiated media session (audio arrives with the media engine).
     Answer,
+    /// A call for an agent: ring (180), then 480 at the ring timeout.
+    Ring,
     /// No route: answer 404.
     NotFound,
 }
@@ -21,23 +23,29 @@ pub enum Route {
 #[derive(Clone, Debug)]
 pub struct Router {
     domain: String,
+    agents: std::collections::HashSet<String>,
 }
 
 impl Router {
-    pub fn new(domain: &str) -> Self {
-        Self { domain: domain.to_ascii_lowercase() }
+    pub fn new(domain: &str, agents: impl IntoIterator<Item = String>) -> Self {
+        Self { domain: domain.to_ascii_lowercase(), agents: agents.into_iter().collect() }
     }
 
     pub fn route(&self, call: &CallInfo) -> Route {
         let host = call.callee_host.trim_matches(['[', ']']).to_ascii_lowercase();
         let ours = host == self.domain || host == "localhost" || host.parse::<std::net::IpAddr>().is_ok();
-        if ours { Route::Answer } else { Route::NotFound }
+        match (ours, call.callee_user.as_deref()) {
+            (false, _) => Route::NotFound,
+            (true, Some(user)) if self.agents.contains(user) => Route::Ring,
+            (true, _) => Route::Answer,
+        }
     }
 
     /// The name recorded in the call record for a route.
     pub fn route_name(route: Route) -> &'static str {
         match route {
             Route::Answer => "placeholder-answer",
+            Route::Ring => "placeholder-agent",
             Route::NotFound => "none",
         }
     }

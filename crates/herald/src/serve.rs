@@ -253,10 +253,15 @@ async fn apply(store: &Store, op: StoreOp) -> Result<(), herald_store::StoreErro
 /// A live call's media placeholder: its RTP socket and SDP session state.
 struct LiveCall {
     id: String,
+    media: Option<Media>,
+    on_hold: bool,
+}
+
+/// The negotiated media placeholder: the bound RTP socket and SDP session state.
+struct Media {
     _rtp: StdUdpSocket,
     local: LocalMedia,
     version: SessionVersion,
-    on_hold: bool,
 }
 
 /// The call application: placeholder routing, real RTP ports, real SDP offer/answer, and the
@@ -268,8 +273,13 @@ struct CallApp {
     media_ip: IpAddr,
     writer: StoreWriter,
     calls: HashMap<CallRef, LiveCall>,
+    /// Ringing agent calls and when they give up (480).
+    ringing: std::collections::BTreeSet<(Instant, CallRef)>,
     rng: rand::rngs::StdRng,
 }
+
+/// How long a call for an agent rings before it is answered 480.
+const RING_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl CallApp {
     fn new(config: &Config, writer: StoreWriter) -> Self {
@@ -288,12 +298,13 @@ impl CallApp {
             ..AnswerPolicy::default()
         };
         Self {
-            router: Router::new(&config.sip.domain),
+            router: Router::new(&config.sip.domain, config.users.iter().map(|u| u.username.clone())),
             ports: PortAllocator::new(bind_ip, config.media.rtp_port_min, config.media.rtp_port_max),
             policy,
             media_ip,
             writer,
             calls: HashMap::new(),
+            ringing: std::collections::BTreeSet::new(),
             rng: rand::rngs::StdRng::from_os_rng(),
         }
     }
@@ -314,6 +325,12 @@ impl CallApp {
             started_at: ep.unix_ms(now),
             user_agent: info.user_agent.clone(),
         })));
+        if route == Route::Ring {
+            ep.ring(now, call, None);
+            self.ringing.insert((now + RING_TIMEOUT, call));
+            self.pending_end(call, id);
+            return;
+        }
         if route == Route::NotFound {
             self.writer.send(StoreOp::Event { id: id.clone(), at: ep.unix_ms(now), kind: "no-route", detail: serde_json::json!({}) });
             ep.reject(now, call, 404);
@@ -329,11 +346,12 @@ impl CallApp {
         let port = rtp.local_addr().map_or(0, |a| a.port());
         let session_id = self.rng.next_u64() >> 1;
         let local = LocalMedia::new(self.media_ip, port, session_id);
-        let mut live = LiveCall { id: id.clone(), _rtp: rtp, local, version: SessionVersion::new(session_id, 1), on_hold: false };
+        let mut media = Media { _rtp: rtp, local, version: SessionVersion::new(session_id, 1) };
         let sdp = match &info.offer {
-            Some(offer) => negotiate(offer, &mut live, &self.policy),
-            None => Ok(live.version.stamp(herald_sdp::offer(&live.local, &self.policy))),
+            Some(offer) => negotiate(offer, &mut media, &self.policy),
+            None => Ok(media.version.stamp(herald_sdp::offer(&media.local, &self.policy))),
         };
+        let live = LiveCall { id: id.clone(), media: Some(media), on_hold: false };
         match sdp {
             Ok(sdp) => {
                 self.calls.insert(call, live);
@@ -348,24 +366,22 @@ impl CallApp {
         }
     }
 
-    /// Keeps the record id of a call we rejected until its CallEnded event arrives.
+    /// Keeps the record id of a call without media until its CallEnded event arrives.
     fn pending_end(&mut self, call: CallRef, id: String) {
-        if let Some(rtp) = StdUdpSocket::bind(("127.0.0.1", 0)).ok() {
-            let local = LocalMedia::new(self.media_ip, 0, 0);
-            self.calls.insert(call, LiveCall { id, _rtp: rtp, local, version: SessionVersion::new(0, 0), on_hold: false });
-        }
+        self.calls.insert(call, LiveCall { id, media: None, on_hold: false });
     }
 
     fn reoffer(&mut self, ep: &mut Endpoint<rand::rngs::StdRng>, now: Instant, call: CallRef, offer: Option<Bytes>) {
         let Some(live) = self.calls.get_mut(&call) else { return ep.reject_offer(now, call, 488) };
+        let Some(media) = live.media.as_mut() else { return ep.reject_offer(now, call, 488) };
         let result = match &offer {
-            Some(o) => negotiate(o, live, &self.policy),
-            None => Ok(live.version.stamp(herald_sdp::offer(&live.local, &self.policy))),
+            Some(o) => negotiate(o, media, &self.policy),
+            None => Ok(media.version.stamp(herald_sdp::offer(&media.local, &self.policy))),
         };
         match result {
             Ok(sdp) => {
                 let held = offer.as_deref().and_then(|o| SessionDescription::parse(o).ok()).is_some_and(|o| {
-                    herald_sdp::answer(&o, &live.local, &self.policy).is_ok_and(|a| a.audio.remote_on_hold)
+                    herald_sdp::answer(&o, &media.local, &self.policy).is_ok_and(|a| a.audio.remote_on_hold)
                 });
                 if held != live.on_hold {
                     live.on_hold = held;
@@ -380,10 +396,10 @@ impl CallApp {
 }
 
 /// Answers an SDP offer; the error is the SIP status to reject with.
-fn negotiate(offer: &[u8], live: &mut LiveCall, policy: &AnswerPolicy) -> Result<SessionDescription, u16> {
+fn negotiate(offer: &[u8], media: &mut Media, policy: &AnswerPolicy) -> Result<SessionDescription, u16> {
     let offer = SessionDescription::parse(offer).map_err(|e| e.sip_status())?;
-    let answer = herald_sdp::answer(&offer, &live.local, policy).map_err(|e| e.sip_status())?;
-    Ok(live.version.stamp(answer.sdp))
+    let answer = herald_sdp::answer(&offer, &media.local, policy).map_err(|e| e.sip_status())?;
+    Ok(media.version.stamp(answer.sdp))
 }
 
 impl Application for CallApp {
@@ -396,6 +412,7 @@ impl Application for CallApp {
                 }
             }
             Event::CallEnded { call, cause, status } => {
+                self.ringing.retain(|(_, c)| *c != call);
                 if let Some(live) = self.calls.remove(&call) {
                     self.writer.send(StoreOp::Ended { id: live.id, at: ep.unix_ms(now), cause: cause_name(cause), status });
                 }
@@ -431,7 +448,20 @@ impl Application for CallApp {
                 tracing::debug!(reason, "rejected or dropped a malformed SIP message");
             }
         }
-        let _ = Duration::ZERO;
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.ringing.first().map(|(at, _)| *at)
+    }
+
+    fn handle_timeout(&mut self, ep: &mut Endpoint<rand::rngs::StdRng>, now: Instant) {
+        while let Some(&(at, call)) = self.ringing.first() {
+            if at > now {
+                break;
+            }
+            self.ringing.pop_first();
+            ep.reject(now, call, 480);
+        }
     }
 }
 

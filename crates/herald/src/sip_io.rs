@@ -44,6 +44,9 @@ struct Conn {
 /// What the driver hands application events to.
 pub trait Application {
     fn on_event(&mut self, endpoint: &mut Endpoint<rand::rngs::StdRng>, now: Instant, event: Event);
+    /// The application's next deadline (e.g. a ring timeout).
+    fn poll_timeout(&self) -> Option<Instant>;
+    fn handle_timeout(&mut self, endpoint: &mut Endpoint<rand::rngs::StdRng>, now: Instant);
 }
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
@@ -182,7 +185,8 @@ impl<A: Application> Driver<A> {
     pub async fn run(mut self, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
         tokio::pin!(shutdown);
         loop {
-            let deadline = self.endpoint.poll_timeout().map(tokio::time::Instant::from_std);
+            let deadline = [self.endpoint.poll_timeout(), self.app.poll_timeout()].into_iter().flatten().min();
+            let deadline = deadline.map(tokio::time::Instant::from_std);
             tokio::select! {
                 biased;
                 () = &mut shutdown => return Ok(()),
@@ -194,7 +198,9 @@ impl<A: Application> Driver<A> {
                     }
                 }
                 () = sleep_until(deadline) => {
-                    self.endpoint.handle_timeout(Instant::now());
+                    let now = Instant::now();
+                    self.endpoint.handle_timeout(now);
+                    self.app.handle_timeout(&mut self.endpoint, now);
                 }
             }
             self.flush();

@@ -23,7 +23,8 @@
 //! [`Store::purge_expired`] when it sees fit. It stores no audio and no keys
 //! (recordings come with later migrations), and it never logs: the record
 //! types hold phone numbers, URIs and addresses, so their `Debug` output
-//! leaves those out. Callers must not put DTMF digits into event details.
+//! leaves those out (sqlx itself logs statement text, never bound values).
+//! Callers must not put DTMF digits into event details.
 //!
 //! # Time
 //!

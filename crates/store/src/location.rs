@@ -95,6 +95,23 @@ mod tests {
     }
 
     #[test]
+    fn rewritten_sqlite_urls_still_parse_as_urls() {
+        // sqlx's Any driver parses the URL before the SQLite driver reads it.
+        for url in [
+            "sqlite://data/herald.db",
+            "sqlite:./data/herald.db",
+            "sqlite:h.db?cache=shared",
+        ] {
+            let Location::SqliteFile { url, .. } = Location::parse(url).unwrap() else {
+                panic!("{url} is a file");
+            };
+            sqlx::any::AnyConnectOptions::from_str(&url).unwrap();
+            let options = SqliteConnectOptions::from_str(&url).unwrap();
+            assert!(!options.get_filename().as_os_str().is_empty());
+        }
+    }
+
+    #[test]
     fn an_explicit_sqlite_mode_is_kept() {
         assert_eq!(
             Location::parse("sqlite://h.db?mode=ro").unwrap(),

@@ -258,7 +258,7 @@ impl<R: RngCore> Endpoint<R> {
 
     /// Sends a provisional response (180 Ringing, or 183 with early media SDP). Reliable
     /// (RFC 3262) when the caller supports or requires 100rel.
-    pub fn ring(&mut self, now: Instant, call: CallRef, early_sdp: Option<Bytes>) {
+    fn ring_inner(&mut self, now: Instant, call: CallRef, early_sdp: Option<Bytes>) {
         let Some(c) = self.calls.by_ref.get(&call) else { return };
         if c.phase != Phase::Offered || c.prack.is_some() {
             return;
@@ -282,7 +282,7 @@ impl<R: RngCore> Endpoint<R> {
     }
 
     /// Answers the call with `sdp` (200 OK). The dialog is confirmed when the ACK arrives.
-    pub fn answer(&mut self, now: Instant, call: CallRef, sdp: Bytes) {
+    fn answer_inner(&mut self, now: Instant, call: CallRef, sdp: Bytes) {
         let Some(c) = self.calls.by_ref.get(&call) else { return };
         if c.phase != Phase::Offered {
             return;
@@ -314,7 +314,7 @@ impl<R: RngCore> Endpoint<R> {
     }
 
     /// Rejects an unanswered call with a final status (e.g. 404, 486, 488, 603).
-    pub fn reject(&mut self, now: Instant, call: CallRef, status: u16) {
+    fn reject_inner(&mut self, now: Instant, call: CallRef, status: u16) {
         let Some(c) = self.calls.by_ref.get(&call) else { return };
         if c.phase != Phase::Offered || status < 300 {
             return;
@@ -326,17 +326,17 @@ impl<R: RngCore> Endpoint<R> {
     }
 
     /// Ends the call from our side: a final error before the answer, BYE after it.
-    pub fn hangup(&mut self, now: Instant, call: CallRef) {
+    fn hangup_inner(&mut self, now: Instant, call: CallRef) {
         let Some(c) = self.calls.by_ref.get(&call) else { return };
         match c.phase {
-            Phase::Offered => self.reject(now, call, 480),
+            Phase::Offered => self.reject_inner(now, call, 480),
             Phase::Answered | Phase::Confirmed => self.send_bye(now, call, EndCause::LocalHangup),
             Phase::Ending(_) => {}
         }
     }
 
     /// Answers a pending re-INVITE/UPDATE offer with our SDP.
-    pub fn answer_offer(&mut self, now: Instant, call: CallRef, sdp: Bytes) {
+    fn answer_offer_inner(&mut self, now: Instant, call: CallRef, sdp: Bytes) {
         let Some(c) = self.calls.by_ref.get_mut(&call) else { return };
         let Some(pending) = c.offer.take() else { return };
         c.local_sdp = Some(sdp.clone());
@@ -359,11 +359,41 @@ impl<R: RngCore> Endpoint<R> {
     }
 
     /// Refuses a pending re-INVITE/UPDATE offer (e.g. 488); the session stays as it was.
-    pub fn reject_offer(&mut self, now: Instant, call: CallRef, status: u16) {
+    fn reject_offer_inner(&mut self, now: Instant, call: CallRef, status: u16) {
         let Some(c) = self.calls.by_ref.get_mut(&call) else { return };
         let Some(pending) = c.offer.take() else { return };
         let resp = self.dialog_response_to(call, &pending.request, status.max(300), None);
         self.send_response(now, &pending.ctx, resp);
+    }
+
+    pub fn ring(&mut self, now: Instant, call: CallRef, early_sdp: Option<Bytes>) {
+        self.ring_inner(now, call, early_sdp);
+        self.drain_transactions(now);
+    }
+
+    pub fn answer(&mut self, now: Instant, call: CallRef, sdp: Bytes) {
+        self.answer_inner(now, call, sdp);
+        self.drain_transactions(now);
+    }
+
+    pub fn reject(&mut self, now: Instant, call: CallRef, status: u16) {
+        self.reject_inner(now, call, status);
+        self.drain_transactions(now);
+    }
+
+    pub fn hangup(&mut self, now: Instant, call: CallRef) {
+        self.hangup_inner(now, call);
+        self.drain_transactions(now);
+    }
+
+    pub fn answer_offer(&mut self, now: Instant, call: CallRef, sdp: Bytes) {
+        self.answer_offer_inner(now, call, sdp);
+        self.drain_transactions(now);
+    }
+
+    pub fn reject_offer(&mut self, now: Instant, call: CallRef, status: u16) {
+        self.reject_offer_inner(now, call, status);
+        self.drain_transactions(now);
     }
 
     /// A response in the dialog of `call` to its INVITE, with To tag, Contact, Record-Route.

@@ -14,7 +14,7 @@ use rand::RngCore;
 
 use super::{ConnId, Endpoint, Event, Incoming, RequestCtx, Transport};
 use crate::auth::{
-    AuthFailure, DigestAuthenticator, DigestConfig, DigestCredentials, DigestHash, DigestRequest, FailureResponse, Ha1, Realm,
+    AuthFailure, Authenticated, DigestAuthenticator, DigestConfig, DigestCredentials, DigestHash, DigestRequest, FailureResponse, Ha1, Realm,
     ServerSecret,
 };
 use crate::message::headers::{self, NameAddr};
@@ -160,14 +160,13 @@ impl<R: RngCore> Endpoint<R> {
             return self.respond(now, &ctx, req, 404, Some("Domain not served here"), &[], None);
         }
         let now_secs = (self.unix_ms(now) / 1000).max(0) as u64;
-        let user = match self.authenticate(req, &settings, now_secs) {
-            Ok(user) => user,
+        let proof = match self.authenticate(req, &settings, now_secs) {
+            Ok(proof) => proof,
             Err(Some((400, _))) => return self.respond(now, &ctx, req, 400, Some("Malformed credentials"), &[], None),
             Err(Some((status, stale))) => return self.challenge(now, &ctx, req, status, stale, now_secs),
             Err(None) => return self.respond(now, &ctx, req, 403, None, &[], None),
         };
-        let to_user = checked.to.uri.user_decoded().map(|u| String::from_utf8_lossy(&u).into_owned());
-        if to_user.as_deref() != Some(user.as_str()) {
+        if !may_register(proof, checked) {
             return self.respond(now, &ctx, req, 403, Some("Not allowed to register this address"), &[], None);
         }
         let contacts = match contacts(req) {
@@ -242,7 +241,7 @@ impl<R: RngCore> Endpoint<R> {
 
     /// Verifies the request's Digest credentials. `Err(Some((401, stale)))` asks for a
     /// challenge, `Err(None)` means 403.
-    fn authenticate(&mut self, req: &Request, settings: &RegistrarSettings, now_secs: u64) -> Result<String, Option<(u16, bool)>> {
+    fn authenticate(&mut self, req: &Request, settings: &RegistrarSettings, now_secs: u64) -> Result<Authenticated, Option<(u16, bool)>> {
         let Some((auth, realm)) = self.registrar.auth.as_mut() else { return Err(None) };
         let mut result = Err(Some((401, false)));
         for value in req.headers.get_all(&HeaderName::Authorization) {
@@ -258,7 +257,7 @@ impl<R: RngCore> Endpoint<R> {
                 ha1.cloned()
             };
             result = match auth.verify(&creds, &request, lookup, now_secs) {
-                Ok(proof) => Ok(proof.username().to_owned()),
+                Ok(proof) => Ok(proof),
                 Err(failure) => Err(failure_status(&failure)),
             };
             break;
@@ -273,6 +272,13 @@ impl<R: RngCore> Endpoint<R> {
         let tag = self.new_tag();
         self.respond(now, ctx, req, status, None, &extra, Some(&tag));
     }
+}
+
+/// Authorization: an authenticated user may register only its own address of record (the To
+/// user part). Takes the authentication proof by value: there is no way to get here without it.
+fn may_register(proof: Authenticated, checked: &Checked) -> bool {
+    let to_user = checked.to.uri.user_decoded().map(|u| String::from_utf8_lossy(&u).into_owned());
+    to_user.as_deref() == Some(proof.username())
 }
 
 fn failure_status(failure: &AuthFailure) -> Option<(u16, bool)> {

@@ -185,7 +185,8 @@ impl<M: Clone> ClientTransaction<M> {
         if reliability == Reliability::Unreliable {
             tx.timers.set(Timer::Retransmit, deadline(now, config.t1));
         }
-        tx.timers.set(Timer::Timeout, deadline(now, config.transaction_timeout()));
+        tx.timers
+            .set(Timer::Timeout, deadline(now, config.transaction_timeout()));
         tx
     }
 
@@ -266,7 +267,13 @@ impl<M: Clone> ClientTransaction<M> {
         }
     }
 
-    fn invite_response(&mut self, state: InviteClientState, status: u16, response: M, now: Instant) {
+    fn invite_response(
+        &mut self,
+        state: InviteClientState,
+        status: u16,
+        response: M,
+        now: Instant,
+    ) {
         use InviteClientState::*;
         match (state, status) {
             (Calling | Proceeding, 100..=199) => {
@@ -292,7 +299,10 @@ impl<M: Clone> ClientTransaction<M> {
                 self.state = ClientState::Invite(Completed);
                 self.ack_requested = true;
                 let response_copy = response.clone();
-                self.outputs.push_back(Output::BuildAck { status, response: response_copy });
+                self.outputs.push_back(Output::BuildAck {
+                    status,
+                    response: response_copy,
+                });
                 self.deliver(status, response);
             }
             (Accepted, 200..=299) => self.deliver(status, response),
@@ -338,9 +348,11 @@ impl<M: Clone> ClientTransaction<M> {
                 self.retransmit(now, Some(self.config.t2));
             }
             (Timer::Retransmit, ClientState::NonInvite(NonInviteClientState::Proceeding)) => {
-                self.outputs.push_back(Output::Transmit(self.request.clone()));
+                self.outputs
+                    .push_back(Output::Transmit(self.request.clone()));
                 self.retransmissions = self.retransmissions.saturating_add(1);
-                self.timers.set(Timer::Retransmit, deadline(now, self.config.t2_interval()));
+                self.timers
+                    .set(Timer::Retransmit, deadline(now, self.config.t2_interval()));
             }
             (Timer::Timeout, _) => {
                 self.outputs.push_back(Output::Timeout);
@@ -354,14 +366,16 @@ impl<M: Clone> ClientTransaction<M> {
 
     /// Timer A (no cap) or E in `Trying` (capped at T2): send again and double the interval.
     fn retransmit(&mut self, now: Instant, cap: Option<std::time::Duration>) {
-        self.outputs.push_back(Output::Transmit(self.request.clone()));
+        self.outputs
+            .push_back(Output::Transmit(self.request.clone()));
         self.retransmissions = self.retransmissions.saturating_add(1);
         let interval = self.config.backoff(self.retransmissions, cap);
         self.timers.set(Timer::Retransmit, deadline(now, interval));
     }
 
     fn deliver(&mut self, status: u16, response: M) {
-        self.outputs.push_back(Output::Response { status, response });
+        self.outputs
+            .push_back(Output::Response { status, response });
     }
 
     fn terminate(&mut self) {

@@ -131,14 +131,12 @@ impl TransactionKey {
     /// the top Via branch starts with [`MAGIC_COOKIE`], the RFC 2543 key otherwise.
     pub fn server(request: &RequestIdentity<'_>) -> Self {
         match request.branch {
-            Some(branch) if branch.starts_with(MAGIC_COOKIE) => {
-                TransactionKey::Server(ServerKey {
-                    branch: branch.into(),
-                    sent_by_host: request.sent_by_host.to_ascii_lowercase().into(),
-                    sent_by_port: request.sent_by_port,
-                    method: KeyMethod::for_server(request.method),
-                })
-            }
+            Some(branch) if branch.starts_with(MAGIC_COOKIE) => TransactionKey::Server(ServerKey {
+                branch: branch.into(),
+                sent_by_host: request.sent_by_host.to_ascii_lowercase().into(),
+                sent_by_port: request.sent_by_port,
+                method: KeyMethod::for_server(request.method),
+            }),
             _ => TransactionKey::LegacyServer(LegacyServerKey::new(request)),
         }
     }
@@ -148,10 +146,17 @@ impl TransactionKey {
     pub fn cancelled_invite(&self) -> Option<TransactionKey> {
         match self {
             TransactionKey::Server(key) if key.method == KeyMethod::Cancel => {
-                Some(TransactionKey::Server(ServerKey { method: KeyMethod::Invite, ..key.clone() }))
+                Some(TransactionKey::Server(ServerKey {
+                    method: KeyMethod::Invite,
+                    ..key.clone()
+                }))
             }
             TransactionKey::LegacyServer(key) if key.method == KeyMethod::Cancel => {
-                let invite = LegacyServerKey { method: KeyMethod::Invite, to_tag: None, ..key.clone() };
+                let invite = LegacyServerKey {
+                    method: KeyMethod::Invite,
+                    to_tag: None,
+                    ..key.clone()
+                };
                 Some(TransactionKey::LegacyServer(invite))
             }
             _ => None,

@@ -82,7 +82,9 @@ mod tests;
 use std::time::{Duration, Instant};
 
 pub use client::{ClientState, ClientTransaction, InviteClientState, NonInviteClientState};
-pub use key::{ClientKey, LegacyServerKey, MAGIC_COOKIE, RequestIdentity, ServerKey, TransactionKey};
+pub use key::{
+    ClientKey, LegacyServerKey, MAGIC_COOKIE, RequestIdentity, ServerKey, TransactionKey,
+};
 pub use retransmit_2xx::{Retransmit2xx, Retransmit2xxOutput, Retransmit2xxState};
 pub use server::{InviteServerState, NonInviteServerState, ServerState, ServerTransaction};
 pub use table::{TableError, TransactionId, Transactions};
@@ -124,7 +126,9 @@ impl TimerConfig {
     /// The n-th retransmission interval of a doubling timer: `T1 * 2^n`, capped at `cap`.
     /// Never below [`MIN_RETRANSMIT_INTERVAL`].
     pub(crate) fn backoff(&self, retransmissions: u8, cap: Option<Duration>) -> Duration {
-        let factor = 1u32.checked_shl(u32::from(retransmissions)).unwrap_or(u32::MAX);
+        let factor = 1u32
+            .checked_shl(u32::from(retransmissions))
+            .unwrap_or(u32::MAX);
         let interval = self.t1.saturating_mul(factor);
         let capped = match cap {
             Some(cap) => interval.min(cap),

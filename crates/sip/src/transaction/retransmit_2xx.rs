@@ -72,7 +72,10 @@ impl<M: Clone> Retransmit2xx<M> {
     /// Starts retransmitting `response`, whose first transmission happened at `now`.
     pub fn new(response: M, config: TimerConfig, now: Instant) -> Self {
         let mut timers = TimerTable::default();
-        timers.set(Timer::Retransmit, deadline(now, config.backoff(0, Some(config.t2))));
+        timers.set(
+            Timer::Retransmit,
+            deadline(now, config.backoff(0, Some(config.t2))),
+        );
         timers.set(Timer::Timeout, deadline(now, config.transaction_timeout()));
         Self {
             state: Retransmit2xxState::Waiting,
@@ -132,9 +135,12 @@ impl<M: Clone> Retransmit2xx<M> {
         let Some(response) = &self.response else {
             return;
         };
-        self.outputs.push_back(Retransmit2xxOutput::Transmit(response.clone()));
+        self.outputs
+            .push_back(Retransmit2xxOutput::Transmit(response.clone()));
         self.retransmissions = self.retransmissions.saturating_add(1);
-        let interval = self.config.backoff(self.retransmissions, Some(self.config.t2));
+        let interval = self
+            .config
+            .backoff(self.retransmissions, Some(self.config.t2));
         self.timers.set(Timer::Retransmit, deadline(now, interval));
     }
 

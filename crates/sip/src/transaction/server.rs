@@ -288,7 +288,8 @@ impl<M: Clone> ServerTransaction<M> {
             (Proceeding, _) => {
                 self.send_and_keep(response);
                 if self.reliability == Reliability::Unreliable {
-                    self.timers.set(Timer::Retransmit, deadline(now, self.config.t1));
+                    self.timers
+                        .set(Timer::Retransmit, deadline(now, self.config.t1));
                 }
                 let timer_h = deadline(now, self.config.transaction_timeout());
                 self.timers.set(Timer::Timeout, timer_h);
@@ -340,7 +341,9 @@ impl<M: Clone> ServerTransaction<M> {
                     self.outputs.push_back(Output::Transmit(response.clone()));
                 }
                 self.retransmissions = self.retransmissions.saturating_add(1);
-                let interval = self.config.backoff(self.retransmissions, Some(self.config.t2));
+                let interval = self
+                    .config
+                    .backoff(self.retransmissions, Some(self.config.t2));
                 self.timers.set(Timer::Retransmit, deadline(now, interval));
             }
             Timer::Timeout => {

@@ -234,7 +234,12 @@ impl<M: Clone> Transactions<M> {
 
     /// Routes an ACK (its server key maps ACK to INVITE). Gives the ACK back if no INVITE
     /// server transaction matches: it acknowledges a 2xx and belongs to the dialog layer.
-    pub fn handle_ack(&mut self, key: &TransactionKey, ack: M, now: Instant) -> Result<TransactionId, M> {
+    pub fn handle_ack(
+        &mut self,
+        key: &TransactionKey,
+        ack: M,
+        now: Instant,
+    ) -> Result<TransactionId, M> {
         let Some(id) = self.find(key) else {
             return Err(ack);
         };
@@ -276,7 +281,11 @@ impl<M: Clone> Transactions<M> {
 
     /// The TU sent a CANCEL for this INVITE client transaction
     /// ([`ClientTransaction::handle_cancel_sent`]).
-    pub fn handle_cancel_sent(&mut self, id: TransactionId, now: Instant) -> Result<(), TableError> {
+    pub fn handle_cancel_sent(
+        &mut self,
+        id: TransactionId,
+        now: Instant,
+    ) -> Result<(), TableError> {
         match self.machine_mut(id) {
             Some(Machine::Client(tx)) => tx.handle_cancel_sent(now),
             Some(Machine::Server(_)) => return Err(TableError::WrongSide),
@@ -287,7 +296,11 @@ impl<M: Clone> Transactions<M> {
     }
 
     /// The transport failed to send a message of this transaction.
-    pub fn handle_transport_error(&mut self, id: TransactionId, now: Instant) -> Result<(), TableError> {
+    pub fn handle_transport_error(
+        &mut self,
+        id: TransactionId,
+        now: Instant,
+    ) -> Result<(), TableError> {
         match self.machine_mut(id) {
             Some(Machine::Client(tx)) => tx.handle_transport_error(now),
             Some(Machine::Server(tx)) => tx.handle_transport_error(now),
@@ -346,7 +359,11 @@ impl<M: Clone> Transactions<M> {
         true
     }
 
-    fn insert(&mut self, key: TransactionKey, machine: Machine<M>) -> Result<TransactionId, TableError> {
+    fn insert(
+        &mut self,
+        key: TransactionKey,
+        machine: Machine<M>,
+    ) -> Result<TransactionId, TableError> {
         if self.by_key.contains_key(&key) {
             return Err(TableError::DuplicateKey);
         }
@@ -354,13 +371,23 @@ impl<M: Clone> Transactions<M> {
             Some(index) => index,
             None => {
                 let index = u32::try_from(self.slots.len()).map_err(|_| TableError::Full)?;
-                self.slots.push(Slot { generation: 0, live: None });
+                self.slots.push(Slot {
+                    generation: 0,
+                    live: None,
+                });
                 index
             }
         };
         let slot = &mut self.slots[index as usize];
-        let id = TransactionId { index, generation: slot.generation };
-        slot.live = Some(Live { key: key.clone(), machine, scheduled: None });
+        let id = TransactionId {
+            index,
+            generation: slot.generation,
+        };
+        slot.live = Some(Live {
+            key: key.clone(),
+            machine,
+            scheduled: None,
+        });
         self.by_key.insert(key, id);
         self.settle(id);
         Ok(id)
@@ -394,7 +421,9 @@ impl<M: Clone> Transactions<M> {
 
     fn live(&self, id: TransactionId) -> Option<&Live<M>> {
         let slot = self.slots.get(id.index as usize)?;
-        slot.live.as_ref().filter(|_| slot.generation == id.generation)
+        slot.live
+            .as_ref()
+            .filter(|_| slot.generation == id.generation)
     }
 
     fn live_mut(&mut self, id: TransactionId) -> Option<&mut Live<M>> {
@@ -440,19 +469,34 @@ impl<M: Clone> Transactions<M> {
 
     /// Whether the deadline set holds exactly one entry per transaction with a deadline.
     pub(crate) fn deadline_set_is_exact(&self) -> bool {
-        let expected = self.live_machines().filter(|m| m.poll_timeout().is_some()).count();
+        let expected = self
+            .live_machines()
+            .filter(|m| m.poll_timeout().is_some())
+            .count();
         expected == self.deadlines.len()
-            && self.slots.iter().enumerate().all(|(index, slot)| match &slot.live {
-                Some(live) => {
-                    let id = TransactionId { index: index as u32, generation: slot.generation };
-                    live.scheduled == live.machine.poll_timeout()
-                        && live.scheduled.is_none_or(|at| self.deadlines.contains(&(at, id)))
-                }
-                None => true,
-            })
+            && self
+                .slots
+                .iter()
+                .enumerate()
+                .all(|(index, slot)| match &slot.live {
+                    Some(live) => {
+                        let id = TransactionId {
+                            index: index as u32,
+                            generation: slot.generation,
+                        };
+                        live.scheduled == live.machine.poll_timeout()
+                            && live
+                                .scheduled
+                                .is_none_or(|at| self.deadlines.contains(&(at, id)))
+                    }
+                    None => true,
+                })
     }
 
     fn live_machines(&self) -> impl Iterator<Item = &Machine<M>> {
-        self.slots.iter().filter_map(|slot| slot.live.as_ref()).map(|live| &live.machine)
+        self.slots
+            .iter()
+            .filter_map(|slot| slot.live.as_ref())
+            .map(|live| &live.machine)
     }
 }

@@ -30,7 +30,10 @@ fn non_invite(reliability: Reliability, clock: &Clock) -> ClientTransaction<Msg>
 }
 
 fn response(status: u16) -> Output<Msg> {
-    Output::Response { status, response: Msg::Response(status) }
+    Output::Response {
+        status,
+        response: Msg::Response(status),
+    }
 }
 
 #[test]
@@ -53,7 +56,11 @@ fn invite_1xx_then_2xx_is_accepted_passes_every_2xx_and_ends_on_timer_m() {
     tx.handle_response(486, Msg::Response(486), clock.now);
     assert_eq!(drain(&mut tx), vec![response(200)]);
 
-    assert_eq!(tx.poll_timeout(), Some(clock.at(ms(2_000 + 32_000))), "Timer M = 64*T1");
+    assert_eq!(
+        tx.poll_timeout(),
+        Some(clock.at(ms(2_000 + 32_000))),
+        "Timer M = 64*T1"
+    );
     let rest = drive(&mut tx, &mut clock, ms(60_000));
     assert_eq!(rest, vec![(ms(34_000), Output::Terminated)]);
     assert_eq!(tx.retransmissions(), 0);
@@ -71,7 +78,13 @@ fn invite_486_asks_for_one_ack_and_resends_it_for_retransmissions() {
     assert_eq!(tx.state(), ClientState::Invite(Inv::Completed));
     assert_eq!(
         drain(&mut tx),
-        vec![Output::BuildAck { status: 486, response: Msg::Response(486) }, response(486)]
+        vec![
+            Output::BuildAck {
+                status: 486,
+                response: Msg::Response(486)
+            },
+            response(486)
+        ]
     );
     assert_eq!(tx.set_ack(Msg::Ack), Ok(()));
     assert_eq!(drain(&mut tx), vec![Output::Transmit(Msg::Ack)]);
@@ -87,7 +100,11 @@ fn invite_486_asks_for_one_ack_and_resends_it_for_retransmissions() {
     assert!(drain(&mut tx).is_empty());
 
     let rest = drive(&mut tx, &mut clock, ms(60_000));
-    assert_eq!(rest, vec![(ms(32_300), Output::Terminated)], "Timer D = 32 s");
+    assert_eq!(
+        rest,
+        vec![(ms(32_300), Output::Terminated)],
+        "Timer D = 32 s"
+    );
 }
 
 #[test]
@@ -99,7 +116,11 @@ fn invite_final_in_calling_completes_and_stops_timer_a() {
     assert_eq!(tx.state(), ClientState::Invite(Inv::Completed));
     assert_eq!(tx.set_ack(Msg::Ack), Ok(()));
     let outputs = drive(&mut tx, &mut clock, ms(60_000));
-    assert_eq!(transmit_times(&outputs), vec![700], "only the ACK; no more INVITEs");
+    assert_eq!(
+        transmit_times(&outputs),
+        vec![700],
+        "only the ACK; no more INVITEs"
+    );
 }
 
 #[test]
@@ -112,7 +133,13 @@ fn invite_timer_a_sends_seven_times_before_timer_b() {
         vec![0, 500, 1_500, 3_500, 7_500, 15_500, 31_500]
     );
     let tail: Vec<_> = outputs.iter().skip(7).cloned().collect();
-    assert_eq!(tail, vec![(ms(32_000), Output::Timeout), (ms(32_000), Output::Terminated)]);
+    assert_eq!(
+        tail,
+        vec![
+            (ms(32_000), Output::Timeout),
+            (ms(32_000), Output::Terminated)
+        ]
+    );
     assert_eq!(tx.retransmissions(), 6);
     assert_eq!(tx.state(), ClientState::Invite(Inv::Terminated));
 }
@@ -139,12 +166,19 @@ fn invite_timer_d_is_zero_on_reliable_transport() {
     drain(&mut tx);
     let now = clock.set(ms(40));
     tx.handle_response(404, Msg::Response(404), now);
-    assert_eq!(tx.poll_timeout(), Some(now), "due at once, after the caller drained outputs");
+    assert_eq!(
+        tx.poll_timeout(),
+        Some(now),
+        "due at once, after the caller drained outputs"
+    );
     drain(&mut tx);
     tx.set_ack(Msg::Ack).expect("BuildAck was emitted");
     tx.handle_timeout(now);
     assert_eq!(tx.state(), ClientState::Invite(Inv::Terminated));
-    assert_eq!(drain(&mut tx), vec![Output::Transmit(Msg::Ack), Output::Terminated]);
+    assert_eq!(
+        drain(&mut tx),
+        vec![Output::Transmit(Msg::Ack), Output::Terminated]
+    );
     assert_eq!(tx.poll_timeout(), None);
 }
 
@@ -160,7 +194,13 @@ fn invite_in_proceeding_times_out_64_t1_after_a_cancel() {
     assert_eq!(tx.poll_timeout(), Some(clock.at(ms(42_000))));
     let outputs = drive(&mut tx, &mut clock, ms(100_000));
     let tail: Vec<_> = outputs.into_iter().rev().take(2).collect();
-    assert_eq!(tail, vec![(ms(42_000), Output::Terminated), (ms(42_000), Output::Timeout)]);
+    assert_eq!(
+        tail,
+        vec![
+            (ms(42_000), Output::Terminated),
+            (ms(42_000), Output::Timeout)
+        ]
+    );
 }
 
 #[test]
@@ -171,7 +211,11 @@ fn invite_487_after_cancel_completes_normally() {
     tx.handle_cancel_sent(clock.set(ms(1_000)));
     tx.handle_response(487, Msg::Response(487), clock.set(ms(1_100)));
     assert_eq!(tx.state(), ClientState::Invite(Inv::Completed));
-    assert_eq!(tx.poll_timeout(), Some(clock.at(ms(33_100))), "Timer D replaced the guard");
+    assert_eq!(
+        tx.poll_timeout(),
+        Some(clock.at(ms(33_100))),
+        "Timer D replaced the guard"
+    );
 }
 
 #[test]
@@ -181,7 +225,9 @@ fn non_invite_timer_e_doubles_up_to_t2_until_timer_f() {
     let outputs = drive(&mut tx, &mut clock, ms(100_000));
     assert_eq!(
         transmit_times(&outputs),
-        vec![0, 500, 1_500, 3_500, 7_500, 11_500, 15_500, 19_500, 23_500, 27_500, 31_500]
+        vec![
+            0, 500, 1_500, 3_500, 7_500, 11_500, 15_500, 19_500, 23_500, 27_500, 31_500
+        ]
     );
     assert_eq!(outputs.last(), Some(&(ms(32_000), Output::Terminated)));
     assert!(outputs.contains(&(ms(32_000), Output::Timeout)));
@@ -199,9 +245,14 @@ fn non_invite_in_proceeding_retransmits_every_t2() {
     assert_eq!(
         transmit_times(&outputs),
         // The E armed in Trying fires at 1.5 s; from then on every T2.
-        vec![0, 500, 1_500, 5_500, 9_500, 13_500, 17_500, 21_500, 25_500, 29_500]
+        vec![
+            0, 500, 1_500, 5_500, 9_500, 13_500, 17_500, 21_500, 25_500, 29_500
+        ]
     );
-    assert!(outputs.contains(&(ms(32_000), Output::Timeout)), "Timer F still runs");
+    assert!(
+        outputs.contains(&(ms(32_000), Output::Timeout)),
+        "Timer F still runs"
+    );
 }
 
 #[test]
@@ -255,11 +306,17 @@ fn transport_error_informs_the_tu_and_terminates() {
         drain(&mut tx);
         tx.handle_transport_error(clock.set(ms(10)));
         assert!(tx.state().is_terminated());
-        assert_eq!(drain(&mut tx), vec![Output::TransportError, Output::Terminated]);
+        assert_eq!(
+            drain(&mut tx),
+            vec![Output::TransportError, Output::Terminated]
+        );
         assert_eq!(tx.poll_timeout(), None);
         tx.handle_transport_error(clock.now);
         tx.handle_response(200, Msg::Response(200), clock.now);
-        assert!(drain(&mut tx).is_empty(), "a terminated transaction stays silent");
+        assert!(
+            drain(&mut tx).is_empty(),
+            "a terminated transaction stays silent"
+        );
     }
 }
 
@@ -271,7 +328,10 @@ fn invite_transport_error_while_sending_the_ack_terminates() {
     tx.set_ack(Msg::Ack).expect("BuildAck was emitted");
     drain(&mut tx);
     tx.handle_transport_error(clock.now);
-    assert_eq!(drain(&mut tx), vec![Output::TransportError, Output::Terminated]);
+    assert_eq!(
+        drain(&mut tx),
+        vec![Output::TransportError, Output::Terminated]
+    );
 }
 
 #[test]
@@ -299,7 +359,11 @@ fn set_ack_is_refused_unless_asked_for() {
 #[test]
 fn extreme_timer_config_neither_panics_nor_spins() {
     let mut clock = Clock::new();
-    let zero = TimerConfig { t1: ms(0), t2: ms(0), t4: ms(0) };
+    let zero = TimerConfig {
+        t1: ms(0),
+        t2: ms(0),
+        t4: ms(0),
+    };
     let mut tx = ClientTransaction::new(
         TransactionKind::NonInvite,
         Msg::Request,
@@ -311,7 +375,10 @@ fn extreme_timer_config_neither_panics_nor_spins() {
     let outputs = drive(&mut tx, &mut clock, ms(1_000));
     assert!(outputs.contains(&(ms(0), Output::Timeout)));
 
-    let huge = TimerConfig { t1: std::time::Duration::MAX, ..TimerConfig::default() };
+    let huge = TimerConfig {
+        t1: std::time::Duration::MAX,
+        ..TimerConfig::default()
+    };
     let mut tx = ClientTransaction::new(
         TransactionKind::Invite,
         Msg::Request,
@@ -319,7 +386,11 @@ fn extreme_timer_config_neither_panics_nor_spins() {
         huge,
         clock.now,
     );
-    assert_eq!(tx.poll_timeout(), None, "unrepresentable deadlines mean never");
+    assert_eq!(
+        tx.poll_timeout(),
+        None,
+        "unrepresentable deadlines mean never"
+    );
     tx.handle_response(486, Msg::Response(486), clock.now);
     assert_eq!(tx.state(), ClientState::Invite(Inv::Completed));
 }

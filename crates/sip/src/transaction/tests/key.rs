@@ -30,14 +30,31 @@ fn rfc3261_key_is_branch_sent_by_and_method_with_ack_as_invite() {
     let invite = TransactionKey::server(&request("INVITE"));
     assert!(matches!(invite, TransactionKey::Server(_)));
     assert_eq!(TransactionKey::server(&request("ACK")), invite);
-    let shouting = RequestIdentity { sent_by_host: "PC33.Atlanta.Example.COM", ..request("INVITE") };
-    assert_eq!(TransactionKey::server(&shouting), invite, "host names are case-insensitive");
+    let shouting = RequestIdentity {
+        sent_by_host: "PC33.Atlanta.Example.COM",
+        ..request("INVITE")
+    };
+    assert_eq!(
+        TransactionKey::server(&shouting),
+        invite,
+        "host names are case-insensitive"
+    );
     // Fields outside the RFC 3261 key do not matter.
-    let other_uri = RequestIdentity { request_uri: "sip:x@y", cseq: 9, ..request("INVITE") };
+    let other_uri = RequestIdentity {
+        request_uri: "sip:x@y",
+        cseq: 9,
+        ..request("INVITE")
+    };
     assert_eq!(TransactionKey::server(&other_uri), invite);
 
-    let other_port = RequestIdentity { sent_by_port: 5062, ..request("INVITE") };
-    let other_branch = RequestIdentity { branch: Some("z9hG4bK74bfa"), ..request("INVITE") };
+    let other_port = RequestIdentity {
+        sent_by_port: 5062,
+        ..request("INVITE")
+    };
+    let other_branch = RequestIdentity {
+        branch: Some("z9hG4bK74bfa"),
+        ..request("INVITE")
+    };
     assert_ne!(TransactionKey::server(&other_port), invite);
     assert_ne!(TransactionKey::server(&other_branch), invite);
     assert_ne!(TransactionKey::server(&request("BYE")), invite);
@@ -51,7 +68,10 @@ fn cancel_is_its_own_transaction_but_finds_its_invite() {
     assert_eq!(cancel.method(), "CANCEL");
     assert_eq!(cancel.cancelled_invite(), Some(invite.clone()));
     assert_eq!(invite.cancelled_invite(), None);
-    assert_eq!(TransactionKey::server(&request("BYE")).cancelled_invite(), None);
+    assert_eq!(
+        TransactionKey::server(&request("BYE")).cancelled_invite(),
+        None
+    );
 }
 
 #[test]
@@ -60,17 +80,41 @@ fn non_cookie_branches_use_the_rfc_2543_key() {
     assert!(matches!(invite, TransactionKey::LegacyServer(_)));
     assert_eq!(invite.branch(), None);
     // The ACK for our non-2xx response carries our To tag; it still matches the INVITE.
-    let ack = RequestIdentity { to_tag: Some("8321234356"), ..legacy("ACK") };
+    let ack = RequestIdentity {
+        to_tag: Some("8321234356"),
+        ..legacy("ACK")
+    };
     assert_eq!(TransactionKey::server(&ack), invite);
-    let no_branch = RequestIdentity { branch: None, ..legacy("INVITE") };
-    assert!(matches!(TransactionKey::server(&no_branch), TransactionKey::LegacyServer(_)));
+    let no_branch = RequestIdentity {
+        branch: None,
+        ..legacy("INVITE")
+    };
+    assert!(matches!(
+        TransactionKey::server(&no_branch),
+        TransactionKey::LegacyServer(_)
+    ));
 
     for changed in [
-        RequestIdentity { request_uri: "sip:carol@chicago.example.com", ..legacy("INVITE") },
-        RequestIdentity { call_id: "other", ..legacy("INVITE") },
-        RequestIdentity { from_tag: Some("other"), ..legacy("INVITE") },
-        RequestIdentity { cseq: 2, ..legacy("INVITE") },
-        RequestIdentity { top_via: "SIP/2.0/UDP elsewhere;branch=74bf9", ..legacy("INVITE") },
+        RequestIdentity {
+            request_uri: "sip:carol@chicago.example.com",
+            ..legacy("INVITE")
+        },
+        RequestIdentity {
+            call_id: "other",
+            ..legacy("INVITE")
+        },
+        RequestIdentity {
+            from_tag: Some("other"),
+            ..legacy("INVITE")
+        },
+        RequestIdentity {
+            cseq: 2,
+            ..legacy("INVITE")
+        },
+        RequestIdentity {
+            top_via: "SIP/2.0/UDP elsewhere;branch=74bf9",
+            ..legacy("INVITE")
+        },
     ] {
         assert_ne!(TransactionKey::server(&changed), invite);
     }
@@ -83,8 +127,14 @@ fn rfc_2543_cancel_finds_its_invite() {
     assert_ne!(cancel, invite);
     assert_eq!(cancel.cancelled_invite(), Some(invite));
     // Non-INVITE requests keep the To tag in the key.
-    let bye = TransactionKey::server(&RequestIdentity { to_tag: Some("a"), ..legacy("BYE") });
-    let other_bye = TransactionKey::server(&RequestIdentity { to_tag: Some("b"), ..legacy("BYE") });
+    let bye = TransactionKey::server(&RequestIdentity {
+        to_tag: Some("a"),
+        ..legacy("BYE")
+    });
+    let other_bye = TransactionKey::server(&RequestIdentity {
+        to_tag: Some("b"),
+        ..legacy("BYE")
+    });
     assert_ne!(bye, other_bye);
 }
 
@@ -96,7 +146,10 @@ fn client_key_is_branch_and_cseq_method() {
     assert_ne!(invite, TransactionKey::client("z9hG4bK2", "INVITE"));
     assert!(!invite.is_server());
     assert_eq!(invite.branch(), Some("z9hG4bK1"));
-    assert_eq!(TransactionKey::client("z9hG4bK1", "OPTIONS").method(), "OPTIONS");
+    assert_eq!(
+        TransactionKey::client("z9hG4bK1", "OPTIONS").method(),
+        "OPTIONS"
+    );
 }
 
 #[test]

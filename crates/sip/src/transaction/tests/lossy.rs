@@ -15,9 +15,8 @@ use rand_chacha::ChaCha8Rng;
 
 use super::{Clock, Msg, ms};
 use crate::transaction::{
-    Output, Reliability, RequestIdentity, Retransmit2xx, Retransmit2xxOutput,
-    Retransmit2xxState, TimerConfig, TransactionId, TransactionKey, TransactionKind,
-    Transactions,
+    Output, Reliability, RequestIdentity, Retransmit2xx, Retransmit2xxOutput, Retransmit2xxState,
+    TimerConfig, TransactionId, TransactionKey, TransactionKind, Transactions,
 };
 
 #[derive(Clone, Copy, Debug)]
@@ -71,7 +70,8 @@ impl Network {
                 Reliability::Unreliable => ms(self.rng.random_range(1..=200)),
             };
             self.sent += 1;
-            self.in_flight.insert((now + delay, self.sent), (to, msg.clone()));
+            self.in_flight
+                .insert((now + delay, self.sent), (to, msg.clone()));
         }
     }
 }
@@ -136,7 +136,12 @@ impl Sim {
             outcome: Outcome::Pending,
             finals_seen: Vec::new(),
             give_up_at,
-            tu: ServerTu { plan: BTreeMap::new(), transaction: None, requests_seen: 0, core: None },
+            tu: ServerTu {
+                plan: BTreeMap::new(),
+                transaction: None,
+                requests_seen: 0,
+                core: None,
+            },
             scenario,
         }
     }
@@ -189,7 +194,9 @@ impl Sim {
         if self.give_up_at.is_some_and(|at| at <= now) {
             self.give_up_at = None;
             if let Some(id) = self.client.find(&self.client_key) {
-                self.client.handle_cancel_sent(id, now).expect("a client transaction");
+                self.client
+                    .handle_cancel_sent(id, now)
+                    .expect("a client transaction");
             }
         }
         self.client.handle_timeout(now);
@@ -203,7 +210,9 @@ impl Sim {
         match (side, msg) {
             (Side::Client, Msg::Response(status)) => {
                 let key = self.client_key.clone();
-                let _stray = self.client.handle_response(&key, status, Msg::Response(status), now);
+                let _stray = self
+                    .client
+                    .handle_response(&key, status, Msg::Response(status), now);
             }
             (Side::Server, Msg::Request) => {
                 if self.server.handle_request(&self.server_key, now).is_none() {
@@ -227,16 +236,24 @@ impl Sim {
         let s = self.scenario;
         self.tu.requests_seen += 1;
         let key = self.server_key.clone();
-        let id = self.server.start_server(key, s.kind, s.reliability, now).expect("new request");
+        let id = self
+            .server
+            .start_server(key, s.kind, s.reliability, now)
+            .expect("new request");
         self.tu.transaction = Some(id);
         if let Some(status) = s.provisional {
             self.tu.plan.insert(now + s.tu_delay / 2, status);
         }
-        self.tu.plan.insert(now + s.tu_delay + ms(1), s.final_status);
+        self.tu
+            .plan
+            .insert(now + s.tu_delay + ms(1), s.final_status);
     }
 
     fn server_tu_responds(&mut self, status: u16, now: Instant) {
-        let id = self.tu.transaction.expect("the TU responds to a request it saw");
+        let id = self
+            .tu
+            .transaction
+            .expect("the TU responds to a request it saw");
         self.server
             .respond(id, status, Msg::Response(status), now)
             .expect("a transaction waiting for the TU has no timer to end it");
@@ -295,16 +312,29 @@ impl Sim {
 
     fn check_converged(&self) {
         let s = self.scenario;
-        assert!(self.client.is_empty() && self.server.is_empty(), "all terminated: {s:?}");
-        assert!(self.tu.requests_seen <= 1, "retransmission reached the TU: {s:?}");
+        assert!(
+            self.client.is_empty() && self.server.is_empty(),
+            "all terminated: {s:?}"
+        );
+        assert!(
+            self.tu.requests_seen <= 1,
+            "retransmission reached the TU: {s:?}"
+        );
         match self.outcome {
             Outcome::Final(status) => assert_eq!(status, s.final_status, "{s:?}"),
             Outcome::Timeout => assert!(s.loss > 0.0, "timeout without loss: {s:?}"),
             Outcome::Pending => panic!("the client TU heard nothing: {s:?}"),
         }
-        assert!(self.finals_seen.iter().all(|&status| status == s.final_status));
+        assert!(
+            self.finals_seen
+                .iter()
+                .all(|&status| status == s.final_status)
+        );
         if s.kind == TransactionKind::NonInvite || s.final_status >= 300 {
-            assert!(self.finals_seen.len() <= 1, "retransmitted final reached the TU: {s:?}");
+            assert!(
+                self.finals_seen.len() <= 1,
+                "retransmitted final reached the TU: {s:?}"
+            );
         }
         if let Some(core) = &self.tu.core {
             assert_ne!(core.state(), Retransmit2xxState::Waiting);
@@ -323,18 +353,28 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         prop::sample::select(vec![0.0, 0.1, 0.3, 0.6]),
         prop::sample::select(vec![0.0, 0.2, 0.5]),
     )
-        .prop_map(|(seed, invite, unreliable, provisional, final_status, delay, loss, duplicate)| {
-            Scenario {
-                seed,
-                kind: if invite { TransactionKind::Invite } else { TransactionKind::NonInvite },
-                reliability: if unreliable { Reliability::Unreliable } else { Reliability::Reliable },
-                provisional,
-                final_status,
-                tu_delay: ms(delay),
-                loss,
-                duplicate,
-            }
-        })
+        .prop_map(
+            |(seed, invite, unreliable, provisional, final_status, delay, loss, duplicate)| {
+                Scenario {
+                    seed,
+                    kind: if invite {
+                        TransactionKind::Invite
+                    } else {
+                        TransactionKind::NonInvite
+                    },
+                    reliability: if unreliable {
+                        Reliability::Unreliable
+                    } else {
+                        Reliability::Reliable
+                    },
+                    provisional,
+                    final_status,
+                    tu_delay: ms(delay),
+                    loss,
+                    duplicate,
+                }
+            },
+        )
 }
 
 proptest! {
@@ -356,7 +396,11 @@ fn converges_for_many_seeds_at_high_loss() {
     for seed in 0..500 {
         let s = Scenario {
             seed,
-            kind: if seed % 2 == 0 { TransactionKind::Invite } else { TransactionKind::NonInvite },
+            kind: if seed % 2 == 0 {
+                TransactionKind::Invite
+            } else {
+                TransactionKind::NonInvite
+            },
             reliability: Reliability::Unreliable,
             provisional: (seed % 3 == 0).then_some(180),
             final_status: [200, 486][(seed as usize / 2) % 2],
@@ -369,5 +413,8 @@ fn converges_for_many_seeds_at_high_loss() {
         sim.check_converged();
         timeouts += usize::from(sim.outcome == Outcome::Timeout);
     }
-    assert!(timeouts > 0, "70% loss should make some transactions time out");
+    assert!(
+        timeouts > 0,
+        "70% loss should make some transactions time out"
+    );
 }

@@ -18,12 +18,20 @@ fn retransmits_doubling_to_t2_and_gives_up_after_64_t1() {
     let outputs = drive(&mut core, &mut clock, ms(100_000));
     assert_eq!(
         times(&outputs),
-        vec![500, 1_500, 3_500, 7_500, 11_500, 15_500, 19_500, 23_500, 27_500, 31_500]
+        vec![
+            500, 1_500, 3_500, 7_500, 11_500, 15_500, 19_500, 23_500, 27_500, 31_500
+        ]
     );
-    assert_eq!(outputs.last(), Some(&(ms(32_000), Retransmit2xxOutput::AckTimeout)));
+    assert_eq!(
+        outputs.last(),
+        Some(&(ms(32_000), Retransmit2xxOutput::AckTimeout))
+    );
     assert_eq!(core.state(), Retransmit2xxState::TimedOut);
     assert_eq!(core.poll_timeout(), None);
-    assert!(!core.handle_ack(clock.now), "an ACK after the timeout changes nothing");
+    assert!(
+        !core.handle_ack(clock.now),
+        "an ACK after the timeout changes nothing"
+    );
 }
 
 #[test]
