@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the system packages Herald needs, when missing. Used by serve.sh, test.sh and CI.
+#   setup-deps.sh build   what building the server needs
+#   setup-deps.sh test    plus the real peers the test suite runs against
+set -euo pipefail
+want=(pkg-config)
+if [ "${1:-build}" = test ]; then
+  # sip-tester: SIPp; postgresql: a real PostgreSQL for the store tests; iproute2 + util-linux:
+  # private network namespaces for the RFC 4475 wire test.
+  want+=(sip-tester postgresql iproute2 util-linux)
+fi
+if [ "${1:-build}" = bench ]; then
+  want+=(sip-tester kamailio)
+fi
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}" >&2
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "Herald needs a Rust toolchain (1.95 or newer): install it with rustup (https://rustup.rs) and run this again." >&2
+  exit 1
+fi
