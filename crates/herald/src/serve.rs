@@ -10,10 +10,10 @@ use bytes::Bytes;
 use herald_sdp::{AnswerPolicy, LocalMedia, SessionDescription, SessionVersion};
 use herald_sip::auth::{Algorithm, DigestConfig, Ha1, ServerSecret};
 use herald_sip::endpoint::{
-    Binding, CallInfo, CallRef, EndCause, Endpoint, EndpointConfig, Event, RegistrarSettings, UserCredentials,
+    Binding, CallInfo, CallRef, Endpoint, EndpointConfig, Event, RegistrarSettings, UserCredentials,
 };
 use herald_sip::transaction::TimerConfig;
-use herald_store::{NewCall, Store};
+use herald_store::{CallWrite, NewCall, Store};
 use rand::{RngCore, SeedableRng};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;
@@ -158,7 +158,7 @@ async fn bind_listeners(config: &Config, tx: &mpsc::Sender<Inbound>, max: usize)
         let advertised = SocketAddr::new(config.sip.advertised_ip_for(listen), listen.addr.port());
         match listen.transport {
             ConfTransport::Udp => {
-                let socket = Arc::new(UdpSocket::bind(listen.addr).await.with_context(|| format!("binding udp:{}", listen.addr))?);
+                let socket = Arc::new(bind_udp(listen.addr).with_context(|| format!("binding udp:{}", listen.addr))?);
                 let advertised = SocketAddr::new(advertised.ip(), socket.local_addr()?.port());
                 sip_io::spawn_udp_receiver(udp.len(), socket.clone(), tx.clone(), max);
                 udp.push(UdpListener { socket, advertised });
@@ -174,6 +174,21 @@ async fn bind_listeners(config: &Config, tx: &mpsc::Sender<Inbound>, max: usize)
         }
     }
     Ok(udp)
+}
+
+/// SIP UDP sockets get 4 MiB kernel buffers: at thousands of calls per second the default
+/// (about 200 KiB) overflows between two drains and the kernel drops datagrams.
+const UDP_BUFFER: usize = 4 << 20;
+
+fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+    let domain = if addr.is_ipv4() { socket2::Domain::IPV4 } else { socket2::Domain::IPV6 };
+    let socket = socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
+    // Best effort: the kernel caps these at net.core.{r,w}mem_max.
+    let _ = socket.set_recv_buffer_size(UDP_BUFFER);
+    let _ = socket.set_send_buffer_size(UDP_BUFFER);
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    UdpSocket::from_std(socket.into())
 }
 
 /// A rustls acceptor from the configured certificate and key, when a TLS listener needs one.
@@ -204,14 +219,14 @@ fn tls_acceptor(config: &Config) -> anyhow::Result<Option<tokio_rustls::TlsAccep
     Ok(Some(tokio_rustls::TlsAcceptor::from(Arc::new(server))))
 }
 
-/// Store writes, off the signalling path, in order.
+/// Store writes, off the signalling path, in order. Call-record writes are drained in
+/// batches of up to [`MAX_BATCH`] and committed in one transaction each.
 enum StoreOp {
-    Insert(Box<NewCall>),
-    Answered { id: String, at: i64 },
-    Event { id: String, at: i64, kind: &'static str, detail: serde_json::Value },
-    Ended { id: String, at: i64, cause: &'static str, status: Option<u16> },
+    Call(CallWrite),
     Bindings { aor: String, bindings: Vec<herald_store::Binding> },
 }
+
+const MAX_BATCH: usize = 1024;
 
 #[derive(Clone)]
 struct StoreWriter(mpsc::UnboundedSender<StoreOp>);
@@ -220,34 +235,59 @@ impl StoreWriter {
     fn spawn(store: Store) -> Self {
         let (tx, mut rx) = mpsc::unbounded_channel::<StoreOp>();
         tokio::spawn(async move {
-            while let Some(op) = rx.recv().await {
-                if let Err(e) = apply(&store, op).await {
-                    tracing::warn!(error = %e, "database write failed");
+            let mut batch = Vec::with_capacity(MAX_BATCH);
+            while let Some(first) = rx.recv().await {
+                let mut next = Some(first);
+                while let Some(op) = next.take() {
+                    match op {
+                        StoreOp::Call(w) => batch.push(w),
+                        StoreOp::Bindings { aor, bindings } => {
+                            flush(&store, &mut batch).await;
+                            if let Err(e) = save_bindings(&store, &aor, &bindings).await {
+                                tracing::warn!(error = %e, "saving registrations failed");
+                            }
+                        }
+                    }
+                    if batch.len() < MAX_BATCH {
+                        next = rx.try_recv().ok();
+                    }
                 }
+                flush(&store, &mut batch).await;
             }
         });
         Self(tx)
     }
 
-    fn send(&self, op: StoreOp) {
-        let _ = self.0.send(op);
+    fn call(&self, write: CallWrite) {
+        let _ = self.0.send(StoreOp::Call(write));
+    }
+
+    fn event(&self, id: &str, at: i64, kind: &str, detail: serde_json::Value) {
+        self.call(CallWrite::Event { call_id: id.to_owned(), at, kind: kind.to_owned(), detail });
+    }
+
+    fn bindings(&self, aor: String, bindings: Vec<herald_store::Binding>) {
+        let _ = self.0.send(StoreOp::Bindings { aor, bindings });
     }
 }
 
-async fn apply(store: &Store, op: StoreOp) -> Result<(), herald_store::StoreError> {
-    match op {
-        StoreOp::Insert(call) => store.insert_call(&call).await,
-        StoreOp::Answered { id, at } => store.mark_answered(&id, at).await,
-        StoreOp::Event { id, at, kind, detail } => store.add_call_event(&id, at, kind, &detail).await.map(|_| ()),
-        StoreOp::Ended { id, at, cause, status } => store.end_call(&id, at, cause, status).await,
-        StoreOp::Bindings { aor, bindings } => {
-            store.remove_all_bindings(&aor).await?;
-            for b in &bindings {
-                store.upsert_binding(b).await?;
-            }
-            Ok(())
-        }
+async fn flush(store: &Store, batch: &mut Vec<CallWrite>) {
+    if batch.is_empty() {
+        return;
     }
+    let outcome = store.apply_call_writes(batch).await;
+    for (_, e) in &outcome.failed {
+        tracing::warn!(error = %e, "call record write failed");
+    }
+    batch.clear();
+}
+
+async fn save_bindings(store: &Store, aor: &str, bindings: &[herald_store::Binding]) -> Result<(), herald_store::StoreError> {
+    store.remove_all_bindings(aor).await?;
+    for b in bindings {
+        store.upsert_binding(b).await?;
+    }
+    Ok(())
 }
 
 /// A live call's media placeholder: its RTP socket and SDP session state.
@@ -312,7 +352,7 @@ impl CallApp {
     fn incoming(&mut self, ep: &mut Endpoint<rand::rngs::StdRng>, now: Instant, call: CallRef, info: &CallInfo) {
         let id = format!("{:016x}{:016x}", self.rng.next_u64(), self.rng.next_u64());
         let route = self.router.route(info);
-        self.writer.send(StoreOp::Insert(Box::new(NewCall {
+        self.writer.call(CallWrite::Insert(Box::new(NewCall {
             id: id.clone(),
             sip_call_id: info.call_id.clone(),
             from_uri: info.from.clone(),
@@ -332,7 +372,7 @@ impl CallApp {
             return;
         }
         if route == Route::NotFound {
-            self.writer.send(StoreOp::Event { id: id.clone(), at: ep.unix_ms(now), kind: "no-route", detail: serde_json::json!({}) });
+            self.writer.event(&id, ep.unix_ms(now), "no-route", serde_json::json!({}));
             ep.reject(now, call, 404);
             self.pending_end(call, id);
             return;
@@ -356,10 +396,10 @@ impl CallApp {
             Ok(sdp) => {
                 self.calls.insert(call, live);
                 ep.answer(now, call, Bytes::from(sdp.to_string()));
-                self.writer.send(StoreOp::Answered { id, at: ep.unix_ms(now) });
+                self.writer.call(CallWrite::Answered { id, at: ep.unix_ms(now) });
             }
             Err(status) => {
-                self.writer.send(StoreOp::Event { id: id.clone(), at: ep.unix_ms(now), kind: "sdp-rejected", detail: serde_json::json!({ "status": status }) });
+                self.writer.event(&id, ep.unix_ms(now), "sdp-rejected", serde_json::json!({ "status": status }));
                 ep.reject(now, call, status);
                 self.pending_end(call, id);
             }
@@ -386,7 +426,7 @@ impl CallApp {
                 if held != live.on_hold {
                     live.on_hold = held;
                     let kind = if held { "hold" } else { "resume" };
-                    self.writer.send(StoreOp::Event { id: live.id.clone(), at: ep.unix_ms(now), kind, detail: serde_json::json!({}) });
+                    self.writer.event(&live.id, ep.unix_ms(now), kind, serde_json::json!({}));
                 }
                 ep.answer_offer(now, call, Bytes::from(sdp.to_string()));
             }
@@ -408,13 +448,13 @@ impl Application for CallApp {
             Event::IncomingCall { call, info } => self.incoming(ep, now, call, &info),
             Event::CallConfirmed { call } => {
                 if let Some(live) = self.calls.get(&call) {
-                    self.writer.send(StoreOp::Event { id: live.id.clone(), at: ep.unix_ms(now), kind: "confirmed", detail: serde_json::json!({}) });
+                    self.writer.event(&live.id, ep.unix_ms(now), "confirmed", serde_json::json!({}));
                 }
             }
             Event::CallEnded { call, cause, status } => {
                 self.ringing.retain(|(_, c)| *c != call);
                 if let Some(live) = self.calls.remove(&call) {
-                    self.writer.send(StoreOp::Ended { id: live.id, at: ep.unix_ms(now), cause: cause_name(cause), status });
+                    self.writer.call(CallWrite::Ended { id: live.id, at: ep.unix_ms(now), cause: cause.as_str().to_owned(), status });
                 }
             }
             Event::Offer { call, offer } => self.reoffer(ep, now, call, offer),
@@ -422,7 +462,7 @@ impl Application for CallApp {
                 // The body may carry DTMF digits: it is never stored or logged.
                 if let Some(live) = self.calls.get(&call) {
                     let detail = serde_json::json!({ "content_type": content_type });
-                    self.writer.send(StoreOp::Event { id: live.id.clone(), at: ep.unix_ms(now), kind: "info", detail });
+                    self.writer.event(&live.id, ep.unix_ms(now), "info", detail);
                 }
             }
             Event::Registration { aor, bindings, source, user_agent } => {
@@ -442,7 +482,7 @@ impl Application for CallApp {
                         reg_id: None,
                     })
                     .collect();
-                self.writer.send(StoreOp::Bindings { aor, bindings: stored });
+                self.writer.bindings(aor, stored);
             }
             Event::Malformed { source: _, reason } => {
                 tracing::debug!(reason, "rejected or dropped a malformed SIP message");
@@ -463,8 +503,4 @@ impl Application for CallApp {
             ep.reject(now, call, 480);
         }
     }
-}
-
-fn cause_name(cause: EndCause) -> &'static str {
-    cause.as_str()
 }

@@ -15,6 +15,15 @@ use crate::{Store, StoreError};
 /// the same call took the sequence number it computed.
 const EVENT_SEQ_ATTEMPTS: usize = 16;
 
+/// What [`Store::apply_call_writes`] did.
+#[derive(Debug, Default)]
+pub struct BatchOutcome {
+    /// Transitions that did not apply (no matching row in the expected state).
+    pub skipped: usize,
+    /// Writes that failed when applied one by one, by index.
+    pub failed: Vec<(usize, StoreError)>,
+}
+
 /// Where a call stands.
 ///
 /// ```text
@@ -190,25 +199,153 @@ macro_rules! call_columns {
     };
 }
 
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+fn insert_call_query(call: &NewCall) -> AnyQuery<'_> {
+    sqlx::query(concat!(
+        "INSERT INTO calls (",
+        call_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'ringing', $10, NULL, NULL, NULL, NULL, $11)"
+    ))
+    .bind(&call.id)
+    .bind(&call.sip_call_id)
+    .bind(&call.from_uri)
+    .bind(&call.to_uri)
+    .bind(&call.caller)
+    .bind(&call.callee)
+    .bind(call.source.to_string())
+    .bind(&call.transport)
+    .bind(&call.route)
+    .bind(call.started_at)
+    .bind(call.user_agent.as_deref())
+}
+
+fn answered_query(id: &str, at: i64) -> AnyQuery<'_> {
+    sqlx::query(
+        "UPDATE calls SET state = 'answered', answered_at = $2 \
+         WHERE id = $1 AND state = 'ringing'",
+    )
+    .bind(id)
+    .bind(at)
+}
+
+fn end_call_query<'q>(id: &'q str, at: i64, cause: &'q str, status: Option<u16>) -> AnyQuery<'q> {
+    sqlx::query(
+        "UPDATE calls SET \
+             state = CASE WHEN state = 'answered' THEN 'ended' ELSE 'failed' END, \
+             ended_at = $2, hangup_cause = $3, final_status = $4 \
+         WHERE id = $1 AND state IN ('ringing', 'answered')",
+    )
+    .bind(id)
+    .bind(at)
+    .bind(cause)
+    .bind(status.map(i64::from))
+}
+
+const INSERT_EVENT: &str = "INSERT INTO call_events (call_id, seq, at, kind, detail) \
+     SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4 \
+     FROM call_events WHERE call_id = $1 \
+     RETURNING seq";
+
+/// One write to the call records, for [`Store::apply_call_writes`].
+#[derive(Debug, Clone)]
+pub enum CallWrite {
+    /// [`Store::insert_call`].
+    Insert(Box<NewCall>),
+    /// [`Store::mark_answered`].
+    Answered {
+        /// The call.
+        id: String,
+        /// Unix milliseconds.
+        at: i64,
+    },
+    /// [`Store::add_call_event`].
+    Event {
+        /// The call.
+        call_id: String,
+        /// Unix milliseconds.
+        at: i64,
+        /// What happened (`confirmed`, `hold`, `info`...).
+        kind: String,
+        /// Details, never message content or digits.
+        detail: serde_json::Value,
+    },
+    /// [`Store::end_call`].
+    Ended {
+        /// The call.
+        id: String,
+        /// Unix milliseconds.
+        at: i64,
+        /// The hang-up cause.
+        cause: String,
+        /// The INVITE's final status, if one was sent.
+        status: Option<u16>,
+    },
+}
+
 impl Store {
+    /// Applies `writes` in order in one transaction: one commit for many calls' records,
+    /// which is what lets a busy server keep its call records current. A transition that
+    /// does not apply (e.g. ending a call twice) changes nothing and is counted, not an error.
+    /// If the transaction fails, the writes are applied one by one, so one bad write cannot
+    /// lose the others; the error of each failed write is returned with its index.
+    pub async fn apply_call_writes(&self, writes: &[CallWrite]) -> BatchOutcome {
+        match self.apply_in_transaction(writes).await {
+            Ok(skipped) => BatchOutcome { skipped, failed: Vec::new() },
+            Err(_) => {
+                let mut outcome = BatchOutcome::default();
+                for (i, w) in writes.iter().enumerate() {
+                    if let Err(e) = self.apply_one(w).await {
+                        outcome.failed.push((i, e));
+                    }
+                }
+                outcome
+            }
+        }
+    }
+
+    async fn apply_in_transaction(&self, writes: &[CallWrite]) -> Result<usize, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut skipped = 0;
+        for w in writes {
+            let affected = match w {
+                CallWrite::Insert(call) => insert_call_query(call).execute(&mut *tx).await?.rows_affected(),
+                CallWrite::Answered { id, at } => answered_query(id, *at).execute(&mut *tx).await?.rows_affected(),
+                CallWrite::Ended { id, at, cause, status } => {
+                    end_call_query(id, *at, cause, *status).execute(&mut *tx).await?.rows_affected()
+                }
+                CallWrite::Event { call_id, at, kind, detail } => {
+                    let detail = detail.to_string();
+                    let _: i64 = sqlx::query_scalar(INSERT_EVENT)
+                        .bind(call_id.as_str())
+                        .bind(*at)
+                        .bind(kind.as_str())
+                        .bind(detail.as_str())
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    1
+                }
+            };
+            skipped += usize::from(affected == 0);
+        }
+        tx.commit().await?;
+        Ok(skipped)
+    }
+
+    async fn apply_one(&self, w: &CallWrite) -> Result<(), StoreError> {
+        match w {
+            CallWrite::Insert(call) => self.insert_call(call).await,
+            CallWrite::Answered { id, at } => self.mark_answered(id, *at).await,
+            CallWrite::Event { call_id, at, kind, detail } => {
+                self.add_call_event(call_id, *at, kind, detail).await.map(|_| ())
+            }
+            CallWrite::Ended { id, at, cause, status } => self.end_call(id, *at, cause, *status).await,
+        }
+    }
+
     /// Records a new call in state `ringing`.
     pub async fn insert_call(&self, call: &NewCall) -> Result<(), StoreError> {
-        let result = sqlx::query(concat!(
-            "INSERT INTO calls (",
-            call_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'ringing', $10, NULL, NULL, NULL, NULL, $11)"
-        ))
-        .bind(&call.id)
-        .bind(&call.sip_call_id)
-        .bind(&call.from_uri)
-        .bind(&call.to_uri)
-        .bind(&call.caller)
-        .bind(&call.callee)
-        .bind(call.source.to_string())
-        .bind(&call.transport)
-        .bind(&call.route)
-        .bind(call.started_at)
-        .bind(call.user_agent.as_deref())
+        let result = insert_call_query(call)
         .execute(&self.pool)
         .await;
         match result {
@@ -222,14 +359,7 @@ impl Store {
 
     /// Marks a `ringing` call `answered` at `at`.
     pub async fn mark_answered(&self, id: &str, at: i64) -> Result<(), StoreError> {
-        let done = sqlx::query(
-            "UPDATE calls SET state = 'answered', answered_at = $2 \
-             WHERE id = $1 AND state = 'ringing'",
-        )
-        .bind(id)
-        .bind(at)
-        .execute(&self.pool)
-        .await?;
+        let done = answered_query(id, at).execute(&self.pool).await?;
         if done.rows_affected() == 1 {
             return Ok(());
         }
@@ -247,18 +377,7 @@ impl Store {
         cause: &str,
         status: Option<u16>,
     ) -> Result<(), StoreError> {
-        let done = sqlx::query(
-            "UPDATE calls SET \
-                 state = CASE WHEN state = 'answered' THEN 'ended' ELSE 'failed' END, \
-                 ended_at = $2, hangup_cause = $3, final_status = $4 \
-             WHERE id = $1 AND state IN ('ringing', 'answered')",
-        )
-        .bind(id)
-        .bind(at)
-        .bind(cause)
-        .bind(status.map(i64::from))
-        .execute(&self.pool)
-        .await?;
+        let done = end_call_query(id, at, cause, status).execute(&self.pool).await?;
         if done.rows_affected() == 1 {
             return Ok(());
         }
@@ -300,12 +419,7 @@ impl Store {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let inserted: Result<i64, sqlx::Error> = sqlx::query_scalar(
-                "INSERT INTO call_events (call_id, seq, at, kind, detail) \
-                 SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4 \
-                 FROM call_events WHERE call_id = $1 \
-                 RETURNING seq",
-            )
+            let inserted: Result<i64, sqlx::Error> = sqlx::query_scalar(INSERT_EVENT)
             .bind(call_id)
             .bind(at)
             .bind(kind)

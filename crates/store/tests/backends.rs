@@ -8,7 +8,8 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use herald_store::{
-    Backend, Binding, CallRecord, CallRecordWithEvents, CallState, NewCall, Store, StoreError,
+    Backend, Binding, CallRecord, CallRecordWithEvents, CallState, CallWrite, NewCall, Store,
+    StoreError,
 };
 use herald_testkit::PostgresServer;
 use serde_json::json;
@@ -74,6 +75,7 @@ on_both_backends!(
     call_lifecycle_follows_the_state_diagram,
     calls_are_found_by_id_prefix,
     events_come_back_in_insertion_order,
+    batched_writes_apply_in_order_and_survive_a_bad_write,
     concurrent_events_get_distinct_sequence_numbers,
     registrations_upsert_expire_purge_and_remove,
     reconnecting_keeps_data_and_applies_no_migration_twice,
@@ -415,6 +417,40 @@ async fn events_come_back_in_insertion_order(db: &TestDb) {
     ));
     let json = serde_json::to_value(lookup(&store, "c1").await).unwrap();
     assert_eq!(json["events"][3]["detail"]["to"]["agent"], "1001");
+}
+
+async fn batched_writes_apply_in_order_and_survive_a_bad_write(db: &TestDb) {
+    let store = connect(db).await;
+    let mut writes = Vec::new();
+    for i in 0..50 {
+        let id = format!("batch-{i}");
+        writes.push(CallWrite::Insert(Box::new(new_call(&id, T0 + i))));
+        writes.push(CallWrite::Answered { id: id.clone(), at: T0 + i + 1 });
+        writes.push(CallWrite::Event { call_id: id.clone(), at: T0 + i + 2, kind: "confirmed".into(), detail: json!({}) });
+        writes.push(CallWrite::Ended { id, at: T0 + i + 3, cause: "caller-bye".into(), status: None });
+    }
+    // Ending a finished call does not apply: skipped, not an error.
+    writes.push(CallWrite::Ended { id: "batch-0".into(), at: T0 + 99, cause: "again".into(), status: None });
+    let outcome = store.apply_call_writes(&writes).await;
+    assert_eq!((outcome.skipped, outcome.failed.len()), (1, 0));
+    let c = lookup(&store, "batch-49").await;
+    assert_eq!((c.call.state, c.call.hangup_cause.as_deref()), (CallState::Ended, Some("caller-bye")));
+    assert_eq!(c.events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), vec!["confirmed"]);
+    assert_eq!(lookup(&store, "batch-0").await.call.hangup_cause.as_deref(), Some("caller-bye"));
+
+    // A write that fails (an event for a call that does not exist) fails the transaction;
+    // the fallback still applies every other write of the batch.
+    let bad = vec![
+        CallWrite::Insert(Box::new(new_call("after-1", T0))),
+        CallWrite::Event { call_id: "no-such-call".into(), at: T0, kind: "x".into(), detail: json!({}) },
+        CallWrite::Insert(Box::new(new_call("after-2", T0))),
+    ];
+    let outcome = store.apply_call_writes(&bad).await;
+    assert_eq!(outcome.failed.len(), 1);
+    assert_eq!(outcome.failed[0].0, 1);
+    assert!(matches!(outcome.failed[0].1, StoreError::CallNotFound(_)));
+    lookup(&store, "after-1").await;
+    lookup(&store, "after-2").await;
 }
 
 async fn concurrent_events_get_distinct_sequence_numbers(db: &TestDb) {

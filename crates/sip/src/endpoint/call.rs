@@ -625,7 +625,9 @@ impl<R: RngCore> Endpoint<R> {
         req.headers.set(HeaderName::Via, via);
         let (local, transport, peer) = (c.local, c.peer.transport, c.peer);
         req.headers.push(HeaderName::Contact, self.contact(local, transport));
-        req.headers.push(HeaderName::UserAgent, self.config.user_agent.clone());
+        if !self.config.user_agent.is_empty() {
+            req.headers.push(HeaderName::UserAgent, self.config.user_agent.clone());
+        }
         if let Some(sdp) = sdp {
             req.headers.push(HeaderName::ContentType, "application/sdp");
             req.body = sdp;

@@ -167,6 +167,7 @@ pub enum Event {
 pub struct EndpointConfig {
     /// Our SIP domain (Contact user part host, registrar domain).
     pub domain: String,
+    /// Server / User-Agent header value; empty sends none.
     pub user_agent: String,
     pub timers: TimerConfig,
     pub policy: UasPolicy,
@@ -429,7 +430,9 @@ impl<R: RngCore> Endpoint<R> {
     /// Builds a response with our standard headers.
     fn build_response(&self, req: &Request, status: u16, reason: Option<&str>, to_tag: Option<&str>) -> Response {
         let mut resp = Response::to_request(req, status, reason.unwrap_or(reason_phrase(status)), to_tag);
-        resp.headers.push(HeaderName::Server, self.config.user_agent.clone());
+        if !self.config.user_agent.is_empty() {
+            resp.headers.push(HeaderName::Server, self.config.user_agent.clone());
+        }
         resp
     }
 
