@@ -130,7 +130,8 @@ enum AckWait {
 #[derive(Debug)]
 pub(crate) struct Call {
     phase: Phase,
-    invite: Arc<Request>,
+    /// The INVITE, until the call is confirmed (nothing answers it after that).
+    invite: Option<Arc<Request>>,
     invite_ctx: RequestCtx,
     dialog: Dialog,
     /// Where in-dialog requests go: the address (and connection) the caller's INVITE came
@@ -171,6 +172,8 @@ pub(crate) struct Calls {
     by_ref: HashMap<CallRef, Call>,
     by_dialog: HashMap<DialogId, CallRef>,
     by_invite_tx: HashMap<TransactionId, CallRef>,
+    /// Unanswered calls by (Call-ID, From tag), for merged-request detection (482).
+    offered: HashMap<(String, String), CallRef>,
 }
 
 impl Calls {
@@ -182,7 +185,15 @@ impl Calls {
         let c = self.by_ref.remove(&call)?;
         self.by_dialog.remove(&c.dialog.id);
         self.by_invite_tx.remove(&c.invite_ctx.tx);
+        self.offered.remove(&(c.dialog.id.call_id.clone(), c.dialog.id.remote_tag.clone()));
         Some(c)
+    }
+
+    /// The call is no longer unanswered.
+    fn leave_offered(&mut self, call: CallRef) {
+        if let Some(c) = self.by_ref.get(&call) {
+            self.offered.remove(&(c.dialog.id.call_id.clone(), c.dialog.id.remote_tag.clone()));
+        }
     }
 }
 
@@ -220,7 +231,7 @@ impl<R: RngCore> Endpoint<R> {
             peer_allows_update,
             peer_supports_100rel,
             peer_requires_100rel,
-            invite: req,
+            invite: Some(req),
             invite_ctx: ctx.clone(),
             peer: Target { transport: incoming.transport, addr: incoming.remote, conn: incoming.conn },
             local: incoming.local,
@@ -234,6 +245,7 @@ impl<R: RngCore> Endpoint<R> {
             filed: None,
         };
         self.calls.by_dialog.insert(record.dialog.id.clone(), call);
+        self.calls.offered.insert((record.dialog.id.call_id.clone(), record.dialog.id.remote_tag.clone()), call);
         self.calls.by_invite_tx.insert(ctx.tx, call);
         self.calls.by_ref.insert(call, record);
         self.event(Event::IncomingCall { call, info: Box::new(info) });
@@ -242,12 +254,9 @@ impl<R: RngCore> Endpoint<R> {
     /// RFC 3261 §8.2.2.2: the same request (From tag, Call-ID, CSeq) arriving on another
     /// branch while we still process the first is a loop or a fork merge.
     fn is_merged(&self, checked: &Checked) -> bool {
-        self.calls.by_ref.values().any(|c| {
-            c.phase == Phase::Offered
-                && c.dialog.id.call_id == checked.call_id
-                && Some(c.dialog.id.remote_tag.as_str()) == checked.from.tag()
-                && c.dialog.remote_seq == Some(checked.cseq.seq)
-        })
+        let key = (checked.call_id.clone(), checked.from.tag().unwrap_or("").to_owned());
+        let offered = self.calls.offered.get(&key).and_then(|call| self.calls.by_ref.get(call));
+        offered.is_some_and(|c| c.phase == Phase::Offered && c.dialog.remote_seq == Some(checked.cseq.seq))
     }
 
     /// RFC 4028 §8.1: a Session-Expires below our Min-SE gets 422.
@@ -287,7 +296,8 @@ impl<R: RngCore> Endpoint<R> {
         if c.phase != Phase::Offered {
             return;
         }
-        let session = self.negotiate_session_timer(&c.invite, now);
+        let Some(invite) = c.invite.clone() else { return };
+        let session = self.negotiate_session_timer(&invite, now);
         let mut resp = self.dialog_response(call, 200, Some(sdp.clone()));
         if let Some((value, require)) = session.as_ref().map(|(s, hdr)| (hdr.clone(), !s.we_refresh)) {
             resp.headers.push(HeaderName::SessionExpires, value);
@@ -295,6 +305,7 @@ impl<R: RngCore> Endpoint<R> {
                 resp.headers.push(HeaderName::Require, "timer");
             }
         }
+        self.calls.leave_offered(call);
         let Some(c) = self.calls.by_ref.get_mut(&call) else { return };
         let ctx = c.invite_ctx.clone();
         let seq = c.dialog.remote_seq.unwrap_or(0);
@@ -398,7 +409,7 @@ impl<R: RngCore> Endpoint<R> {
 
     /// A response in the dialog of `call` to its INVITE, with To tag, Contact, Record-Route.
     fn dialog_response(&self, call: CallRef, status: u16, sdp: Option<Bytes>) -> Response {
-        let invite = self.calls.by_ref.get(&call).map(|c| c.invite.clone());
+        let invite = self.calls.by_ref.get(&call).and_then(|c| c.invite.clone());
         match invite {
             Some(inv) => self.dialog_response_to(call, &inv, status, sdp),
             None => Response::new(500, "Server Internal Error"),
@@ -507,6 +518,7 @@ impl<R: RngCore> Endpoint<R> {
                 c.ack = None;
                 if c.phase == Phase::Answered {
                     c.phase = Phase::Confirmed;
+                    c.invite = None;
                     self.event(Event::CallConfirmed { call });
                 }
                 self.refile(call);

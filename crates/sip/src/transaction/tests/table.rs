@@ -287,16 +287,24 @@ fn poll_timeout_is_the_minimum_over_thousands_of_transactions() {
                 table.set_ack(id, Msg::Ack).expect("asked for an ACK");
             }
         }
-        assert_eq!(table.poll_timeout(), table.scanned_min_deadline());
-        assert!(table.deadline_set_is_exact());
+        // The scans are O(n): checking them at every step would make the test quadratic.
+        if n % 16 == 0 {
+            assert_eq!(table.poll_timeout(), table.scanned_min_deadline());
+            assert!(table.deadline_set_is_exact());
+        }
     }
     // Transactions still waiting for the TU (server Proceeding/Trying, INVITE client in
     // Proceeding) have no deadline; everything else must run out.
+    let mut steps = 0u32;
     while let Some(at) = table.poll_timeout() {
         let now = clock.advance_to(at);
         table.handle_timeout(now);
-        assert_eq!(table.poll_timeout(), table.scanned_min_deadline());
-        assert!(table.poll_timeout().is_none_or(|next| next > now));
+        assert!(table.poll_timeout().is_none_or(|next| next > now), "due work left behind");
+        steps += 1;
+        if steps % 1_024 == 0 {
+            assert_eq!(table.poll_timeout(), table.scanned_min_deadline());
+            assert!(table.deadline_set_is_exact());
+        }
     }
     assert!(table.deadline_set_is_exact());
     assert_eq!(table.scanned_min_deadline(), None);
