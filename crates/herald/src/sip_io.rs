@@ -227,11 +227,10 @@ impl<A: Application> Driver<A> {
                 self.conns.insert(conn, Conn { writer, remote, transport });
             }
             Inbound::Closed { conn } => {
-                if let Some(c) = self.conns.remove(&conn) {
-                    if self.by_remote.get(&(c.transport, c.remote)) == Some(&conn) {
+                if let Some(c) = self.conns.remove(&conn)
+                    && self.by_remote.get(&(c.transport, c.remote)) == Some(&conn) {
                         self.by_remote.remove(&(c.transport, c.remote));
                     }
-                }
             }
         }
     }
@@ -249,11 +248,10 @@ impl<A: Application> Driver<A> {
     fn send(&mut self, target: Target, bytes: Bytes) {
         if target.transport == Transport::Udp {
             let sock = self.udp.iter().find(|l| l.advertised.is_ipv4() == target.addr.is_ipv4()).or(self.udp.first());
-            if let Some(l) = sock {
-                if let Err(e) = l.socket.try_send_to(&bytes, target.addr) {
+            if let Some(l) = sock
+                && let Err(e) = l.socket.try_send_to(&bytes, target.addr) {
                     tracing::debug!(error = %e, "UDP send failed");
                 }
-            }
             return;
         }
         let conn = target.conn.filter(|c| self.conns.contains_key(c)).or_else(|| self.by_remote.get(&(target.transport, target.addr)).copied());

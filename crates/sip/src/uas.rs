@@ -188,11 +188,10 @@ fn check_content(req: &Request, policy: &UasPolicy) -> Result<(), Rejection> {
         r.headers.push((HeaderName::AcceptEncoding, "identity".to_owned()));
         r
     };
-    if let Some(enc) = req.headers.get(&HeaderName::ContentEncoding) {
-        if !enc.trim().eq_ignore_ascii_case("identity") {
+    if let Some(enc) = req.headers.get(&HeaderName::ContentEncoding)
+        && !enc.trim().eq_ignore_ascii_case("identity") {
             return Err(unsupported());
         }
-    }
     if req.body.is_empty() {
         return Ok(());
     }

@@ -123,7 +123,7 @@ struct PendingOffer {
 /// Waiting for the ACK of a 2xx to INVITE.
 #[derive(Debug)]
 enum AckWait {
-    Retransmitting { seq: u32, machine: Retransmit2xx<TxMsg> },
+    Retransmitting { seq: u32, machine: Box<Retransmit2xx<TxMsg>> },
     Reliable { seq: u32, deadline: Instant },
 }
 
@@ -313,7 +313,7 @@ impl<R: RngCore> Endpoint<R> {
         c.ack = Some(if ctx.target.transport.is_reliable() {
             AckWait::Reliable { seq, deadline: now + self.config.timers.t1 * 64 }
         } else {
-            AckWait::Retransmitting { seq, machine: Retransmit2xx::new(TxMsg::Wire(ctx.target, bytes.clone()), self.config.timers, now) }
+            AckWait::Retransmitting { seq, machine: Box::new(Retransmit2xx::new(TxMsg::Wire(ctx.target, bytes.clone()), self.config.timers, now)) }
         });
         c.phase = Phase::Answered;
         c.dialog.state = DialogState::Confirmed;
@@ -360,7 +360,7 @@ impl<R: RngCore> Endpoint<R> {
             c.ack = Some(if pending.ctx.target.transport.is_reliable() {
                 AckWait::Reliable { seq, deadline: now + self.config.timers.t1 * 64 }
             } else {
-                AckWait::Retransmitting { seq, machine: Retransmit2xx::new(TxMsg::Wire(pending.ctx.target, bytes.clone()), self.config.timers, now) }
+                AckWait::Retransmitting { seq, machine: Box::new(Retransmit2xx::new(TxMsg::Wire(pending.ctx.target, bytes.clone()), self.config.timers, now)) }
             });
             let _ = self.transactions.respond(pending.ctx.tx, 200, TxMsg::Wire(pending.ctx.target, bytes), now);
         } else {
@@ -644,11 +644,10 @@ impl<R: RngCore> Endpoint<R> {
             req.headers.push(HeaderName::ContentType, "application/sdp");
             req.body = sdp;
         }
-        if method == Method::Update || method == Method::Invite {
-            if let Some(s) = self.calls.by_ref.get(&call).and_then(|c| c.session) {
+        if (method == Method::Update || method == Method::Invite)
+            && let Some(s) = self.calls.by_ref.get(&call).and_then(|c| c.session) {
                 req.headers.push(HeaderName::SessionExpires, format!("{};refresher=uas", s.interval));
             }
-        }
         let key = TransactionKey::client(&branch, method.as_str());
         let kind = TransactionKind::for_method(method.as_str());
         let rel = if transport.is_reliable() { Reliability::Reliable } else { Reliability::Unreliable };
@@ -699,11 +698,10 @@ impl<R: RngCore> Endpoint<R> {
 
     /// A server transaction failed (transport error, Timer H).
     pub(super) fn server_failed(&mut self, _now: Instant, id: TransactionId) {
-        if let Some(call) = self.calls.by_invite_tx.get(&id).copied() {
-            if self.calls.by_ref.get(&call).is_some_and(|c| c.phase == Phase::Offered) {
+        if let Some(call) = self.calls.by_invite_tx.get(&id).copied()
+            && self.calls.by_ref.get(&call).is_some_and(|c| c.phase == Phase::Offered) {
                 self.end_call(call, EndCause::Failed, None);
             }
-        }
     }
 
     /// Fires a call's timers.

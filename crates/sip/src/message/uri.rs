@@ -136,11 +136,10 @@ impl Uri {
                 if user.is_empty() || !user.bytes().all(is_user_char) || !valid_escapes(user) {
                     return Err(UriError("malformed user part"));
                 }
-                if let Some(p) = password {
-                    if !p.bytes().all(is_password_char) || !valid_escapes(p) {
+                if let Some(p) = password
+                    && (!p.bytes().all(is_password_char) || !valid_escapes(p)) {
                         return Err(UriError("malformed password"));
                     }
-                }
                 (Some(user.to_owned()), password.map(str::to_owned))
             }
         };
@@ -160,11 +159,10 @@ impl Uri {
             if name.is_empty() || !name.bytes().all(is_param_char) || !valid_escapes(name) {
                 return Err(UriError("malformed URI parameter"));
             }
-            if let Some(v) = value {
-                if v.is_empty() || !v.bytes().all(is_param_char) || !valid_escapes(v) {
+            if let Some(v) = value
+                && (v.is_empty() || !v.bytes().all(is_param_char) || !valid_escapes(v)) {
                     return Err(UriError("malformed URI parameter value"));
                 }
-            }
             params.push(Param { name: name.to_owned(), value: value.map(str::to_owned) });
         }
         Ok(Uri { scheme, user, password, host, port, params, headers, opaque: rest.to_owned() })

@@ -288,7 +288,7 @@ fn poll_timeout_is_the_minimum_over_thousands_of_transactions() {
             }
         }
         // The scans are O(n): checking them at every step would make the test quadratic.
-        if n % 16 == 0 {
+        if n.is_multiple_of(16) {
             assert_eq!(table.poll_timeout(), table.scanned_min_deadline());
             assert!(table.deadline_set_is_exact());
         }
@@ -299,9 +299,12 @@ fn poll_timeout_is_the_minimum_over_thousands_of_transactions() {
     while let Some(at) = table.poll_timeout() {
         let now = clock.advance_to(at);
         table.handle_timeout(now);
-        assert!(table.poll_timeout().is_none_or(|next| next > now), "due work left behind");
+        assert!(
+            table.poll_timeout().is_none_or(|next| next > now),
+            "due work left behind"
+        );
         steps += 1;
-        if steps % 1_024 == 0 {
+        if steps.is_multiple_of(1_024) {
             assert_eq!(table.poll_timeout(), table.scanned_min_deadline());
             assert!(table.deadline_set_is_exact());
         }
