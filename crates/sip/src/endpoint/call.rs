@@ -120,11 +120,13 @@ struct PendingOffer {
     request: Arc<Request>,
 }
 
-/// Waiting for the ACK of a 2xx to INVITE.
+/// Waiting for the ACK of a 2xx to INVITE. The 2xx is retransmitted until then on every
+/// transport (RFC 3261 §13.3.1.4: there may be UDP hops beyond a TCP peer).
 #[derive(Debug)]
-enum AckWait {
-    Retransmitting { seq: u32, machine: Box<Retransmit2xx<TxMsg>> },
-    Reliable { seq: u32, deadline: Instant },
+struct AckWait {
+    /// The CSeq of the INVITE being acknowledged.
+    seq: u32,
+    machine: Box<Retransmit2xx<TxMsg>>,
 }
 
 #[derive(Debug)]
@@ -154,11 +156,7 @@ pub(crate) struct Call {
 
 impl Call {
     fn deadline(&self) -> Option<Instant> {
-        let ack = match &self.ack {
-            Some(AckWait::Retransmitting { machine, .. }) => machine.poll_timeout(),
-            Some(AckWait::Reliable { deadline, .. }) => Some(*deadline),
-            None => None,
-        };
+        let ack = self.ack.as_ref().and_then(|a| a.machine.poll_timeout());
         let prack = self.prack.as_ref().map(|p| p.next.min(p.give_up));
         let session = self.session.map(|s| s.deadline);
         [ack, prack, session].into_iter().flatten().min()
@@ -310,11 +308,8 @@ impl<R: RngCore> Endpoint<R> {
         let ctx = c.invite_ctx.clone();
         let seq = c.dialog.remote_seq.unwrap_or(0);
         let bytes = Bytes::from(resp.to_bytes());
-        c.ack = Some(if ctx.target.transport.is_reliable() {
-            AckWait::Reliable { seq, deadline: now + self.config.timers.t1 * 64 }
-        } else {
-            AckWait::Retransmitting { seq, machine: Box::new(Retransmit2xx::new(TxMsg::Wire(ctx.target, bytes.clone()), self.config.timers, now)) }
-        });
+        let machine = Box::new(Retransmit2xx::new(TxMsg::Wire(ctx.target, bytes.clone()), self.config.timers, now));
+        c.ack = Some(AckWait { seq, machine });
         c.phase = Phase::Answered;
         c.dialog.state = DialogState::Confirmed;
         c.prack = None;
@@ -357,11 +352,8 @@ impl<R: RngCore> Endpoint<R> {
         if pending.request.method == Method::Invite {
             let bytes = Bytes::from(resp.to_bytes());
             let seq = c.dialog.remote_seq.unwrap_or(0);
-            c.ack = Some(if pending.ctx.target.transport.is_reliable() {
-                AckWait::Reliable { seq, deadline: now + self.config.timers.t1 * 64 }
-            } else {
-                AckWait::Retransmitting { seq, machine: Box::new(Retransmit2xx::new(TxMsg::Wire(pending.ctx.target, bytes.clone()), self.config.timers, now)) }
-            });
+            let machine = Box::new(Retransmit2xx::new(TxMsg::Wire(pending.ctx.target, bytes.clone()), self.config.timers, now));
+            c.ack = Some(AckWait { seq, machine });
             let _ = self.transactions.respond(pending.ctx.tx, 200, TxMsg::Wire(pending.ctx.target, bytes), now);
         } else {
             self.send_response(now, &pending.ctx, resp);
@@ -510,11 +502,7 @@ impl<R: RngCore> Endpoint<R> {
         });
         if let Some(call) = dialog.and_then(|d| self.calls.by_dialog.get(&d).copied()) {
             let Some(c) = self.calls.by_ref.get_mut(&call) else { return };
-            let seq = match &c.ack {
-                Some(AckWait::Retransmitting { seq, .. } | AckWait::Reliable { seq, .. }) => Some(*seq),
-                None => None,
-            };
-            if seq == Some(checked.cseq.seq) {
+            if c.ack.as_ref().map(|a| a.seq) == Some(checked.cseq.seq) {
                 c.ack = None;
                 if c.phase == Phase::Answered {
                     c.phase = Phase::Confirmed;
@@ -710,19 +698,15 @@ impl<R: RngCore> Endpoint<R> {
         c.filed = None;
         let mut outputs = Vec::new();
         let mut bye = None;
-        match &mut c.ack {
-            Some(AckWait::Retransmitting { machine, .. }) => {
-                machine.handle_timeout(now);
-                while let Some(out) = machine.poll_output() {
-                    match out {
-                        Retransmit2xxOutput::Transmit(TxMsg::Wire(t, b)) => outputs.push((t, b)),
-                        Retransmit2xxOutput::Transmit(_) => {}
-                        Retransmit2xxOutput::AckTimeout => bye = Some(EndCause::NoAck),
-                    }
+        if let Some(AckWait { machine, .. }) = &mut c.ack {
+            machine.handle_timeout(now);
+            while let Some(out) = machine.poll_output() {
+                match out {
+                    Retransmit2xxOutput::Transmit(TxMsg::Wire(t, b)) => outputs.push((t, b)),
+                    Retransmit2xxOutput::Transmit(_) => {}
+                    Retransmit2xxOutput::AckTimeout => bye = Some(EndCause::NoAck),
                 }
             }
-            Some(AckWait::Reliable { deadline, .. }) if *deadline <= now => bye = Some(EndCause::NoAck),
-            _ => {}
         }
         let mut give_up_prack = false;
         if let Some(p) = &mut c.prack {

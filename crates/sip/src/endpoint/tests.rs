@@ -365,8 +365,14 @@ fn tcp_responses_use_the_connection() {
     assert_eq!((trying.status, target.conn, target.transport), (100, Some(ConnId(9)), Transport::Tcp));
     let call = h.take_call();
     h.answer(call);
-    h.advance(Duration::from_secs(5));
-    assert_eq!(h.statuses(), vec![100, 200], "no 2xx retransmission over TCP");
+    h.advance(Duration::from_millis(600));
+    assert_eq!(h.statuses(), vec![100, 200, 200], "RFC 3261 §13.3.1.4: 2xx retransmitted on TCP too");
+    let tag = to_tag(h.last());
+    let ack = in_dialog("ACK", 1, &tag, "z9hG4bKack", "", "").replace("SIP/2.0/UDP", "SIP/2.0/TCP");
+    h.send(Transport::Tcp, &ack);
+    h.advance(Duration::from_secs(10));
+    assert_eq!(h.statuses().len(), 3, "nothing after the ACK");
+    assert!(h.sent.iter().all(|(t, _)| t.conn == Some(ConnId(9))), "all on the caller's connection");
 }
 
 fn register(branch: &str, cseq: u32, extra: &str) -> String {
