@@ -199,8 +199,10 @@ impl<A: Application> Driver<A> {
                 }
                 () = sleep_until(deadline) => {
                     let now = Instant::now();
-                    self.endpoint.handle_timeout(now);
-                    self.app.handle_timeout(&mut self.endpoint, now);
+                    guarded("a timer", || {
+                        self.endpoint.handle_timeout(now);
+                        self.app.handle_timeout(&mut self.endpoint, now);
+                    });
                 }
             }
             self.flush();
@@ -214,13 +216,13 @@ impl<A: Application> Driver<A> {
                 let Some(advertised) = self.udp.get(local).map(|l| l.advertised) else { return };
                 for (remote, bytes) in batch {
                     let incoming = Incoming { transport: Transport::Udp, conn: None, local: advertised, remote, bytes: &bytes };
-                    self.endpoint.handle_incoming(now, incoming);
+                    guarded("a datagram", || self.endpoint.handle_incoming(now, incoming));
                     self.flush();
                 }
             }
             Inbound::Stream { conn, transport, local, remote, bytes } => {
                 let incoming = Incoming { transport, conn: Some(conn), local, remote, bytes: &bytes };
-                self.endpoint.handle_incoming(now, incoming);
+                guarded("a stream message", || self.endpoint.handle_incoming(now, incoming));
             }
             Inbound::Opened { conn, remote, transport, writer } => {
                 self.by_remote.insert((transport, remote), conn);
@@ -240,7 +242,9 @@ impl<A: Application> Driver<A> {
         while let Some(out) = self.endpoint.poll_output() {
             match out {
                 Output::Transmit { target, bytes } => self.send(target, bytes),
-                Output::Event(event) => self.app.on_event(&mut self.endpoint, Instant::now(), event),
+                Output::Event(event) => {
+                    guarded("an event", || self.app.on_event(&mut self.endpoint, Instant::now(), event));
+                }
             }
         }
     }
@@ -282,6 +286,15 @@ impl<A: Application> Driver<A> {
             }
             spawn_connection(stream, addr, local, Transport::Tcp, tx, max);
         });
+    }
+}
+
+/// Runs `f`, containing a panic: the server logs it and keeps serving every other call
+/// instead of losing the whole SIP service. The fuzz targets exist so that this never fires.
+fn guarded(what: &str, f: impl FnOnce()) {
+    if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        let message = panic.downcast_ref::<&str>().map(|s| (*s).to_owned()).or_else(|| panic.downcast_ref::<String>().cloned());
+        tracing::error!(panic = message.as_deref().unwrap_or("?"), "internal error while handling {what}; continuing");
     }
 }
 

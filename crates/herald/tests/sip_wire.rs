@@ -357,3 +357,24 @@ fn malformed_flood_does_not_harm_a_concurrent_call() {
     let answer = UdpPeer::new(herald.udp).options("after-flood");
     assert_eq!(answer.status, 200, "OPTIONS after the flood:\n{}", answer.raw);
 }
+
+/// The smallest datagram the flood found that stops herald: a request line whose last
+/// element has a multi-byte character across byte 4 ("SIPé/2.0"). It must get a 400 (or be
+/// dropped), and herald must keep answering.
+#[test]
+fn multibyte_sip_version_does_not_stop_herald() {
+    let mut herald = Herald::start(&HeraldConfig::default());
+    let peer = UdpPeer::new(herald.udp);
+    let local = peer.local();
+    let msg = format!(
+        "OPTIONS sip:{} SIP\u{e9}/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK-mb-1;rport\r\nMax-Forwards: 70\r\n\
+         From: <sip:mb@127.0.0.1>;tag=mb\r\nTo: <sip:{}>\r\nCall-ID: multibyte-{}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+        herald.udp,
+        herald.udp,
+        local.port()
+    );
+    peer.send(msg.as_bytes());
+    let answer = peer.options("after-multibyte");
+    assert_eq!(answer.status, 200, "{}", answer.raw);
+    assert!(herald.exit_status().is_none(), "herald exited: {:?}", herald.exit_status());
+}
