@@ -104,6 +104,19 @@ fn contact_uri(headers: &crate::message::Headers) -> Result<String, DialogError>
     Ok(na.uri.to_string())
 }
 
+/// RFC 3261 requires a Contact in an INVITE, but an RFC 2543 client (recognisable by a Via
+/// branch without the magic cookie) may omit it: then the From URI is where requests go
+/// (RFC 4475 §3.4.1 asks servers to accept such an INVITE).
+fn rfc2543_target(request: &Request, from: &str) -> Option<String> {
+    let via = request.headers.list(&HeaderName::Via).next()?;
+    let via = crate::message::headers::Via::parse(via).ok()?;
+    let modern = via.branch().is_some_and(|b| b.starts_with(crate::message::headers::MAGIC_COOKIE));
+    if modern {
+        return None;
+    }
+    Some(NameAddr::parse(from).ok()?.uri.to_string())
+}
+
 fn tag_of(value: Option<&str>) -> Option<String> {
     NameAddr::parse(value?).ok()?.tag().map(str::to_owned)
 }
@@ -126,7 +139,7 @@ impl Dialog {
             state: DialogState::Early,
             local_uri: without_tag(to),
             remote_uri: without_tag(from),
-            remote_target: contact_uri(h)?,
+            remote_target: contact_uri(h).or_else(|e| rfc2543_target(request, from).ok_or(e))?,
             route_set: h.list(&HeaderName::RecordRoute).map(str::to_owned).collect(),
             local_seq: 0,
             remote_seq: Some(cseq.seq),
@@ -252,6 +265,15 @@ mod tests {
         assert_eq!(bye.headers.get(&HeaderName::From), Some("<sip:ivr@10.0.0.1>;tag=bb"));
         assert_eq!(bye.headers.get(&HeaderName::To), Some("\"Alice\" <sip:alice@a.example>;tag=aa"));
         assert_eq!(bye.headers.get(&HeaderName::CSeq), Some("1 BYE"));
+    }
+
+    #[test]
+    fn contact_is_required_except_from_rfc2543_clients() {
+        let mut req = invite();
+        req.headers.remove(&HeaderName::Contact);
+        assert_eq!(Dialog::new_uas(&req, "bb").unwrap_err(), DialogError::Malformed("missing Contact"));
+        req.headers.set(HeaderName::Via, "SIP/2.0/UDP 10.0.0.2");
+        assert_eq!(Dialog::new_uas(&req, "bb").unwrap().remote_target, "sip:alice@a.example");
     }
 
     #[test]

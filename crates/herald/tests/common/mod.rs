@@ -62,9 +62,17 @@ pub fn in_ci() -> bool {
 
 /// `true` when SIPp is installed; otherwise prints why the test is skipped (panics under CI).
 pub fn sipp_available() -> bool {
-    let ok = Command::new("sipp").arg("-v").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
+    let ok = Command::new("sipp")
+        .arg("-v")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
     if !ok {
-        assert!(!in_ci(), "SIPp is not installed (Debian: apt-get install sip-tester) and CI is set");
+        assert!(
+            !in_ci(),
+            "SIPp is not installed (Debian: apt-get install sip-tester) and CI is set"
+        );
         eprintln!("skipping: SIPp is not installed (Debian: apt-get install sip-tester)");
     }
     ok
@@ -89,7 +97,10 @@ pub struct User {
 
 impl User {
     pub fn new(name: &str, password: &str) -> Self {
-        Self { name: name.to_owned(), password: password.to_owned() }
+        Self {
+            name: name.to_owned(),
+            password: password.to_owned(),
+        }
     }
 }
 
@@ -112,7 +123,14 @@ pub struct HeraldConfig {
 
 impl Default for HeraldConfig {
     fn default() -> Self {
-        Self { domain: "herald.test".to_owned(), tcp: false, udp_port: None, users: Vec::new(), algorithms: None, database: None }
+        Self {
+            domain: "herald.test".to_owned(),
+            tcp: false,
+            udp_port: None,
+            users: Vec::new(),
+            algorithms: None,
+            database: None,
+        }
     }
 }
 
@@ -124,18 +142,40 @@ impl HeraldConfig {
         }
         let mut out = String::new();
         let data_dir = dir.join("data");
-        writeln!(out, "data_dir = {}", toml_str(&data_dir.display().to_string())).unwrap();
-        writeln!(out, "\n[sip]\nlisten = [{}]\ndomain = {}", listen.join(", "), toml_str(&self.domain)).unwrap();
+        writeln!(
+            out,
+            "data_dir = {}",
+            toml_str(&data_dir.display().to_string())
+        )
+        .unwrap();
+        writeln!(
+            out,
+            "\n[sip]\nlisten = [{}]\ndomain = {}",
+            listen.join(", "),
+            toml_str(&self.domain)
+        )
+        .unwrap();
         if let Some(algs) = &self.algorithms {
             let algs: Vec<String> = algs.iter().map(|a| toml_str(a)).collect();
             writeln!(out, "\n[sip.registrar]\nalgorithms = [{}]", algs.join(", ")).unwrap();
         }
-        writeln!(out, "\n[media]\nrtp_port_min = {}\nrtp_port_max = {}", rtp.0, rtp.1).unwrap();
+        writeln!(
+            out,
+            "\n[media]\nrtp_port_min = {}\nrtp_port_max = {}",
+            rtp.0, rtp.1
+        )
+        .unwrap();
         if let Some(db) = &self.database {
             writeln!(out, "\n[storage]\ndatabase = {}", toml_str(db)).unwrap();
         }
         for u in &self.users {
-            writeln!(out, "\n[[users]]\nusername = {}\npassword = {}", toml_str(&u.name), toml_str(&u.password)).unwrap();
+            writeln!(
+                out,
+                "\n[[users]]\nusername = {}\npassword = {}",
+                toml_str(&u.name),
+                toml_str(&u.password)
+            )
+            .unwrap();
         }
         out
     }
@@ -177,7 +217,10 @@ pub struct Herald {
 impl Herald {
     /// Starts herald in a fresh temporary directory.
     pub fn start(config: &HeraldConfig) -> Herald {
-        let dir = tempfile::Builder::new().prefix("herald-it-").tempdir().expect("a temporary directory");
+        let dir = tempfile::Builder::new()
+            .prefix("herald-it-")
+            .tempdir()
+            .expect("a temporary directory");
         let mut herald = Herald::start_in(dir.path(), config);
         herald._dir = Some(dir);
         herald
@@ -202,14 +245,18 @@ impl Herald {
         let tcp = config.tcp.then(free_tcp_port);
         let rtp = rtp_range();
         let config_path = dir.join("herald.toml");
-        std::fs::write(&config_path, config.render(dir, udp, tcp, rtp)).expect("write the configuration");
+        std::fs::write(&config_path, config.render(dir, udp, tcp, rtp))
+            .expect("write the configuration");
         let mut child = Command::new(HERALD)
             .arg("serve")
             .arg("--config")
             .arg(&config_path)
             .current_dir(dir)
             .env("NO_COLOR", "1")
-            .env("HERALD_LOG", std::env::var("HERALD_LOG").unwrap_or_else(|_| "info".into()))
+            .env(
+                "HERALD_LOG",
+                std::env::var("HERALD_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -222,11 +269,17 @@ impl Herald {
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!("no {READY_LINE:?} within {READY_TIMEOUT:?}; log:\n{}", log.lock().unwrap()));
+                return Err(format!(
+                    "no {READY_LINE:?} within {READY_TIMEOUT:?}; log:\n{}",
+                    log.lock().unwrap()
+                ));
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => {
                 let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
-                return Err(format!("herald exited before serving ({status}); log:\n{}", log.lock().unwrap()));
+                return Err(format!(
+                    "herald exited before serving ({status}); log:\n{}",
+                    log.lock().unwrap()
+                ));
             }
         }
         Ok(Herald {
@@ -247,36 +300,59 @@ impl Herald {
 
     /// `None` while herald runs; its exit status once it has exited.
     pub fn exit_status(&mut self) -> Option<ExitStatus> {
-        self.child.as_mut().and_then(|c| c.try_wait().expect("try_wait on herald"))
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().expect("try_wait on herald"))
     }
 
     /// Stops herald with SIGTERM (a graceful shutdown) and waits for it, bounded.
     pub fn stop(mut self) -> ExitStatus {
         let child = self.child.take().expect("herald is running");
         let pid = child.id().to_string();
-        let term = Command::new("kill").args(["-TERM", &pid]).status().expect("run kill");
+        let term = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("run kill");
         assert!(term.success(), "kill -TERM {pid} failed");
-        wait_bounded(child, PROGRAM_TIMEOUT).unwrap_or_else(|| panic!("herald did not exit within {PROGRAM_TIMEOUT:?} after SIGTERM"))
+        wait_bounded(child, PROGRAM_TIMEOUT).unwrap_or_else(|| {
+            panic!("herald did not exit within {PROGRAM_TIMEOUT:?} after SIGTERM")
+        })
     }
 
     /// Runs `herald ARGS --config <this config>` and returns its stdout; panics on failure.
     pub fn cli(&self, args: &[&str]) -> String {
-        let out = run_program(Command::new(HERALD).args(args).arg("--config").arg(&self.config_path), PROGRAM_TIMEOUT);
-        assert!(out.status.success(), "herald {args:?} failed ({}):\n{}", out.status, out.stderr);
+        let out = run_program(
+            Command::new(HERALD)
+                .args(args)
+                .arg("--config")
+                .arg(&self.config_path),
+            PROGRAM_TIMEOUT,
+        );
+        assert!(
+            out.status.success(),
+            "herald {args:?} failed ({}):\n{}",
+            out.status,
+            out.stderr
+        );
         out.stdout
     }
 
     /// `herald calls list --json`.
     pub fn calls(&self) -> Vec<Value> {
         let text = self.cli(&["calls", "list", "--json"]);
-        let value: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("calls list is not JSON ({e}):\n{text}"));
-        value.as_array().cloned().unwrap_or_else(|| panic!("calls list is not a JSON array:\n{text}"))
+        let value: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("calls list is not JSON ({e}):\n{text}"));
+        value
+            .as_array()
+            .cloned()
+            .unwrap_or_else(|| panic!("calls list is not a JSON array:\n{text}"))
     }
 
     /// `herald calls show ID --json`.
     pub fn call(&self, id: &str) -> Value {
         let text = self.cli(&["calls", "show", id, "--json"]);
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("calls show is not JSON ({e}):\n{text}"))
+        serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("calls show is not JSON ({e}):\n{text}"))
     }
 
     /// Polls the call records until `done` holds (at most [`RECORD_TIMEOUT`]); returns them.
@@ -315,7 +391,10 @@ impl Drop for Herald {
             let _ = child.wait();
         }
         if std::thread::panicking() {
-            eprintln!("---- herald log ----\n{}---- end of herald log ----", self.log());
+            eprintln!(
+                "---- herald log ----\n{}---- end of herald log ----",
+                self.log()
+            );
         }
     }
 }
@@ -335,10 +414,8 @@ fn follow_stderr(child: &mut Child, log: Arc<Mutex<String>>) -> mpsc::Receiver<(
                 log.push_str(&line);
                 log.push('\n');
             }
-            if ready {
-                if let Some(tx) = tx.take() {
-                    let _ = tx.send(());
-                }
+            if let Some(tx) = tx.take_if(|_| ready) {
+                let _ = tx.send(());
             }
         }
     });
@@ -385,8 +462,13 @@ pub fn run_program(cmd: &mut Command, bound: Duration) -> ProgramOutput {
         .stderr(err.try_clone().unwrap())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    let status = wait_bounded(child, bound).unwrap_or_else(|| panic!("{cmd:?} did not finish within {bound:?}"));
-    ProgramOutput { status, stdout: read_all(out), stderr: read_all(err) }
+    let status = wait_bounded(child, bound)
+        .unwrap_or_else(|| panic!("{cmd:?} did not finish within {bound:?}"));
+    ProgramOutput {
+        status,
+        stdout: read_all(out),
+        stderr: read_all(err),
+    }
 }
 
 fn read_all(mut f: std::fs::File) -> String {
@@ -442,13 +524,21 @@ impl SippRun {
 
 fn tail(s: &str, n: usize) -> &str {
     let start = s.len().saturating_sub(n);
-    let start = (start..s.len()).find(|&i| s.is_char_boundary(i)).unwrap_or(s.len());
+    let start = (start..s.len())
+        .find(|&i| s.is_char_boundary(i))
+        .unwrap_or(s.len());
     &s[start..]
 }
 
 impl Sipp {
     pub fn new(scenario_name: &str) -> Self {
-        Self { scenario: scenario(scenario_name), transport: SippTransport::Udp, calls: 1, service: "herald-test".into(), extra: Vec::new() }
+        Self {
+            scenario: scenario(scenario_name),
+            transport: SippTransport::Udp,
+            calls: 1,
+            service: "herald-test".into(),
+            extra: Vec::new(),
+        }
     }
 
     pub fn transport(mut self, t: SippTransport) -> Self {
@@ -464,7 +554,8 @@ impl Sipp {
 
     /// Digest credentials (`-au`, `-ap`).
     pub fn credentials(mut self, user: &str, password: &str) -> Self {
-        self.extra.extend(["-au".into(), user.into(), "-ap".into(), password.into()]);
+        self.extra
+            .extend(["-au".into(), user.into(), "-ap".into(), password.into()]);
         self
     }
 
@@ -475,7 +566,10 @@ impl Sipp {
             SippTransport::Tcp => herald.tcp.expect("herald listens on TCP"),
         };
         assert!(target.ip().is_loopback(), "SIPp only ever targets loopback");
-        let dir = tempfile::Builder::new().prefix("herald-sipp-").tempdir().expect("a temporary directory");
+        let dir = tempfile::Builder::new()
+            .prefix("herald-sipp-")
+            .tempdir()
+            .expect("a temporary directory");
         let messages = dir.path().join("messages.log");
         let errors = dir.path().join("errors.log");
         let local_port = match self.transport {
@@ -487,9 +581,21 @@ impl Sipp {
             .arg(target.to_string())
             .arg("-sf")
             .arg(&self.scenario)
-            .args(["-t", if self.transport == SippTransport::Udp { "u1" } else { "t1" }])
+            .args([
+                "-t",
+                if self.transport == SippTransport::Udp {
+                    "u1"
+                } else {
+                    "t1"
+                },
+            ])
             .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
-            .args(["-p", &local_port.to_string(), "-mp", &free_udp_port().to_string()])
+            .args([
+                "-p",
+                &local_port.to_string(),
+                "-mp",
+                &free_udp_port().to_string(),
+            ])
             .args(["-s", &self.service])
             .args(["-m", &self.calls.to_string(), "-l", "1"])
             .args(["-timeout", "30s", "-timeout_error", "-recv_timeout", "10s"])
@@ -533,7 +639,8 @@ impl SipResponse {
             .filter_map(|line| {
                 let (n, v) = line.split_once(':')?;
                 let n = n.trim();
-                (n.eq_ignore_ascii_case(name) || compact.is_some_and(|c| n.eq_ignore_ascii_case(c))).then(|| v.trim().to_owned())
+                (n.eq_ignore_ascii_case(name) || compact.is_some_and(|c| n.eq_ignore_ascii_case(c)))
+                    .then(|| v.trim().to_owned())
             })
             .collect()
     }
@@ -558,7 +665,10 @@ impl SipResponse {
 
     /// The method in the CSeq header.
     pub fn cseq_method(&self) -> Option<String> {
-        self.header("CSeq")?.split_whitespace().nth(1).map(str::to_owned)
+        self.header("CSeq")?
+            .split_whitespace()
+            .nth(1)
+            .map(str::to_owned)
     }
 
     /// The message body.
@@ -575,7 +685,8 @@ pub struct UdpPeer {
 
 impl UdpPeer {
     pub fn new(server: SocketAddr) -> Self {
-        let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind a UDP socket on 127.0.0.1");
+        let socket =
+            UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind a UDP socket on 127.0.0.1");
         Self { socket, server }
     }
 
@@ -584,7 +695,9 @@ impl UdpPeer {
     }
 
     pub fn send(&self, bytes: &[u8]) {
-        self.socket.send_to(bytes, self.server).expect("send a datagram to herald");
+        self.socket
+            .send_to(bytes, self.server)
+            .expect("send a datagram to herald");
     }
 
     /// The next datagram within `bound`, or `None`.
@@ -592,11 +705,20 @@ impl UdpPeer {
         let deadline = Instant::now() + bound;
         let mut buf = vec![0u8; 65_536];
         loop {
-            let left = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero())?;
+            let left = deadline
+                .checked_duration_since(Instant::now())
+                .filter(|d| !d.is_zero())?;
             self.socket.set_read_timeout(Some(left)).unwrap();
             match self.socket.recv_from(&mut buf) {
                 Ok((n, _)) => return Some(buf[..n].to_vec()),
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => return None,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return None;
+                }
                 // ICMP port unreachable from an earlier send surfaces here on Linux: ignore it.
                 Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => continue,
                 Err(e) => panic!("UDP receive failed: {e}"),
@@ -606,7 +728,12 @@ impl UdpPeer {
 
     /// Receives responses until `done` accepts one; returns every response received on the way
     /// (including the accepted one). Panics after `bound`.
-    pub fn recv_until(&self, bound: Duration, what: &str, mut done: impl FnMut(&SipResponse) -> bool) -> Vec<SipResponse> {
+    pub fn recv_until(
+        &self,
+        bound: Duration,
+        what: &str,
+        mut done: impl FnMut(&SipResponse) -> bool,
+    ) -> Vec<SipResponse> {
         let deadline = Instant::now() + bound;
         let mut seen = Vec::new();
         loop {
@@ -615,7 +742,9 @@ impl UdpPeer {
                 let statuses: Vec<u16> = seen.iter().map(|r: &SipResponse| r.status).collect();
                 panic!("no {what} within {bound:?}; received statuses {statuses:?}");
             };
-            let Some(resp) = SipResponse::parse(&bytes) else { continue };
+            let Some(resp) = SipResponse::parse(&bytes) else {
+                continue;
+            };
             let stop = done(&resp);
             seen.push(resp);
             if stop {
@@ -650,14 +779,24 @@ pub fn field<'v>(call: &'v Value, name: &str) -> &'v Value {
 /// The kinds of a call's events, in order.
 pub fn event_kinds(call: &Value) -> Vec<String> {
     call["events"].as_array().map_or_else(Vec::new, |events| {
-        events.iter().filter_map(|e| e["kind"].as_str().map(str::to_owned)).collect()
+        events
+            .iter()
+            .filter_map(|e| e["kind"].as_str().map(str::to_owned))
+            .collect()
     })
 }
 
 /// `name=value` pairs of a `key: value` style summary, for messages.
 pub fn summary(call: &Value) -> BTreeMap<&'static str, String> {
     let mut m = BTreeMap::new();
-    for k in ["state", "hangup_cause", "final_status", "route", "transport", "callee"] {
+    for k in [
+        "state",
+        "hangup_cause",
+        "final_status",
+        "route",
+        "transport",
+        "callee",
+    ] {
         m.insert(k, call.get(k).map(ToString::to_string).unwrap_or_default());
     }
     m

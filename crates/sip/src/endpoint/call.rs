@@ -150,6 +150,8 @@ pub(crate) struct Call {
     offer: Option<PendingOffer>,
     /// The last SDP we sent (reused by re-INVITE session refreshes).
     local_sdp: Option<Bytes>,
+    /// The final status we sent to the INVITE, once sent.
+    final_status: Option<u16>,
     /// The deadline currently filed with the endpoint.
     filed: Option<Instant>,
 }
@@ -240,6 +242,7 @@ impl<R: RngCore> Endpoint<R> {
             session: None,
             offer: None,
             local_sdp: None,
+            final_status: None,
             filed: None,
         };
         self.calls.by_dialog.insert(record.dialog.id.clone(), call);
@@ -311,6 +314,7 @@ impl<R: RngCore> Endpoint<R> {
         let machine = Box::new(Retransmit2xx::new(TxMsg::Wire(ctx.target, bytes.clone()), self.config.timers, now));
         c.ack = Some(AckWait { seq, machine });
         c.phase = Phase::Answered;
+        c.final_status = Some(200);
         c.dialog.state = DialogState::Confirmed;
         c.prack = None;
         c.session = session.map(|(s, _)| s);
@@ -325,10 +329,8 @@ impl<R: RngCore> Endpoint<R> {
         if c.phase != Phase::Offered || status < 300 {
             return;
         }
-        let resp = self.dialog_response(call, status, None);
-        let ctx = c.invite_ctx.clone();
-        self.send_response(now, &ctx, resp);
-        self.end_call(call, EndCause::Rejected, Some(status));
+        self.fail_invite(now, call, status);
+        self.end_call(call, EndCause::Rejected);
     }
 
     /// Ends the call from our side: a final error before the answer, BYE after it.
@@ -487,10 +489,8 @@ impl<R: RngCore> Endpoint<R> {
         self.respond(now, &ctx, req, 200, None, &[], tag.as_deref());
         let Some(call) = call else { return };
         if self.calls.by_ref.get(&call).is_some_and(|c| c.phase == Phase::Offered) {
-            let resp = self.dialog_response(call, 487, None);
-            let invite_ctx = self.calls.by_ref[&call].invite_ctx.clone();
-            self.send_response(now, &invite_ctx, resp);
-            self.end_call(call, EndCause::Cancelled, Some(487));
+            self.fail_invite(now, call, 487);
+            self.end_call(call, EndCause::Cancelled);
         }
     }
 
@@ -555,11 +555,9 @@ impl<R: RngCore> Endpoint<R> {
     /// The caller hung up: a BYE on an unanswered call also ends its INVITE with 487.
     fn end_after_bye(&mut self, now: Instant, call: CallRef) {
         if self.calls.by_ref.get(&call).is_some_and(|c| c.phase == Phase::Offered) {
-            let resp = self.dialog_response(call, 487, None);
-            let ctx = self.calls.by_ref[&call].invite_ctx.clone();
-            self.send_response(now, &ctx, resp);
+            self.fail_invite(now, call, 487);
         }
-        self.end_call(call, EndCause::CallerBye, None);
+        self.end_call(call, EndCause::CallerBye);
     }
 
     fn handle_prack(&mut self, now: Instant, ctx: &RequestCtx, req: &Request, call: CallRef) {
@@ -612,7 +610,7 @@ impl<R: RngCore> Endpoint<R> {
             }
             self.refile(call);
         } else {
-            self.end_call(call, cause, None);
+            self.end_call(call, cause);
         }
     }
 
@@ -651,7 +649,7 @@ impl<R: RngCore> Endpoint<R> {
         let Some(cseq) = method else { return };
         if let Phase::Ending(cause) = c.phase {
             if cseq.method == Method::Bye && status >= 200 {
-                self.end_call(call, cause, None);
+                self.end_call(call, cause);
             }
             return;
         }
@@ -669,7 +667,7 @@ impl<R: RngCore> Endpoint<R> {
         }
         if matches!(status, 408 | 481) {
             // RFC 4028 §10 / RFC 5057: the dialog is gone.
-            return self.end_call(call, EndCause::Failed, Some(status));
+            return self.end_call(call, EndCause::Failed);
         }
         let _ = now;
     }
@@ -681,14 +679,14 @@ impl<R: RngCore> Endpoint<R> {
             Some(_) => EndCause::Failed,
             None => return,
         };
-        self.end_call(call, cause, Some(408));
+        self.end_call(call, cause);
     }
 
     /// A server transaction failed (transport error, Timer H).
     pub(super) fn server_failed(&mut self, _now: Instant, id: TransactionId) {
         if let Some(call) = self.calls.by_invite_tx.get(&id).copied()
             && self.calls.by_ref.get(&call).is_some_and(|c| c.phase == Phase::Offered) {
-                self.end_call(call, EndCause::Failed, None);
+                self.end_call(call, EndCause::Failed);
             }
     }
 
@@ -733,11 +731,8 @@ impl<R: RngCore> Endpoint<R> {
         }
         if give_up_prack {
             // RFC 3262 §3: no PRACK in 64*T1: reject the INVITE with a 5xx.
-            let resp = self.dialog_response(call, 504, None);
-            if let Some(ctx) = self.calls.by_ref.get(&call).map(|c| c.invite_ctx.clone()) {
-                self.send_response(now, &ctx, resp);
-            }
-            return self.end_call(call, EndCause::NoPrack, Some(504));
+            self.fail_invite(now, call, 504);
+            return self.end_call(call, EndCause::NoPrack);
         }
         if let Some(cause) = bye {
             return self.send_bye(now, call, cause);
@@ -750,13 +745,22 @@ impl<R: RngCore> Endpoint<R> {
         self.refile(call);
     }
 
-    /// Removes the call and tells the application.
-    fn end_call(&mut self, call: CallRef, cause: EndCause, status: Option<u16>) {
+    /// Removes the call and tells the application (with the INVITE's final status).
+    fn end_call(&mut self, call: CallRef, cause: EndCause) {
         if let Some(c) = self.calls.remove(call) {
             self.schedule(call, c.filed, None);
             self.client_owner.retain(|_, owner| *owner != call);
-            self.event(Event::CallEnded { call, cause, status });
+            self.event(Event::CallEnded { call, cause, status: c.final_status });
         }
+    }
+
+    /// Answers the unanswered INVITE of `call` with a final error status.
+    fn fail_invite(&mut self, now: Instant, call: CallRef, status: u16) {
+        let resp = self.dialog_response(call, status, None);
+        let Some(c) = self.calls.by_ref.get_mut(&call) else { return };
+        c.final_status = Some(status);
+        let ctx = c.invite_ctx.clone();
+        self.send_response(now, &ctx, resp);
     }
 
     /// Files the call's next deadline with the endpoint.

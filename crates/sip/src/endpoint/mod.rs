@@ -147,7 +147,8 @@ pub enum Event {
     IncomingCall { call: CallRef, info: Box<CallInfo> },
     /// The caller's ACK arrived for our 2xx.
     CallConfirmed { call: CallRef },
-    /// The call is over (or never started).
+    /// The call is over (or never started). `status` is the final status we sent to its
+    /// INVITE (200 for an answered call), if any.
     CallEnded { call: CallRef, cause: EndCause, status: Option<u16> },
     /// The peer sent a new offer (re-INVITE or UPDATE); answer with
     /// [`Endpoint::answer_offer`] or [`Endpoint::reject_offer`]. `offer` is `None` for an

@@ -145,7 +145,7 @@ fn parse_request_line(line: &str) -> Result<RequestLine, ParseError> {
     let rest = parts.next().ok_or_else(|| ParseError::garbage("not a SIP request line"))?;
     let method = Method::parse(method_str).ok_or_else(|| ParseError::garbage("method is not a token"))?;
     let (uri, version) = rest.rsplit_once(' ').unwrap_or((rest, ""));
-    let version_ok = version.len() > 4 && version[..4].eq_ignore_ascii_case("SIP/");
+    let version_ok = version.len() > 4 && has_sip_prefix(version);
     if !version_ok && !looks_like_version(uri) {
         return Err(ParseError::garbage("not a SIP request line"));
     }
@@ -167,8 +167,17 @@ fn parse_request_line(line: &str) -> Result<RequestLine, ParseError> {
 
 /// True for a request line with trailing whitespace after the version ("... SIP/2.0 ").
 fn looks_like_version(uri_and_version: &str) -> bool {
-    uri_and_version.trim_end().rsplit(' ').next().is_some_and(|v| v.len() > 4 && v[..4].eq_ignore_ascii_case("SIP/"))
+    uri_and_version.trim_end().rsplit(' ').next().is_some_and(|v| v.len() > 4 && has_sip_prefix(v))
 }
+
+/// `SIP/` in any case, compared as bytes (slicing a `str` at 4 could split a character).
+fn has_sip_prefix(v: &str) -> bool {
+    v.as_bytes().get(..4).is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/"))
+}
+
+/// More header fields than any real message carries; beyond this a message is rejected
+/// rather than letting one datagram cost the signalling thread milliseconds.
+pub const MAX_HEADERS: usize = 256;
 
 /// Parses header lines into `headers`, unfolding continuation lines. Returns the first
 /// problem found; every well-formed line is still collected.
@@ -196,6 +205,9 @@ fn parse_headers<'a>(lines: impl Iterator<Item = &'a str>, headers: &mut Headers
         }
         if line.is_empty() {
             continue;
+        }
+        if headers.len() >= MAX_HEADERS {
+            return Err("too many header fields");
         }
         match line.split_once(':') {
             Some((name, value)) => {
@@ -333,6 +345,26 @@ mod tests {
         }
         let e = parse_message(b"SIP/2.0 4294967301 Big\r\n\r\n", Framing::Datagram).unwrap_err();
         assert_eq!(e.status(), None);
+    }
+
+    #[test]
+    fn multibyte_characters_where_the_version_is_expected() {
+        for m in ["OPTIONS sip:a@b SIPé/2.0\r\nVia: SIP/2.0/UDP h\r\n\r\n", "OPTIONS SIPé/2.0 x\r\n\r\n", "OPTIONS sip:x é\r\n\r\n"] {
+            let e = parse_message(m.as_bytes(), Framing::Datagram).unwrap_err();
+            assert!(matches!(e.kind, ParseErrorKind::Garbage | ParseErrorKind::Malformed), "{m:?}");
+        }
+    }
+
+    #[test]
+    fn header_count_is_bounded() {
+        let mut m = String::from("OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n");
+        for i in 0..MAX_HEADERS {
+            m.push_str(&format!("X-H{i}: v\r\n"));
+        }
+        m.push_str("\r\n");
+        let e = parse_message(m.as_bytes(), Framing::Datagram).unwrap_err();
+        assert_eq!((e.status(), e.reason), (Some(400), "too many header fields"));
+        assert!(e.partial.unwrap().headers.get(&HeaderName::Via).is_some(), "the 400 can still be routed");
     }
 
     #[test]
