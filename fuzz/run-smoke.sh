@@ -76,8 +76,9 @@ fuzz_one() {
         runs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)"
         echo "ok    $target ($runs runs, $(ls "$work/corpus/$target" | wc -l) corpus entries)"
     else
-        echo "FAIL  $target (log below, crashing input in $artifacts/)"
-        grep -E "panicked|ERROR|SUMMARY|Test unit written|assert" "$log" | head -20 | sed 's/^/      /'
+        echo "FAIL  $target (details below, crashing input in $artifacts/)"
+        { grep -a -m1 -A3 "panicked" "$log" || grep -a -m1 "ERROR" "$log"; grep -a "Test unit written" "$log"; } |
+            sed 's/^/      /'
         return 1
     fi
 }

@@ -28,7 +28,7 @@ Allow: INVITE, ACK, CANCEL, BYE, NOTIFY, REFER, MESSAGE, OPTIONS, INFO, SUBSCRIB
 Supported: replaces, timer, 100rel\r\n\
 User-Agent: Acme DeskPhone 5.4.1\r\n\
 Content-Type: application/sdp\r\n\
-Content-Length: 297\r\n\
+Content-Length: 282\r\n\
 \r\n\
 v=0\r\n\
 o=- 1733412345 1733412345 IN IP4 198.51.100.7\r\n\
@@ -75,7 +75,7 @@ Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE\r\n\
 Supported: timer\r\n\
 Server: Acme Gateway 2.1\r\n\
 Content-Type: application/sdp\r\n\
-Content-Length: 182\r\n\
+Content-Length: 198\r\n\
 \r\n\
 v=0\r\n\
 o=- 8 8 IN IP4 198.51.100.20\r\n\

@@ -9,7 +9,9 @@
 //! * no panic, whatever arrives;
 //! * every message the endpoint transmits parses (datagram or stream framing, by transport);
 //! * after `handle_timeout(now)`, `poll_timeout` is not before `now` (a deadline in the past
-//!   would make the I/O loop spin).
+//!   would make the I/O loop spin);
+//! * nothing leaks: once the application hangs up every call and the timers run out, no
+//!   transaction and no call is left.
 
 #![no_main]
 
@@ -21,7 +23,7 @@ use std::time::{Duration, Instant};
 use arbitrary::{Arbitrary, Unstructured};
 use bytes::Bytes;
 use herald_sip::endpoint::{
-    CallRef, ConnId, Endpoint, EndpointConfig, Event, Incoming, Output, Target, Transport,
+    CallRef, ConnId, Endpoint, EndpointConfig, Event, FinalStatus, Incoming, Output, Target, Transport,
 };
 use herald_sip::message::headers::NameAddr;
 use herald_sip::message::{
@@ -37,16 +39,45 @@ const ANSWER: &[u8] = b"v=0\r\no=- 2 1 IN IP4 192.0.2.100\r\ns=-\r\nc=IN IP4 192
 #[derive(Arbitrary, Debug)]
 enum Op {
     /// Arbitrary bytes: a datagram, or one message a stream framer cut.
-    Raw { transport: Tr, bytes: Vec<u8> },
+    Raw {
+        transport: Tr,
+        bytes: Vec<u8>,
+    },
     /// A well-formed request of one of a few dialogs, slightly perturbed.
     Request(RequestSpec),
     /// A response to the n-th request the endpoint sent.
-    Response { nth: u8, status: u16 },
+    Response {
+        nth: u8,
+        status: Status,
+    },
     /// The application acts on the n-th call it was told about.
-    App { nth: u8, action: Action },
-    Advance { millis: u16 },
+    App {
+        nth: u8,
+        action: Action,
+    },
+    Advance {
+        millis: u16,
+    },
     /// Jump to the next deadline, plus a little.
-    AdvanceToDeadline { late_millis: u8 },
+    AdvanceToDeadline {
+        late_millis: u8,
+    },
+}
+
+/// Mostly valid status codes (100-699), sometimes any `u16`.
+#[derive(Arbitrary, Debug, Clone, Copy)]
+enum Status {
+    Valid(u16),
+    Raw(u16),
+}
+
+impl Status {
+    fn code(self) -> u16 {
+        match self {
+            Status::Valid(n) => 100 + n % 600,
+            Status::Raw(n) => n,
+        }
+    }
 }
 
 #[derive(Arbitrary, Debug, Clone, Copy)]
@@ -112,10 +143,10 @@ enum Extra {
 enum Action {
     Ring { early_media: bool },
     Answer,
-    Reject { status: u16 },
+    Reject { status: Status },
     Hangup,
     AnswerOffer,
-    RejectOffer { status: u16 },
+    RejectOffer { status: Status },
 }
 
 impl Tr {
@@ -169,7 +200,13 @@ impl Harness {
         let now = Instant::now();
         let rng = ChaCha8Rng::seed_from_u64(seed);
         let endpoint = Endpoint::new(EndpointConfig::default(), rng, (now, 1_700_000_000_000));
-        Self { endpoint, now, calls: Vec::new(), to_tags: HashMap::new(), sent_requests: Vec::new() }
+        Self {
+            endpoint,
+            now,
+            calls: Vec::new(),
+            to_tags: HashMap::new(),
+            sent_requests: Vec::new(),
+        }
     }
 
     fn apply(&mut self, op: Op) {
@@ -184,9 +221,11 @@ impl Harness {
                 if self.sent_requests.is_empty() {
                     return;
                 }
-                let (target, request) = &self.sent_requests[usize::from(nth) % self.sent_requests.len()];
-                let status = 100 + status % 600;
-                let response = Response::to_request(request, status, reason_phrase(status), Some("peer"));
+                let (target, request) =
+                    &self.sent_requests[usize::from(nth) % self.sent_requests.len()];
+                let status = status.code();
+                let response =
+                    Response::to_request(request, status, reason_phrase(status), Some("peer"));
                 let (transport, bytes) = (target.transport, response.to_bytes());
                 self.deliver(transport, &bytes);
             }
@@ -200,10 +239,18 @@ impl Harness {
                 match action {
                     Action::Ring { early_media } => ep.ring(now, call, early_media.then_some(sdp)),
                     Action::Answer => ep.answer(now, call, sdp),
-                    Action::Reject { status } => ep.reject(now, call, status),
+                    Action::Reject { status } => {
+                        if let Some(status) = FinalStatus::new(status.code()) {
+                            ep.reject(now, call, status)
+                        }
+                    }
                     Action::Hangup => ep.hangup(now, call),
                     Action::AnswerOffer => ep.answer_offer(now, call, sdp),
-                    Action::RejectOffer { status } => ep.reject_offer(now, call, status),
+                    Action::RejectOffer { status } => {
+                        if let Some(status) = FinalStatus::new(status.code()) {
+                            ep.reject_offer(now, call, status)
+                        }
+                    }
                 }
             }
             Op::Advance { millis } => self.advance(Duration::from_millis(u64::from(millis) * 4)),
@@ -220,7 +267,13 @@ impl Harness {
 
     fn deliver(&mut self, transport: Transport, bytes: &[u8]) {
         let conn = (transport != Transport::Udp).then_some(ConnId(1));
-        let incoming = Incoming { transport, conn, local: local(), remote: remote(), bytes };
+        let incoming = Incoming {
+            transport,
+            conn,
+            local: local(),
+            remote: remote(),
+            bytes,
+        };
         self.endpoint.handle_incoming(self.now, incoming);
     }
 
@@ -228,7 +281,11 @@ impl Harness {
         self.now += step;
         self.endpoint.handle_timeout(self.now);
         if let Some(at) = self.endpoint.poll_timeout() {
-            assert!(at >= self.now, "poll_timeout {:?} in the past after handle_timeout", self.now - at);
+            assert!(
+                at >= self.now,
+                "poll_timeout {:?} in the past after handle_timeout",
+                self.now - at
+            );
         }
     }
 
@@ -244,7 +301,11 @@ impl Harness {
 
     /// Checks a transmitted message and learns the tags and requests in it.
     fn sent(&mut self, target: Target, bytes: &[u8]) {
-        let framing = if target.transport == Transport::Udp { Framing::Datagram } else { Framing::Stream };
+        let framing = if target.transport == Transport::Udp {
+            Framing::Datagram
+        } else {
+            Framing::Stream
+        };
         let message = match parse_message(bytes, framing) {
             Ok(message) => message,
             Err(e) => panic!(
@@ -255,7 +316,11 @@ impl Harness {
         };
         match message {
             Message::Response(response) => {
-                let call_id = response.headers.get(&HeaderName::CallId).unwrap_or("").to_owned();
+                let call_id = response
+                    .headers
+                    .get(&HeaderName::CallId)
+                    .unwrap_or("")
+                    .to_owned();
                 let tag = response
                     .headers
                     .get(&HeaderName::To)
@@ -279,7 +344,11 @@ impl Harness {
         let dialog = spec.dialog % 4;
         let call_id = format!("call{dialog}@192.0.2.1");
         let mut text = format!("{method} sip:herald@192.0.2.100 SIP/2.0\r\n");
-        let _ = write!(text, "Via: SIP/2.0/{transport} 192.0.2.1:5060;branch=z9hG4bK{};rport\r\n", spec.branch % 8);
+        let _ = write!(
+            text,
+            "Via: SIP/2.0/{transport} 192.0.2.1:5060;branch=z9hG4bK{};rport\r\n",
+            spec.branch % 8
+        );
         let _ = write!(text, "From: <sip:alice@example.com>;tag=f{dialog}\r\n");
         match self.to_tags.get(&call_id).filter(|_| spec.in_dialog) {
             Some(tag) => {
@@ -287,7 +356,11 @@ impl Harness {
             }
             None => text.push_str("To: <sip:herald@example.com>\r\n"),
         }
-        let _ = write!(text, "Call-ID: {call_id}\r\nCSeq: {} {method}\r\n", spec.cseq);
+        let _ = write!(
+            text,
+            "Call-ID: {call_id}\r\nCSeq: {} {method}\r\n",
+            spec.cseq
+        );
         let mut contact = true;
         let mut max_forwards = true;
         for extra in spec.extras.iter().take(6) {
@@ -296,9 +369,15 @@ impl Harness {
                 Extra::RequireTimer => text.push_str("Require: timer\r\n"),
                 Extra::RequireUnknown => text.push_str("Require: foo\r\n"),
                 Extra::Supported => text.push_str("Supported: 100rel, timer\r\n"),
-                Extra::SessionExpires { interval, uac_refresher } => {
+                Extra::SessionExpires {
+                    interval,
+                    uac_refresher,
+                } => {
                     let refresher = if *uac_refresher { "uac" } else { "uas" };
-                    let _ = write!(text, "Session-Expires: {interval};refresher={refresher}\r\n");
+                    let _ = write!(
+                        text,
+                        "Session-Expires: {interval};refresher={refresher}\r\n"
+                    );
                 }
                 Extra::MinSe(n) => {
                     let _ = write!(text, "Min-SE: {n}\r\n");
@@ -316,7 +395,14 @@ impl Harness {
                 Extra::RecordRoute => text.push_str("Record-Route: <sip:proxy.example.com;lr>\r\n"),
                 Extra::NoContact => contact = false,
                 Extra::Header { name, value } => {
-                    let names = ["Route", "Contact", "Content-Encoding", "Accept", "Event", "X-Test"];
+                    let names = [
+                        "Route",
+                        "Contact",
+                        "Content-Encoding",
+                        "Accept",
+                        "Event",
+                        "X-Test",
+                    ];
                     let name = names[usize::from(*name) % names.len()];
                     let value: String = value.chars().filter(|c| !c.is_control()).collect();
                     let _ = write!(text, "{name}: {value}\r\n");
@@ -332,7 +418,10 @@ impl Harness {
         let (content_type, body) = match spec.body {
             Body::None => (None, ""),
             Body::Sdp => (Some("application/sdp"), OFFER),
-            Body::Dtmf => (Some("application/dtmf-relay"), "Signal=5\r\nDuration=160\r\n"),
+            Body::Dtmf => (
+                Some("application/dtmf-relay"),
+                "Signal=5\r\nDuration=160\r\n",
+            ),
             Body::Garbage => (Some("application/sdp"), "not sdp"),
         };
         if let Some(content_type) = content_type {
@@ -344,21 +433,40 @@ impl Harness {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((seed, rest)) = data.split_first_chunk::<8>() else { return };
+    let Some((seed, rest)) = data.split_first_chunk::<8>() else {
+        return;
+    };
     let mut harness = Harness::new(u64::from_le_bytes(*seed));
     let mut input = Unstructured::new(rest);
     for _ in 0..128 {
         if input.is_empty() {
             break;
         }
-        let Ok(op) = Op::arbitrary(&mut input) else { break };
+        let Ok(op) = Op::arbitrary(&mut input) else {
+            break;
+        };
         harness.apply(op);
     }
-    // Run every remaining timer (retransmissions, session timers, transaction timeouts).
-    for _ in 0..64 {
+    // Hang up every call, then run the timers out (retransmissions, session timers,
+    // transaction timeouts): nothing may be left.
+    for call in harness.calls.clone() {
+        harness.endpoint.hangup(harness.now, call);
+        harness.drain();
+    }
+    for _ in 0..256 {
         if harness.endpoint.poll_timeout().is_none() {
             break;
         }
         harness.apply(Op::AdvanceToDeadline { late_millis: 0 });
     }
+    harness.apply(Op::Advance { millis: u16::MAX });
+    let stats = harness.endpoint.stats();
+    assert!(
+        stats.transactions == 0 && stats.calls == 0,
+        "left behind after hangup and all timers: {stats:?}, next deadline {:?}",
+        harness
+            .endpoint
+            .poll_timeout()
+            .map(|at| at.saturating_duration_since(harness.now))
+    );
 });

@@ -16,7 +16,9 @@ use herald_sdp::{AnswerPolicy, LocalMedia, SessionDescription, accept_answer, an
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(sdp) = SessionDescription::parse(data) else { return };
+    let Ok(sdp) = SessionDescription::parse(data) else {
+        return;
+    };
     let printed = sdp.to_string();
     let reparsed = SessionDescription::parse(printed.as_bytes())
         .unwrap_or_else(|e| panic!("printed SDP does not parse back: {e:?}\n{printed}"));

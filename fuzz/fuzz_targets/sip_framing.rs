@@ -26,14 +26,19 @@ struct Outcome {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((params, rest)) = data.split_first_chunk::<3>() else { return };
+    let Some((params, rest)) = data.split_first_chunk::<3>() else {
+        return;
+    };
     let limit = 64 + usize::from(u16::from_be_bytes([params[0], params[1]]) % 8192);
     let n = usize::from(params[2] % 16).min(rest.len());
     let (sizes, stream) = rest.split_at(n);
 
     let whole = run(limit, std::iter::once(stream));
     let cut = run(limit, chunks(stream, sizes));
-    assert_eq!(cut.failed, whole.failed, "error depends on the cut: {cut:?} vs {whole:?}");
+    assert_eq!(
+        cut.failed, whole.failed,
+        "error depends on the cut: {cut:?} vs {whole:?}"
+    );
     assert_eq!(cut.frames, whole.frames, "frames depend on the cut");
     if !whole.failed {
         assert_eq!(cut.buffered, whole.buffered, "leftover depends on the cut");
@@ -63,7 +68,11 @@ fn run<'a>(limit: usize, pieces: impl Iterator<Item = &'a [u8]>) -> Outcome {
             match framer.next_message() {
                 Ok(Some(frame)) => {
                     if let Frame::Message(message) = &frame {
-                        assert!(message.len() <= limit, "a {}-byte message over the {limit} limit", message.len());
+                        assert!(
+                            message.len() <= limit,
+                            "a {}-byte message over the {limit} limit",
+                            message.len()
+                        );
                     }
                     frames.push(frame);
                 }
@@ -75,9 +84,19 @@ fn run<'a>(limit: usize, pieces: impl Iterator<Item = &'a [u8]>) -> Outcome {
                     );
                     break;
                 }
-                Err(_) => return Outcome { frames, failed: true, buffered: framer.buffered() },
+                Err(_) => {
+                    return Outcome {
+                        frames,
+                        failed: true,
+                        buffered: framer.buffered(),
+                    };
+                }
             }
         }
     }
-    Outcome { frames, failed: false, buffered: framer.buffered() }
+    Outcome {
+        frames,
+        failed: false,
+        buffered: framer.buffered(),
+    }
 }

@@ -62,7 +62,11 @@ fn response_round_trip(resp: &Response, framing: Framing) {
     };
     assert_eq!(back.status, resp.status, "status");
     // The writer strips CR and LF from reason phrases, whatever a caller put there.
-    let reason: String = resp.reason.chars().filter(|c| !matches!(c, '\r' | '\n')).collect();
+    let reason: String = resp
+        .reason
+        .chars()
+        .filter(|c| !matches!(c, '\r' | '\n'))
+        .collect();
     assert_eq!(back.reason, reason, "reason phrase");
     assert_same_headers(&back.headers, &resp.headers);
     assert_eq!(back.body, resp.body, "body");
@@ -77,5 +81,9 @@ fn assert_same_headers(back: &Headers, original: &Headers) {
             .collect()
     };
     assert_eq!(without_length(back), without_length(original), "headers");
-    assert_eq!(back.count(&HeaderName::ContentLength), 1, "one Content-Length written");
+    assert_eq!(
+        back.count(&HeaderName::ContentLength),
+        1,
+        "one Content-Length written"
+    );
 }

@@ -30,27 +30,61 @@ use libfuzzer_sys::fuzz_target;
 /// An operation on the table. Branch numbers are small so that keys collide often.
 #[derive(Arbitrary, Debug)]
 enum Op {
-    StartClient { invite: bool, reliable: bool, branch: u8 },
-    StartServer { method: ServerMethod, reliable: bool, branch: u8 },
+    StartClient {
+        invite: bool,
+        reliable: bool,
+        branch: u8,
+    },
+    StartServer {
+        method: ServerMethod,
+        reliable: bool,
+        branch: u8,
+    },
     /// A response for the client transaction with this branch.
-    Response { invite: bool, branch: u8, status: Status },
+    Response {
+        invite: bool,
+        branch: u8,
+        status: Status,
+    },
     /// The request of a server transaction arrives again.
-    Retransmission { method: ServerMethod, branch: u8 },
+    Retransmission {
+        method: ServerMethod,
+        branch: u8,
+    },
     /// An ACK for the INVITE server transaction with this branch.
-    Ack { branch: u8 },
+    Ack {
+        branch: u8,
+    },
     /// The TU responds on the n-th transaction started.
-    Respond { tx: u8, status: Status },
+    Respond {
+        tx: u8,
+        status: Status,
+    },
     /// The caller answers `BuildAck` for the n-th transaction started.
-    SetAck { tx: u8 },
-    CancelSent { tx: u8 },
-    TransportError { tx: u8 },
-    Remove { tx: u8 },
+    SetAck {
+        tx: u8,
+    },
+    CancelSent {
+        tx: u8,
+    },
+    TransportError {
+        tx: u8,
+    },
+    Remove {
+        tx: u8,
+    },
     /// Advance virtual time and fire what is due.
-    Advance { millis: u16 },
+    Advance {
+        millis: u16,
+    },
     /// Jump to the next deadline (plus a few milliseconds) and fire it.
-    AdvanceToDeadline { late_millis: u8 },
+    AdvanceToDeadline {
+        late_millis: u8,
+    },
     /// Advance time without firing timers (the caller is late).
-    Sleep { millis: u16 },
+    Sleep {
+        millis: u16,
+    },
 }
 
 #[derive(Arbitrary, Debug, Clone, Copy)]
@@ -113,7 +147,11 @@ fn server_key(method: &str, n: u8) -> TransactionKey {
 }
 
 fn reliability(reliable: bool) -> Reliability {
-    if reliable { Reliability::Reliable } else { Reliability::Unreliable }
+    if reliable {
+        Reliability::Reliable
+    } else {
+        Reliability::Unreliable
+    }
 }
 
 /// What the harness knows about each transaction it started.
@@ -130,7 +168,9 @@ struct Harness {
     last_handled: Instant,
     started: Vec<Started>,
     info: HashMap<TransactionId, Started>,
-    terminated: HashSet<TransactionId>,
+    /// Transactions that output `Terminated` or were removed: they must stay silent.
+    gone: HashSet<TransactionId>,
+    terminated: usize,
     removed: usize,
     next_message: u32,
 }
@@ -144,7 +184,8 @@ impl Harness {
             last_handled: now,
             started: Vec::new(),
             info: HashMap::new(),
-            terminated: HashSet::new(),
+            gone: HashSet::new(),
+            terminated: 0,
             removed: 0,
             next_message: 0,
         }
@@ -162,9 +203,17 @@ impl Harness {
         Some(self.started[usize::from(n) % self.started.len()].id)
     }
 
-    fn record(&mut self, result: Result<TransactionId, impl std::fmt::Debug>, client: bool, invite: bool) {
+    fn record(
+        &mut self,
+        result: Result<TransactionId, impl std::fmt::Debug>,
+        client: bool,
+        invite: bool,
+    ) {
         if let Ok(id) = result {
-            assert!(!self.info.contains_key(&id), "a live id was handed out again");
+            assert!(
+                !self.info.contains_key(&id),
+                "a live id was handed out again"
+            );
             let started = Started { id, client, invite };
             self.started.push(started);
             self.info.insert(id, started);
@@ -174,25 +223,52 @@ impl Harness {
     fn apply(&mut self, op: &Op) {
         let now = self.now;
         match *op {
-            Op::StartClient { invite, reliable, branch } => {
-                let kind = if invite { TransactionKind::Invite } else { TransactionKind::NonInvite };
+            Op::StartClient {
+                invite,
+                reliable,
+                branch,
+            } => {
+                let kind = if invite {
+                    TransactionKind::Invite
+                } else {
+                    TransactionKind::NonInvite
+                };
                 let request = self.message();
                 let key = client_key(invite, branch);
-                let result = self.table.start_client(key, kind, request, reliability(reliable), now);
+                let result =
+                    self.table
+                        .start_client(key, kind, request, reliability(reliable), now);
                 self.record(result, true, invite);
             }
-            Op::StartServer { method, reliable, branch } => {
+            Op::StartServer {
+                method,
+                reliable,
+                branch,
+            } => {
                 let kind = TransactionKind::for_method(method.as_str());
                 let key = server_key(method.as_str(), branch);
-                let result = self.table.start_server(key, kind, reliability(reliable), now);
+                let result = self
+                    .table
+                    .start_server(key, kind, reliability(reliable), now);
                 self.record(result, false, matches!(method, ServerMethod::Invite));
             }
-            Op::Response { invite, branch, status } => {
+            Op::Response {
+                invite,
+                branch,
+                status,
+            } => {
                 let response = self.message();
-                let _ = self.table.handle_response(&client_key(invite, branch), status.code(), response, now);
+                let _ = self.table.handle_response(
+                    &client_key(invite, branch),
+                    status.code(),
+                    response,
+                    now,
+                );
             }
             Op::Retransmission { method, branch } => {
-                let _ = self.table.handle_request(&server_key(method.as_str(), branch), now);
+                let _ = self
+                    .table
+                    .handle_request(&server_key(method.as_str(), branch), now);
             }
             Op::Ack { branch } => {
                 let ack = self.message();
@@ -221,11 +297,11 @@ impl Harness {
                 }
             }
             Op::Remove { tx } => {
-                if let Some(id) = self.nth(tx) {
-                    if self.table.remove(id) {
-                        self.removed += 1;
-                        self.terminated.insert(id);
-                    }
+                if let Some(id) = self.nth(tx)
+                    && self.table.remove(id)
+                {
+                    assert!(self.gone.insert(id), "removed a transaction that was gone");
+                    self.removed += 1;
                 }
             }
             Op::Advance { millis } => self.advance(Duration::from_millis(u64::from(millis))),
@@ -247,7 +323,10 @@ impl Harness {
         self.last_handled = self.now;
         let sent = self.drain();
         for (id, count) in sent {
-            assert!(count <= 1, "one handle_timeout sent {count} messages for {id:?}");
+            assert!(
+                count <= 1,
+                "one handle_timeout sent {count} messages for {id:?}"
+            );
         }
     }
 
@@ -255,24 +334,42 @@ impl Harness {
     fn drain(&mut self) -> HashMap<TransactionId, usize> {
         let mut sent = HashMap::new();
         while let Some((id, output)) = self.table.poll_output() {
-            assert!(!self.terminated.contains(&id), "{output:?} after Terminated for {id:?}");
+            assert!(
+                !self.gone.contains(&id),
+                "{output:?} after Terminated for {id:?}"
+            );
             let info = self.info.get(&id).copied();
             let info = info.unwrap_or_else(|| panic!("output {output:?} for an id never started"));
             match output {
                 Output::Transmit(_) => *sent.entry(id).or_insert(0) += 1,
                 Output::Response { status, .. } => {
                     assert!(info.client, "Response from a server transaction");
-                    assert!((100..=699).contains(&status), "Response with status {status}");
+                    assert!(
+                        (100..=699).contains(&status),
+                        "Response with status {status}"
+                    );
                 }
                 Output::BuildAck { status, .. } => {
-                    assert!(info.client && info.invite, "BuildAck from a non-INVITE-client");
-                    assert!((300..=699).contains(&status), "BuildAck for status {status}");
+                    assert!(
+                        info.client && info.invite,
+                        "BuildAck from a non-INVITE-client"
+                    );
+                    assert!(
+                        (300..=699).contains(&status),
+                        "BuildAck for status {status}"
+                    );
                 }
-                Output::Ack(_) => assert!(!info.client && info.invite, "Ack from a non-INVITE-server"),
+                Output::Ack(_) => {
+                    assert!(!info.client && info.invite, "Ack from a non-INVITE-server")
+                }
                 Output::Timeout | Output::TransportError => {}
                 Output::Terminated => {
-                    self.terminated.insert(id);
-                    assert!(self.table.key(id).is_none(), "a terminated transaction is still in the table");
+                    self.gone.insert(id);
+                    self.terminated += 1;
+                    assert!(
+                        self.table.key(id).is_none(),
+                        "a terminated transaction is still in the table"
+                    );
                 }
             }
         }
@@ -281,12 +378,23 @@ impl Harness {
 
     fn check(&self) {
         if let Some(at) = self.table.poll_timeout() {
-            assert!(at >= self.last_handled, "poll_timeout is {:?} before the last handled now", self.last_handled - at);
+            assert!(
+                at >= self.last_handled,
+                "poll_timeout is {:?} before the last handled now",
+                self.last_handled - at
+            );
         }
         let started = self.started.len();
         let live = self.table.len();
-        assert!(live <= started, "{live} live transactions but only {started} started");
-        assert_eq!(live, started - self.terminated.len(), "live = started - terminated - removed");
+        assert!(
+            live <= started,
+            "{live} live transactions but only {started} started"
+        );
+        assert_eq!(
+            live,
+            started - self.terminated - self.removed,
+            "live = started - terminated - removed"
+        );
     }
 }
 
@@ -295,7 +403,9 @@ fuzz_target!(|data: &[u8]| {
     let mut harness = Harness::new();
     let mut ops = 0;
     while !input.is_empty() && ops < 256 {
-        let Ok(op) = Op::arbitrary(&mut input) else { break };
+        let Ok(op) = Op::arbitrary(&mut input) else {
+            break;
+        };
         harness.apply(&op);
         harness.drain();
         harness.check();

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use herald_sdp::{AnswerPolicy, LocalMedia, SessionDescription, SessionVersion};
 use herald_sip::auth::{Algorithm, DigestConfig, Ha1, ServerSecret};
 use herald_sip::endpoint::{
-    Binding, CallInfo, CallRef, Endpoint, EndpointConfig, Event, RegistrarSettings, UserCredentials,
+    Binding, CallInfo, CallRef, Endpoint, EndpointConfig, Event, FinalStatus, RegistrarSettings, UserCredentials,
 };
 use herald_sip::transaction::TimerConfig;
 use herald_store::{CallWrite, NewCall, Store};
@@ -235,24 +235,23 @@ impl StoreWriter {
     fn spawn(store: Store) -> Self {
         let (tx, mut rx) = mpsc::unbounded_channel::<StoreOp>();
         tokio::spawn(async move {
-            let mut batch = Vec::with_capacity(MAX_BATCH);
+            let mut calls = Vec::with_capacity(MAX_BATCH);
+            // Only the newest binding set of an AOR matters.
+            let mut registrations: HashMap<String, Vec<herald_store::Binding>> = HashMap::new();
             while let Some(first) = rx.recv().await {
                 let mut next = Some(first);
                 while let Some(op) = next.take() {
                     match op {
-                        StoreOp::Call(w) => batch.push(w),
+                        StoreOp::Call(w) => calls.push(w),
                         StoreOp::Bindings { aor, bindings } => {
-                            flush(&store, &mut batch).await;
-                            if let Err(e) = save_bindings(&store, &aor, &bindings).await {
-                                tracing::warn!(error = %e, "saving registrations failed");
-                            }
+                            registrations.insert(aor, bindings);
                         }
                     }
-                    if batch.len() < MAX_BATCH {
+                    if calls.len() + registrations.len() < MAX_BATCH {
                         next = rx.try_recv().ok();
                     }
                 }
-                flush(&store, &mut batch).await;
+                flush(&store, &mut calls, &mut registrations).await;
             }
         });
         Self(tx)
@@ -271,23 +270,20 @@ impl StoreWriter {
     }
 }
 
-async fn flush(store: &Store, batch: &mut Vec<CallWrite>) {
-    if batch.is_empty() {
-        return;
+async fn flush(store: &Store, calls: &mut Vec<CallWrite>, registrations: &mut HashMap<String, Vec<herald_store::Binding>>) {
+    if !calls.is_empty() {
+        let outcome = store.apply_call_writes(calls).await;
+        for (_, e) in &outcome.failed {
+            tracing::warn!(error = %e, "call record write failed");
+        }
+        calls.clear();
     }
-    let outcome = store.apply_call_writes(batch).await;
-    for (_, e) in &outcome.failed {
-        tracing::warn!(error = %e, "call record write failed");
+    if !registrations.is_empty() {
+        let sets: Vec<_> = registrations.drain().collect();
+        if let Err(e) = store.replace_binding_sets(&sets).await {
+            tracing::warn!(error = %e, "saving registrations failed");
+        }
     }
-    batch.clear();
-}
-
-async fn save_bindings(store: &Store, aor: &str, bindings: &[herald_store::Binding]) -> Result<(), herald_store::StoreError> {
-    store.remove_all_bindings(aor).await?;
-    for b in bindings {
-        store.upsert_binding(b).await?;
-    }
-    Ok(())
 }
 
 /// A live call's media placeholder: its RTP socket and SDP session state.
@@ -373,13 +369,13 @@ impl CallApp {
         }
         if route == Route::NotFound {
             self.writer.event(&id, ep.unix_ms(now), "no-route", serde_json::json!({}));
-            ep.reject(now, call, 404);
+            ep.reject(now, call, FinalStatus::NOT_FOUND);
             self.pending_end(call, id);
             return;
         }
         let Some(rtp) = self.ports.allocate() else {
             tracing::warn!("RTP port range exhausted; rejecting call with 503");
-            ep.reject(now, call, 503);
+            ep.reject(now, call, FinalStatus::SERVICE_UNAVAILABLE);
             self.pending_end(call, id);
             return;
         };
@@ -400,7 +396,7 @@ impl CallApp {
             }
             Err(status) => {
                 self.writer.event(&id, ep.unix_ms(now), "sdp-rejected", serde_json::json!({ "status": status }));
-                ep.reject(now, call, status);
+                ep.reject(now, call, FinalStatus::new(status).unwrap_or(FinalStatus::NOT_ACCEPTABLE_HERE));
                 self.pending_end(call, id);
             }
         }
@@ -412,8 +408,8 @@ impl CallApp {
     }
 
     fn reoffer(&mut self, ep: &mut Endpoint<rand::rngs::StdRng>, now: Instant, call: CallRef, offer: Option<Bytes>) {
-        let Some(live) = self.calls.get_mut(&call) else { return ep.reject_offer(now, call, 488) };
-        let Some(media) = live.media.as_mut() else { return ep.reject_offer(now, call, 488) };
+        let Some(live) = self.calls.get_mut(&call) else { return ep.reject_offer(now, call, FinalStatus::NOT_ACCEPTABLE_HERE) };
+        let Some(media) = live.media.as_mut() else { return ep.reject_offer(now, call, FinalStatus::NOT_ACCEPTABLE_HERE) };
         let result = match &offer {
             Some(o) => negotiate(o, media, &self.policy),
             None => Ok(media.version.stamp(herald_sdp::offer(&media.local, &self.policy))),
@@ -430,7 +426,7 @@ impl CallApp {
                 }
                 ep.answer_offer(now, call, Bytes::from(sdp.to_string()));
             }
-            Err(status) => ep.reject_offer(now, call, status),
+            Err(status) => ep.reject_offer(now, call, FinalStatus::new(status).unwrap_or(FinalStatus::NOT_ACCEPTABLE_HERE)),
         }
     }
 }
@@ -500,7 +496,7 @@ impl Application for CallApp {
                 break;
             }
             self.ringing.pop_first();
-            ep.reject(now, call, 480);
+            ep.reject(now, call, FinalStatus::TEMPORARILY_UNAVAILABLE);
         }
     }
 }

@@ -39,14 +39,14 @@ pub struct StreamFramer {
     max_message: usize,
     /// Where to resume searching for the end of the header section.
     scanned: usize,
-    /// End of the current message's header section, once found.
-    head_end: Option<usize>,
+    /// Length of the current message (headers and body), once its headers are complete.
+    total: Option<usize>,
 }
 
 impl StreamFramer {
     /// `max_message` bounds the header section and the whole message.
     pub fn new(max_message: usize) -> Self {
-        Self { buf: Vec::new(), max_message, scanned: 0, head_end: None }
+        Self { buf: Vec::new(), max_message, scanned: 0, total: None }
     }
 
     /// Appends bytes read from the connection.
@@ -61,48 +61,60 @@ impl StreamFramer {
 
     /// Returns the next complete frame, `Ok(None)` if more bytes are needed.
     pub fn next_message(&mut self) -> Result<Option<Frame>, FramingError> {
-        if self.head_end.is_none() {
-            if self.buf.starts_with(b"\r\n\r\n") {
-                self.buf.drain(..4);
-                return Ok(Some(Frame::KeepAlivePing));
-            }
-            let leading = self.buf.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
-            if leading == self.buf.len() && leading < 4 {
-                return Ok(None);
-            }
-            if leading > 0 {
-                self.buf.drain(..leading);
-                self.scanned = 0;
+        if self.total.is_none() {
+            if let Some(frame) = self.skip_keepalives() {
+                return Ok(frame);
             }
         }
-        let end = match self.head_end {
-            Some(end) => end,
+        let total = match self.total {
+            Some(total) => total,
             None => {
                 let from = self.scanned.saturating_sub(3);
-                match memchr::memmem::find(&self.buf[from..], b"\r\n\r\n") {
-                    Some(i) => from + i + 4,
-                    None => {
-                        if self.buf.len() > self.max_message {
-                            return Err(FramingError::HeadersTooLarge(self.max_message));
-                        }
-                        self.scanned = self.buf.len();
-                        return Ok(None);
+                let Some(end) = memchr::memmem::find(&self.buf[from..], b"\r\n\r\n").map(|i| from + i + 4) else {
+                    if self.buf.len() > self.max_message {
+                        return Err(FramingError::HeadersTooLarge(self.max_message));
                     }
+                    self.scanned = self.buf.len();
+                    return Ok(None);
+                };
+                let total = end + content_length(&self.buf[..end])?;
+                if total > self.max_message {
+                    return Err(FramingError::MessageTooLarge(self.max_message));
                 }
+                total
             }
         };
-        let total = end + content_length(&self.buf[..end])?;
-        if total > self.max_message {
-            return Err(FramingError::MessageTooLarge(self.max_message));
-        }
         if self.buf.len() < total {
-            self.head_end = Some(end);
+            self.total = Some(total);
             return Ok(None);
         }
         let message: Vec<u8> = self.buf.drain(..total).collect();
         self.scanned = 0;
-        self.head_end = None;
+        self.total = None;
         Ok(Some(Frame::Message(message)))
+    }
+
+    /// Handles CR/LF bytes between messages. `Some(Some(ping))` for a CRLFCRLF keep-alive,
+    /// `Some(None)` when only CR/LF bytes are buffered (more are needed to tell), `None` to
+    /// go on with a message. The result does not depend on how the bytes were split.
+    fn skip_keepalives(&mut self) -> Option<Option<Frame>> {
+        let run = self.buf.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
+        if run == 0 {
+            return None;
+        }
+        if let Some(i) = memchr::memmem::find(&self.buf[..run], b"\r\n\r\n") {
+            self.buf.drain(..i + 4);
+            self.scanned = 0;
+            return Some(Some(Frame::KeepAlivePing));
+        }
+        if run == self.buf.len() {
+            // Keep the last three bytes: they may begin a ping that the next read completes.
+            self.buf.drain(..run.saturating_sub(3));
+            return Some(None);
+        }
+        self.buf.drain(..run);
+        self.scanned = 0;
+        None
     }
 }
 
@@ -150,6 +162,22 @@ mod tests {
         }
         assert_eq!(frames, vec![Frame::Message(MSG.to_vec()), Frame::KeepAlivePing, Frame::Message(MSG.to_vec())]);
         assert_eq!(f.buffered(), 0);
+    }
+
+    #[test]
+    fn keepalive_detection_does_not_depend_on_the_split() {
+        let stream = b"\r\r\r\r\r\n\r\n";
+        for cut in 0..=stream.len() {
+            let mut f = StreamFramer::new(4096);
+            let mut frames = Vec::new();
+            for part in [&stream[..cut], &stream[cut..]] {
+                f.push(part);
+                while let Some(frame) = f.next_message().unwrap() {
+                    frames.push(frame);
+                }
+            }
+            assert_eq!(frames, vec![Frame::KeepAlivePing], "cut at {cut}");
+        }
     }
 
     #[test]

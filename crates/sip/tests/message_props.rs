@@ -18,8 +18,22 @@ use proptest::sample::select;
 
 fn method() -> impl Strategy<Value = Method> {
     select(vec![
-        "INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK", "UPDATE", "INFO",
-        "SUBSCRIBE", "NOTIFY", "REFER", "MESSAGE", "PUBLISH", "FROB", "x.y!z",
+        "INVITE",
+        "ACK",
+        "BYE",
+        "CANCEL",
+        "OPTIONS",
+        "REGISTER",
+        "PRACK",
+        "UPDATE",
+        "INFO",
+        "SUBSCRIBE",
+        "NOTIFY",
+        "REFER",
+        "MESSAGE",
+        "PUBLISH",
+        "FROB",
+        "x.y!z",
     ])
     .prop_map(|m| Method::parse(m).expect("a token"))
 }
@@ -38,7 +52,10 @@ fn sip_uri() -> impl Strategy<Value = String> {
         proptest::option::of("[a-zA-Z0-9_.!~*'()%+-]{1,12}"),
         host(),
         proptest::option::of(1..=65535u16),
-        vec("(transport=(udp|tcp|tls)|lr|user=phone|ob|x-[a-z]{1,4}=[a-z0-9]{1,4})", 0..3),
+        vec(
+            "(transport=(udp|tcp|tls)|lr|user=phone|ob|x-[a-z]{1,4}=[a-z0-9]{1,4})",
+            0..3,
+        ),
     )
         .prop_map(|(scheme, user, host, port, params)| {
             let mut uri = format!("{scheme}:");
@@ -94,8 +111,17 @@ fn header_value() -> impl Strategy<Value = String> {
 fn extra_name() -> impl Strategy<Value = HeaderName> {
     prop_oneof![
         "[xX]-[A-Za-z0-9.!%*_+`'~-]{1,12}",
-        select(vec!["Subject", "s", "User-Agent", "Supported", "k", "Allow", "Date", "Warning"])
-            .prop_map(str::to_owned),
+        select(vec![
+            "Subject",
+            "s",
+            "User-Agent",
+            "Supported",
+            "k",
+            "Allow",
+            "Date",
+            "Warning"
+        ])
+        .prop_map(str::to_owned),
     ]
     .prop_map(|name| HeaderName::parse(&name))
 }
@@ -262,10 +288,11 @@ proptest! {
     }
 }
 
-/// Inputs the `sip_message` fuzz target reduced. Each panicked in `parse_request_line`
-/// (`message/parse.rs`), which slices the SIP-Version token at byte 4 without checking that
-/// byte 4 is a character boundary: `version[..4]` and, in `looks_like_version`, `v[..4]`.
-/// Invalid UTF-8 reaches the same code through `String::from_utf8_lossy` (U+FFFD is 3 bytes).
+/// Inputs the `sip_message` fuzz target and the properties above reduced. Each panicked in
+/// `parse_request_line` (`message/parse.rs`) when it sliced the SIP-Version token at byte 4
+/// without checking that byte 4 is a character boundary (`version[..4]`, and `v[..4]` in
+/// `looks_like_version`). Invalid UTF-8 reaches the same code through
+/// `String::from_utf8_lossy`: U+FFFD is 3 bytes, so `* \x80\x80` was enough.
 #[test]
 fn parse_does_not_panic_on_reduced_fuzz_crashes() {
     let crashes: [&[u8]; 5] = [

@@ -69,13 +69,10 @@ macro_rules! binding_order {
     };
 }
 
-impl Store {
-    /// Stores `binding`, replacing the one with the same AOR and contact.
-    pub async fn upsert_binding(&self, binding: &Binding) -> Result<(), StoreError> {
-        if let Some(q) = binding.q_milli.filter(|q| *q > 1000) {
-            return Err(StoreError::InvalidQValue(q));
-        }
-        sqlx::query(concat!(
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+fn upsert_query(binding: &Binding) -> AnyQuery<'_> {
+    sqlx::query(concat!(
             "INSERT INTO registrations (",
             binding_columns!(),
             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
@@ -97,8 +94,38 @@ impl Store {
         .bind(binding.q_milli.map(i64::from))
         .bind(binding.instance_id.as_deref())
         .bind(binding.reg_id.map(i64::from))
-        .execute(&self.pool)
-        .await?;
+}
+
+fn check_q(binding: &Binding) -> Result<(), StoreError> {
+    match binding.q_milli.filter(|q| *q > 1000) {
+        Some(q) => Err(StoreError::InvalidQValue(q)),
+        None => Ok(()),
+    }
+}
+
+impl Store {
+    /// Stores `binding`, replacing the one with the same AOR and contact.
+    pub async fn upsert_binding(&self, binding: &Binding) -> Result<(), StoreError> {
+        check_q(binding)?;
+        upsert_query(binding).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Replaces the complete binding set of each AOR given (an empty set removes the AOR's
+    /// bindings), all in one transaction: what a registrar persists after each REGISTER,
+    /// batched so that thousands of registrations per second cost a few commits.
+    pub async fn replace_binding_sets(&self, sets: &[(String, Vec<Binding>)]) -> Result<(), StoreError> {
+        for b in sets.iter().flat_map(|(_, set)| set) {
+            check_q(b)?;
+        }
+        let mut tx = self.pool.begin().await?;
+        for (aor, set) in sets {
+            sqlx::query("DELETE FROM registrations WHERE aor = $1").bind(aor).execute(&mut *tx).await?;
+            for b in set {
+                upsert_query(b).execute(&mut *tx).await?;
+            }
+        }
+        tx.commit().await?;
         Ok(())
     }
 

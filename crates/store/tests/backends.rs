@@ -76,6 +76,7 @@ on_both_backends!(
     calls_are_found_by_id_prefix,
     events_come_back_in_insertion_order,
     batched_writes_apply_in_order_and_survive_a_bad_write,
+    binding_sets_replace_each_aor_in_one_transaction,
     concurrent_events_get_distinct_sequence_numbers,
     registrations_upsert_expire_purge_and_remove,
     reconnecting_keeps_data_and_applies_no_migration_twice,
@@ -451,6 +452,27 @@ async fn batched_writes_apply_in_order_and_survive_a_bad_write(db: &TestDb) {
     assert!(matches!(outcome.failed[0].1, StoreError::CallNotFound(_)));
     lookup(&store, "after-1").await;
     lookup(&store, "after-2").await;
+}
+
+async fn binding_sets_replace_each_aor_in_one_transaction(db: &TestDb) {
+    let store = connect(db).await;
+    let alice = "sip:alice@example.com".to_owned();
+    let bob = "sip:bob@example.com".to_owned();
+    store.upsert_binding(&binding(&alice, "sip:alice@old", T0 + 10_000, None)).await.unwrap();
+    store.upsert_binding(&binding(&bob, "sip:bob@desk", T0 + 10_000, None)).await.unwrap();
+    let sets = vec![
+        (alice.clone(), vec![binding(&alice, "sip:alice@a", T0 + 10_000, Some(500)), binding(&alice, "sip:alice@b", T0 + 10_000, None)]),
+        (bob.clone(), Vec::new()),
+    ];
+    store.replace_binding_sets(&sets).await.unwrap();
+    let contacts: Vec<String> = store.bindings(&alice, T0).await.unwrap().into_iter().map(|b| b.contact_uri).collect();
+    assert_eq!(contacts, vec!["sip:alice@b", "sip:alice@a"], "old binding replaced, q order kept");
+    assert!(store.bindings(&bob, T0).await.unwrap().is_empty(), "an empty set removes the AOR");
+
+    // A bad binding anywhere refuses the whole batch: nothing changes.
+    let bad = vec![(alice.clone(), vec![binding(&alice, "sip:alice@c", T0 + 10_000, Some(1001))])];
+    assert!(matches!(store.replace_binding_sets(&bad).await, Err(StoreError::InvalidQValue(1001))));
+    assert_eq!(store.bindings(&alice, T0).await.unwrap().len(), 2);
 }
 
 async fn concurrent_events_get_distinct_sequence_numbers(db: &TestDb) {

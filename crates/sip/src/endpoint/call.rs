@@ -32,6 +32,30 @@ use crate::uas::Checked;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CallRef(pub u64);
 
+/// A final status the application may answer an INVITE or an offer with: 300 to 699.
+/// Anything else cannot be a final error and is not representable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FinalStatus(u16);
+
+impl FinalStatus {
+    pub const NOT_FOUND: Self = Self(404);
+    pub const TEMPORARILY_UNAVAILABLE: Self = Self(480);
+    pub const BUSY_HERE: Self = Self(486);
+    pub const NOT_ACCEPTABLE_HERE: Self = Self(488);
+    pub const SERVER_ERROR: Self = Self(500);
+    pub const SERVICE_UNAVAILABLE: Self = Self(503);
+    pub const DECLINE: Self = Self(603);
+
+    /// `None` outside 300..=699.
+    pub fn new(status: u16) -> Option<Self> {
+        (300..=699).contains(&status).then_some(Self(status))
+    }
+
+    pub fn get(self) -> u16 {
+        self.0
+    }
+}
+
 /// Why a call ended; stored in the call record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EndCause {
@@ -324,9 +348,10 @@ impl<R: RngCore> Endpoint<R> {
     }
 
     /// Rejects an unanswered call with a final status (e.g. 404, 486, 488, 603).
-    fn reject_inner(&mut self, now: Instant, call: CallRef, status: u16) {
+    fn reject_inner(&mut self, now: Instant, call: CallRef, status: FinalStatus) {
+        let status = status.get();
         let Some(c) = self.calls.by_ref.get(&call) else { return };
-        if c.phase != Phase::Offered || status < 300 {
+        if c.phase != Phase::Offered {
             return;
         }
         self.fail_invite(now, call, status);
@@ -337,7 +362,7 @@ impl<R: RngCore> Endpoint<R> {
     fn hangup_inner(&mut self, now: Instant, call: CallRef) {
         let Some(c) = self.calls.by_ref.get(&call) else { return };
         match c.phase {
-            Phase::Offered => self.reject_inner(now, call, 480),
+            Phase::Offered => self.reject_inner(now, call, FinalStatus::TEMPORARILY_UNAVAILABLE),
             Phase::Answered | Phase::Confirmed => self.send_bye(now, call, EndCause::LocalHangup),
             Phase::Ending(_) => {}
         }
@@ -364,10 +389,10 @@ impl<R: RngCore> Endpoint<R> {
     }
 
     /// Refuses a pending re-INVITE/UPDATE offer (e.g. 488); the session stays as it was.
-    fn reject_offer_inner(&mut self, now: Instant, call: CallRef, status: u16) {
+    fn reject_offer_inner(&mut self, now: Instant, call: CallRef, status: FinalStatus) {
         let Some(c) = self.calls.by_ref.get_mut(&call) else { return };
         let Some(pending) = c.offer.take() else { return };
-        let resp = self.dialog_response_to(call, &pending.request, status.max(300), None);
+        let resp = self.dialog_response_to(call, &pending.request, status.get(), None);
         self.send_response(now, &pending.ctx, resp);
     }
 
@@ -381,7 +406,7 @@ impl<R: RngCore> Endpoint<R> {
         self.drain_transactions(now);
     }
 
-    pub fn reject(&mut self, now: Instant, call: CallRef, status: u16) {
+    pub fn reject(&mut self, now: Instant, call: CallRef, status: FinalStatus) {
         self.reject_inner(now, call, status);
         self.drain_transactions(now);
     }
@@ -396,7 +421,7 @@ impl<R: RngCore> Endpoint<R> {
         self.drain_transactions(now);
     }
 
-    pub fn reject_offer(&mut self, now: Instant, call: CallRef, status: u16) {
+    pub fn reject_offer(&mut self, now: Instant, call: CallRef, status: FinalStatus) {
         self.reject_offer_inner(now, call, status);
         self.drain_transactions(now);
     }

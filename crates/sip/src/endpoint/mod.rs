@@ -50,7 +50,7 @@ use crate::transaction::{
 };
 use crate::uas::{Checked, Rejection, UasPolicy, check_request};
 
-pub use call::{CallInfo, CallRef, EndCause};
+pub use call::{CallInfo, CallRef, EndCause, FinalStatus};
 pub use register::{RegistrarSettings, UserCredentials};
 
 /// Transport protocols.

@@ -78,7 +78,7 @@ pub fn parse_message(buf: &[u8], framing: Framing) -> Result<Message, ParseError
     if buf.is_empty() {
         return Err(ParseError::garbage("empty message"));
     }
-    let (head_len, body_start) = match find_header_end(buf) {
+    let (head_len, body_start) = match find_header_end(buf, framing) {
         Some(v) => v,
         None => (buf.len(), buf.len()),
     };
@@ -121,9 +121,13 @@ fn head_error(buf: &[u8], head_len: usize) -> ParseError {
     ParseError { kind, reason: "header section is not UTF-8", partial }
 }
 
-/// Returns (length of the header section, offset of the body).
-fn find_header_end(buf: &[u8]) -> Option<(usize, usize)> {
+/// Returns (length of the header section, offset of the body). On streams only CRLFCRLF ends
+/// the headers, as in the stream framer; datagrams also tolerate a bare LFLF.
+fn find_header_end(buf: &[u8], framing: Framing) -> Option<(usize, usize)> {
     let crlf = memchr::memmem::find(buf, b"\r\n\r\n").map(|i| (i, i + 4));
+    if framing == Framing::Stream {
+        return crlf;
+    }
     let lf = memchr::memmem::find(buf, b"\n\n").map(|i| (i, i + 2));
     match (crlf, lf) {
         (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
@@ -176,7 +180,8 @@ fn has_sip_prefix(v: &str) -> bool {
 }
 
 /// More header fields than any real message carries; beyond this a message is rejected
-/// rather than letting one datagram cost the signalling thread milliseconds.
+/// rather than letting one datagram cost the signalling thread milliseconds. Content-Length
+/// does not count, so that whatever we accept we can also write back (the writer adds it).
 pub const MAX_HEADERS: usize = 256;
 
 /// Parses header lines into `headers`, unfolding continuation lines. Returns the first
@@ -184,6 +189,7 @@ pub const MAX_HEADERS: usize = 256;
 fn parse_headers<'a>(lines: impl Iterator<Item = &'a str>, headers: &mut Headers) -> Result<(), &'static str> {
     let mut problem = None;
     let mut current: Option<(HeaderName, String)> = None;
+    let mut counted = 0;
     for line in lines {
         if line.starts_with([' ', '\t']) {
             match current.as_mut() {
@@ -206,7 +212,7 @@ fn parse_headers<'a>(lines: impl Iterator<Item = &'a str>, headers: &mut Headers
         if line.is_empty() {
             continue;
         }
-        if headers.len() >= MAX_HEADERS {
+        if counted >= MAX_HEADERS {
             return Err("too many header fields");
         }
         match line.split_once(':') {
@@ -216,7 +222,9 @@ fn parse_headers<'a>(lines: impl Iterator<Item = &'a str>, headers: &mut Headers
                     problem = problem.or(Some("malformed header name"));
                     continue;
                 }
-                current = Some((HeaderName::parse(name), value.trim().to_owned()));
+                let name = HeaderName::parse(name);
+                counted += usize::from(name != HeaderName::ContentLength);
+                current = Some((name, value.trim().to_owned()));
             }
             None => problem = problem.or(Some("header line without a colon")),
         }
