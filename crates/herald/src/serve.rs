@@ -46,12 +46,17 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let (tx, rx) = mpsc::channel::<Inbound>(4096);
     let max = config.sip.max_message_size;
     let udp = bind_listeners(&config, &tx, max).await?;
-    let writer = StoreWriter::spawn(store.clone());
+    let (writer, written) = StoreWriter::spawn(store.clone());
     let app = CallApp::new(&config, writer);
     let driver = Driver::new(endpoint, udp, app, rx, tx, max);
     tracing::info!(listeners = ?config.sip.listen.iter().map(|l| format!("{}:{}", l.transport.as_str(), l.addr)).collect::<Vec<_>>(), "herald is serving");
     driver.run(shutdown_signal()).await?;
     tracing::info!("shutting down");
+    // The driver (and with it the writer's sender) is gone: let the writer commit what is
+    // queued before the store closes, so no call record is lost on a clean shutdown.
+    if tokio::time::timeout(Duration::from_secs(30), written).await.is_err() {
+        tracing::warn!("call records still queued after 30 s; some may be lost");
+    }
     store.close().await;
     Ok(())
 }
@@ -232,9 +237,11 @@ const MAX_BATCH: usize = 1024;
 struct StoreWriter(mpsc::UnboundedSender<StoreOp>);
 
 impl StoreWriter {
-    fn spawn(store: Store) -> Self {
+    /// Starts the writer task; the handle completes once every queued write is committed
+    /// after the last sender is dropped.
+    fn spawn(store: Store) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, mut rx) = mpsc::unbounded_channel::<StoreOp>();
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             let mut calls = Vec::with_capacity(MAX_BATCH);
             // Only the newest binding set of an AOR matters.
             let mut registrations: HashMap<String, Vec<herald_store::Binding>> = HashMap::new();
@@ -254,7 +261,7 @@ impl StoreWriter {
                 flush(&store, &mut calls, &mut registrations).await;
             }
         });
-        Self(tx)
+        (Self(tx), task)
     }
 
     fn call(&self, write: CallWrite) {
@@ -276,6 +283,7 @@ async fn flush(store: &Store, calls: &mut Vec<CallWrite>, registrations: &mut Ha
         for (_, e) in &outcome.failed {
             tracing::warn!(error = %e, "call record write failed");
         }
+        tracing::debug!(target: "herald::records", writes = calls.len(), "call records committed");
         calls.clear();
     }
     if !registrations.is_empty() {

@@ -11,8 +11,9 @@
 //! - [`UdpPeer`]: a tiny SIP-over-UDP client for the cases SIPp cannot express
 //!   (retransmitted requests, raw datagrams).
 //!
-//! Waiting is always for an event with a deadline: a log line, a datagram, a process exit,
-//! or a condition on the call records polled every [`POLL_INTERVAL`]. Never a fixed sleep.
+//! Waiting is always for an event with a deadline: a log line, a datagram, a process exit.
+//! Call records are re-read each time herald reports a committed batch of record writes
+//! (its `herald::records` debug log line). Never a fixed sleep.
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
@@ -23,7 +24,7 @@ use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -35,8 +36,8 @@ pub const HERALD: &str = env!("CARGO_BIN_EXE_herald");
 pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a condition on the call records may take to become true.
 pub const RECORD_TIMEOUT: Duration = Duration::from_secs(15);
-/// How often the call records are polled while waiting for a condition.
-pub const POLL_INTERVAL: Duration = Duration::from_millis(50);
+/// The log line herald prints after committing call-record writes.
+const COMMITTED_LINE: &str = "call records committed";
 /// Hard bound on any child program (SIPp, `herald calls`, `herald check`).
 pub const PROGRAM_TIMEOUT: Duration = Duration::from_secs(60);
 /// The log line that says herald has bound every listener.
@@ -210,6 +211,8 @@ pub struct Herald {
     pub tcp: Option<SocketAddr>,
     pub rtp: (u16, u16),
     log: Arc<Mutex<String>>,
+    /// How many record commits herald has reported, and a signal when it reports one.
+    commits: Arc<(Mutex<u64>, Condvar)>,
     /// Owned temporary directory, when the test did not provide one.
     _dir: Option<TempDir>,
 }
@@ -255,7 +258,7 @@ impl Herald {
             .env("NO_COLOR", "1")
             .env(
                 "HERALD_LOG",
-                std::env::var("HERALD_LOG").unwrap_or_else(|_| "info".into()),
+                std::env::var("HERALD_LOG").unwrap_or_else(|_| "info,herald::records=debug".into()),
             )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -263,7 +266,8 @@ impl Herald {
             .spawn()
             .map_err(|e| format!("cannot run {HERALD}: {e}"))?;
         let log = Arc::new(Mutex::new(String::new()));
-        let ready = follow_stderr(&mut child, log.clone());
+        let commits = Arc::new((Mutex::new(0), Condvar::new()));
+        let ready = follow_stderr(&mut child, log.clone(), commits.clone());
         match ready.recv_timeout(READY_TIMEOUT) {
             Ok(()) => {}
             Err(mpsc::RecvTimeoutError::Timeout) => {
@@ -289,6 +293,7 @@ impl Herald {
             tcp: tcp.map(|p| SocketAddr::from((Ipv4Addr::LOCALHOST, p))),
             rtp,
             log,
+            commits,
             _dir: None,
         })
     }
@@ -355,23 +360,28 @@ impl Herald {
             .unwrap_or_else(|e| panic!("calls show is not JSON ({e}):\n{text}"))
     }
 
-    /// Polls the call records until `done` holds (at most [`RECORD_TIMEOUT`]); returns them.
-    /// Records are written off the signalling path, so they trail the SIP exchange a little.
+    /// Waits until the call records satisfy `done` (at most [`RECORD_TIMEOUT`]) and returns
+    /// them. Records are written off the signalling path, so they trail the SIP exchange; they
+    /// are re-read after each commit herald reports, never on a timer.
     pub fn wait_for_calls(&self, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
         let deadline = Instant::now() + RECORD_TIMEOUT;
+        let (count, signal) = &*self.commits;
         loop {
+            let seen = *count.lock().unwrap();
             let calls = self.calls();
             if done(&calls) {
                 return calls;
             }
-            if Instant::now() >= deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let guard = count.lock().unwrap();
+            let (_guard, timeout) = signal.wait_timeout_while(guard, left, |c| *c == seen).unwrap();
+            if timeout.timed_out() {
                 panic!(
                     "call records never showed {what} within {RECORD_TIMEOUT:?}; last seen:\n{}\nherald log:\n{}",
                     serde_json::to_string_pretty(&calls).unwrap(),
                     self.log()
                 );
             }
-            std::thread::sleep(POLL_INTERVAL);
         }
     }
 
@@ -399,9 +409,9 @@ impl Drop for Herald {
     }
 }
 
-/// Copies the child's stderr into `log`; the channel gets `()` once the ready line appears and
-/// is dropped (disconnected) when stderr closes first.
-fn follow_stderr(child: &mut Child, log: Arc<Mutex<String>>) -> mpsc::Receiver<()> {
+/// Copies the child's stderr into `log` and counts record commits; the channel gets `()` once
+/// the ready line appears and is dropped (disconnected) when stderr closes first.
+fn follow_stderr(child: &mut Child, log: Arc<Mutex<String>>, commits: Arc<(Mutex<u64>, Condvar)>) -> mpsc::Receiver<()> {
     let stderr = child.stderr.take().expect("piped stderr");
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -409,6 +419,11 @@ fn follow_stderr(child: &mut Child, log: Arc<Mutex<String>>) -> mpsc::Receiver<(
         for line in BufReader::new(stderr).lines() {
             let Ok(line) = line else { break };
             let ready = line.contains(READY_LINE);
+            if line.contains(COMMITTED_LINE) {
+                let (count, signal) = &*commits;
+                *count.lock().unwrap() += 1;
+                signal.notify_all();
+            }
             {
                 let mut log = log.lock().unwrap();
                 log.push_str(&line);
