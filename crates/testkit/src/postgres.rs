@@ -3,7 +3,7 @@
 //! Lifecycle: find the newest installed server binaries → `initdb` a cluster
 //! into a temporary directory (trust authentication, superuser `postgres`) →
 //! run `postgres` as a child process listening on 127.0.0.1 and a free port,
-//! with its unix socket inside the temporary directory → poll `pg_isready`
+//! with its unix socket inside the temporary directory → wait for its ready log line
 //! until the server accepts connections (at most [`READY_TIMEOUT`]) →
 //! `createdb`. On drop: `pg_ctl stop -m immediate`, then the directory goes.
 //!
@@ -17,7 +17,7 @@ use std::os::unix::fs::chown;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tempfile::TempDir;
 
@@ -29,7 +29,8 @@ const DEBIAN_INSTALL_ROOT: &str = "/usr/lib/postgresql";
 /// How long the server may take to accept connections.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often readiness is polled.
-const POLL_INTERVAL: Duration = Duration::from_millis(50);
+/// What PostgreSQL logs once it accepts connections.
+const READY_LINE: &str = "ready to accept connections";
 /// How often to retry on a fresh port when another process took ours.
 const PORT_ATTEMPTS: usize = 3;
 /// The superuser initdb creates, and the user in [`PostgresServer::url`].
@@ -100,6 +101,8 @@ pub struct PostgresServer {
     run_as: Option<SystemUser>,
     port: u16,
     server: Option<Child>,
+    /// Gets `()` when the server logs that it is ready; disconnects when its log ends.
+    ready: Option<std::sync::mpsc::Receiver<()>>,
     // Declared last: dropped after `Drop::drop` has stopped the server.
     dir: TempDir,
 }
@@ -122,6 +125,7 @@ impl PostgresServer {
             run_as,
             port: 0,
             server: None,
+            ready: None,
             dir,
         };
         server.prepare_dirs()?;
@@ -251,48 +255,31 @@ impl PostgresServer {
             .args(["-c", "full_page_writes=off"])
             .stdin(Stdio::null())
             .stdout(log)
-            .stderr(log_err);
-        let child = postgres.spawn().map_err(io_error("start postgres"))?;
+            .stderr(Stdio::piped());
+        let mut child = postgres.spawn().map_err(io_error("start postgres"))?;
+        let stderr = child.stderr.take().expect("stderr is piped");
+        self.ready = Some(follow_log(stderr, log_err));
         self.server = Some(child);
         Ok(())
     }
 
-    /// Polls `pg_isready` until the server accepts connections, it exits, or
-    /// [`READY_TIMEOUT`] passes.
+    /// Waits for the server's "ready to accept connections" log line, its exit, or
+    /// [`READY_TIMEOUT`], whichever comes first.
     fn wait_until_ready(&mut self) -> Result<(), PostgresError> {
-        let started = Instant::now();
-        loop {
-            if let Some(status) = self.server_exit_status()? {
-                return Err(PostgresError::Exited {
-                    status,
-                    log: self.log(),
-                });
+        let ready = self.ready.take().expect("wait_until_ready after spawn_server");
+        match ready.recv_timeout(READY_TIMEOUT) {
+            Ok(()) => Ok(()),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                Err(PostgresError::NotReady { waited: READY_TIMEOUT, log: self.log() })
             }
-            if self.accepts_connections()? {
-                return Ok(());
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                let status = match self.server.as_mut() {
+                    Some(child) => child.wait().map_err(io_error("wait for postgres"))?,
+                    None => return Err(PostgresError::NotReady { waited: Duration::ZERO, log: self.log() }),
+                };
+                Err(PostgresError::Exited { status, log: self.log() })
             }
-            if started.elapsed() >= READY_TIMEOUT {
-                return Err(PostgresError::NotReady {
-                    waited: started.elapsed(),
-                    log: self.log(),
-                });
-            }
-            thread::sleep(POLL_INTERVAL);
         }
-    }
-
-    fn server_exit_status(&mut self) -> Result<Option<ExitStatus>, PostgresError> {
-        match self.server.as_mut() {
-            Some(child) => child.try_wait().map_err(io_error("check on postgres")),
-            None => Ok(None),
-        }
-    }
-
-    fn accepts_connections(&self) -> Result<bool, PostgresError> {
-        let mut pg_isready = self.client_command("pg_isready");
-        pg_isready.args(["--dbname", "postgres", "--timeout", "1"]);
-        let output = pg_isready.output().map_err(io_error("run pg_isready"))?;
-        Ok(output.status.success())
     }
 
     fn log(&self) -> String {
@@ -349,6 +336,24 @@ impl Drop for PostgresServer {
 }
 
 /// The `bin` directory of the highest PostgreSQL version under `root`.
+/// Copies the server's log into `file` and signals once the ready line appears.
+fn follow_log(stderr: std::process::ChildStderr, mut file: File) -> std::sync::mpsc::Receiver<()> {
+    use std::io::{BufRead, Write};
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = writeln!(file, "{line}");
+            if line.contains(READY_LINE) {
+                if let Some(tx) = tx.take() {
+                    let _ = tx.send(());
+                }
+            }
+        }
+    });
+    rx
+}
+
 fn find_bin_dir(root: &Path) -> Result<PathBuf, PostgresError> {
     let not_installed = || PostgresError::NotInstalled {
         root: root.to_path_buf(),
