@@ -161,17 +161,18 @@ async fn bind_listeners(config: &Config, tx: &mpsc::Sender<Inbound>, max: usize)
     let tls = tls_acceptor(config)?;
     for listen in &config.sip.listen {
         let advertised = SocketAddr::new(config.sip.advertised_ip_for(listen), listen.addr.port());
+        let per_peer = listen.addr.ip().is_unspecified() && config.sip.advertised_address.is_none();
         match listen.transport {
             ConfTransport::Udp => {
                 let socket = Arc::new(bind_udp(listen.addr).with_context(|| format!("binding udp:{}", listen.addr))?);
                 let advertised = SocketAddr::new(advertised.ip(), socket.local_addr()?.port());
                 sip_io::spawn_udp_receiver(udp.len(), socket.clone(), tx.clone(), max);
-                udp.push(UdpListener { socket, advertised });
+                udp.push(UdpListener { socket, advertised, per_peer });
             }
             ConfTransport::Tcp | ConfTransport::Tls => {
                 let listener = TcpListener::bind(listen.addr).await.with_context(|| format!("binding {}:{}", listen.transport.as_str(), listen.addr))?;
                 let acceptor = if listen.transport == ConfTransport::Tls { tls.clone() } else { None };
-                sip_io::spawn_stream_listener(listener, advertised, acceptor, tx.clone(), max);
+                sip_io::spawn_stream_listener(listener, advertised, per_peer, acceptor, tx.clone(), max);
             }
             ConfTransport::Ws | ConfTransport::Wss => {
                 anyhow::bail!("{}:{}: SIP over WebSocket is not available yet (it arrives with WebRTC support)", listen.transport.as_str(), listen.addr)
@@ -314,7 +315,6 @@ struct CallApp {
     router: Router,
     ports: PortAllocator,
     policy: AnswerPolicy,
-    media_ip: IpAddr,
     writer: StoreWriter,
     calls: HashMap<CallRef, LiveCall>,
     /// Ringing agent calls and when they give up (480).
@@ -327,8 +327,12 @@ const RING_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl CallApp {
     fn new(config: &Config, writer: StoreWriter) -> Self {
-        let media_ip = config.sip.listen.first().map_or(IpAddr::from([127, 0, 0, 1]), |l| config.sip.advertised_ip_for(l));
-        let bind_ip = if config.sip.advertised_address.is_some() { IpAddr::from([0, 0, 0, 0]) } else { media_ip };
+        let first = config.sip.listen.first();
+        let wildcard = first.is_none_or(|l| l.addr.ip().is_unspecified()) || config.sip.advertised_address.is_some();
+        let bind_ip = match first {
+            Some(l) if !wildcard => l.addr.ip(),
+            _ => IpAddr::from([0, 0, 0, 0]),
+        };
         let codecs = config.media.codecs.iter().map(|c| match c {
             Codec::Pcmu => herald_sdp::Codec::Pcmu,
             Codec::Pcma => herald_sdp::Codec::Pcma,
@@ -345,7 +349,6 @@ impl CallApp {
             router: Router::new(&config.sip.domain, config.users.iter().map(|u| u.username.clone())),
             ports: PortAllocator::new(bind_ip, config.media.rtp_port_min, config.media.rtp_port_max),
             policy,
-            media_ip,
             writer,
             calls: HashMap::new(),
             ringing: std::collections::BTreeSet::new(),
@@ -389,7 +392,9 @@ impl CallApp {
         };
         let port = rtp.local_addr().map_or(0, |a| a.port());
         let session_id = self.rng.next_u64() >> 1;
-        let local = LocalMedia::new(self.media_ip, port, session_id);
+        // SDP carries the address the call's signalling reached us on (per peer on a wildcard
+        // listener), so media follows the same route.
+        let local = LocalMedia::new(info.local.ip(), port, session_id);
         let mut media = Media { _rtp: rtp, local, version: SessionVersion::new(session_id, 1) };
         let sdp = match &info.offer {
             Some(offer) => negotiate(offer, &mut media, &self.policy),

@@ -32,6 +32,18 @@ pub enum Inbound {
 pub struct UdpListener {
     pub socket: Arc<UdpSocket>,
     pub advertised: SocketAddr,
+    /// Bound to a wildcard address with no configured advertised address: advertise, per
+    /// peer, the local address the kernel routes to that peer from.
+    pub per_peer: bool,
+}
+
+/// The local address the kernel would send from to reach `remote`. A UDP `connect` only
+/// looks up the route; no packet is sent.
+fn route_source(remote: SocketAddr) -> Option<std::net::IpAddr> {
+    let any: SocketAddr = if remote.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { (std::net::Ipv6Addr::UNSPECIFIED, 0).into() };
+    let probe = std::net::UdpSocket::bind(any).ok()?;
+    probe.connect(remote).ok()?;
+    Some(probe.local_addr().ok()?.ip())
 }
 
 /// An open stream connection.
@@ -79,6 +91,7 @@ pub fn spawn_udp_receiver(index: usize, socket: Arc<UdpSocket>, tx: mpsc::Sender
 pub fn spawn_stream_listener(
     listener: TcpListener,
     advertised: SocketAddr,
+    per_peer: bool,
     tls: Option<tokio_rustls::TlsAcceptor>,
     tx: mpsc::Sender<Inbound>,
     max: usize,
@@ -87,6 +100,11 @@ pub fn spawn_stream_listener(
         loop {
             let Ok((stream, remote)) = listener.accept().await else { continue };
             let _ = stream.set_nodelay(true);
+            // On a wildcard listener the accepted socket knows which local address it is.
+            let advertised = match stream.local_addr() {
+                Ok(local) if per_peer => SocketAddr::new(local.ip(), advertised.port()),
+                _ => advertised,
+            };
             let tx = tx.clone();
             match tls.clone() {
                 None => spawn_connection(stream, remote, advertised, Transport::Tcp, tx, max),
@@ -167,6 +185,8 @@ pub struct Driver<A: Application> {
     conns: HashMap<ConnId, Conn>,
     /// The newest connection to each remote address, for sending without a ConnId.
     by_remote: HashMap<(Transport, SocketAddr), ConnId>,
+    /// Local address toward each peer IP, for per-peer listeners (bounded cache).
+    routes: HashMap<std::net::IpAddr, std::net::IpAddr>,
 }
 
 impl<A: Application> Driver<A> {
@@ -178,7 +198,17 @@ impl<A: Application> Driver<A> {
         inbound_tx: mpsc::Sender<Inbound>,
         max_message: usize,
     ) -> Self {
-        Self { endpoint, udp, app, inbound, inbound_tx, max_message, conns: HashMap::new(), by_remote: HashMap::new() }
+        Self {
+            endpoint,
+            udp,
+            app,
+            inbound,
+            inbound_tx,
+            max_message,
+            conns: HashMap::new(),
+            by_remote: HashMap::new(),
+            routes: HashMap::new(),
+        }
     }
 
     /// Runs until `shutdown` resolves.
@@ -213,9 +243,10 @@ impl<A: Application> Driver<A> {
         let now = Instant::now();
         match msg {
             Inbound::Datagrams { local, batch } => {
-                let Some(advertised) = self.udp.get(local).map(|l| l.advertised) else { return };
+                let Some((advertised, per_peer)) = self.udp.get(local).map(|l| (l.advertised, l.per_peer)) else { return };
                 for (remote, bytes) in batch {
-                    let incoming = Incoming { transport: Transport::Udp, conn: None, local: advertised, remote, bytes: &bytes };
+                    let local = if per_peer { self.local_toward(advertised, remote) } else { advertised };
+                    let incoming = Incoming { transport: Transport::Udp, conn: None, local, remote, bytes: &bytes };
                     guarded("a datagram", || self.endpoint.handle_incoming(now, incoming));
                     self.flush();
                 }
@@ -235,6 +266,15 @@ impl<A: Application> Driver<A> {
                     }
             }
         }
+    }
+
+    /// The address to advertise to `remote` on a per-peer listener.
+    fn local_toward(&mut self, advertised: SocketAddr, remote: SocketAddr) -> SocketAddr {
+        if self.routes.len() > 4096 {
+            self.routes.clear();
+        }
+        let ip = *self.routes.entry(remote.ip()).or_insert_with(|| route_source(remote).unwrap_or(advertised.ip()));
+        SocketAddr::new(ip, advertised.port())
     }
 
     /// Sends what the endpoint produced and hands events to the application.
@@ -302,5 +342,17 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_route_lookup_names_the_local_address_toward_a_peer() {
+        let loopback = std::net::IpAddr::from([127, 0, 0, 1]);
+        assert_eq!(route_source("127.0.0.1:5060".parse().unwrap()), Some(loopback));
+        assert_eq!(route_source("127.0.0.2:5060".parse().unwrap()), Some(loopback), "the 127/8 route leaves from 127.0.0.1");
     }
 }

@@ -35,7 +35,6 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 // Re-exported as the module's vocabulary; the binary uses what it needs so far.
@@ -92,22 +91,11 @@ impl Config {
 
     /// Things that are allowed but probably not what the operator wants, one line each, for
     /// `herald check` to print (prefixed with `warning: `).
+    /// A wildcard listener without `advertised_address` is not warned about: the server then
+    /// advertises, per peer, the local address it reaches that peer from. Behind NAT the
+    /// operator sets `advertised_address` to the public address.
     pub fn warnings(&self) -> Vec<String> {
-        let mut warnings = self.load_warnings.clone();
-        let wildcard = self
-            .sip
-            .listen
-            .iter()
-            .find(|l| l.addr.ip().is_unspecified());
-        if let (Some(listen), None) = (wildcard, self.sip.advertised_address) {
-            let fallback: IpAddr = self.sip.advertised_ip_for(listen);
-            warnings.push(format!(
-                "`sip.listen`: {listen} listens on a wildcard address and `sip.advertised_address` \
-                 is not set, so Contact, Via and SDP will carry {fallback}, which remote phones \
-                 and trunks cannot reach"
-            ));
-        }
-        warnings
+        self.load_warnings.clone()
     }
 }
 
