@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use herald_sip::auth::{
-    Algorithm, ClientSecret, DigestAuthenticator, DigestChallenge, DigestConfig, DigestCredentials, DigestHash,
-    DigestRequest, Ha1, NonceCount, Realm, ServerSecret, generate_cnonce,
+    Algorithm, ClientSecret, DigestAuthenticator, DigestChallenge, DigestConfig, DigestCredentials,
+    DigestHash, DigestRequest, Ha1, NonceCount, Realm, ServerSecret, generate_cnonce,
 };
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
@@ -30,7 +30,10 @@ fn digest_check(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     for algorithm in [Algorithm::Md5, Algorithm::Sha256] {
         let realm = Realm::new("127.0.0.1").expect("valid realm");
-        let config = DigestConfig { algorithms: vec![algorithm], ..DigestConfig::default() };
+        let config = DigestConfig {
+            algorithms: vec![algorithm],
+            ..DigestConfig::default()
+        };
         let mut server = DigestAuthenticator::new(ServerSecret::new([7; 32]), config);
         let ha1 = Ha1::from_password(algorithm, "user42", realm.as_str(), "secret");
         let mut rng = ChaCha8Rng::seed_from_u64(42);
@@ -46,22 +49,42 @@ fn digest_check(c: &mut Criterion) {
                     // Client side, untimed: one challenge and one answer per registration.
                     let answers: Vec<String> = (0..n)
                         .map(|_| {
-                            let challenge = server.challenge(&realm, algorithm, false, now, &mut rng);
-                            let challenge = DigestChallenge::parse(&challenge).expect("own challenge parses");
+                            let challenge =
+                                server.challenge(&realm, algorithm, false, now, &mut rng);
+                            let challenge =
+                                DigestChallenge::parse(&challenge).expect("own challenge parses");
                             let cnonce = generate_cnonce(&mut rng);
                             let nc = NonceCount::new(1).expect("nonzero");
                             challenge
-                                .authorization("REGISTER", URI, "user42", ClientSecret::Password("secret"), &cnonce, nc)
+                                .authorization(
+                                    "REGISTER",
+                                    URI,
+                                    "user42",
+                                    ClientSecret::Password("secret"),
+                                    &cnonce,
+                                    nc,
+                                )
                                 .expect("answerable")
                         })
                         .collect();
-                    let request = DigestRequest { realm: &realm, method: "REGISTER", request_uri: URI };
+                    let request = DigestRequest {
+                        realm: &realm,
+                        method: "REGISTER",
+                        request_uri: URI,
+                    };
                     let start = Instant::now();
                     for value in &answers {
-                        let creds = DigestCredentials::parse(black_box(value)).expect("well-formed");
-                        let lookup = |user: &str, hash: DigestHash| (user == "user42" && hash == ha1.hash()).then(|| ha1.clone());
+                        let creds =
+                            DigestCredentials::parse(black_box(value)).expect("well-formed");
+                        let lookup = |user: &str, hash: DigestHash| {
+                            (user == "user42" && hash == ha1.hash()).then(|| ha1.clone())
+                        };
                         let proof = server.verify(&creds, &request, lookup, now);
-                        assert!(proof.is_ok(), "valid credentials rejected: {:?}", proof.err());
+                        assert!(
+                            proof.is_ok(),
+                            "valid credentials rejected: {:?}",
+                            proof.err()
+                        );
                     }
                     total += start.elapsed();
                 }

@@ -50,7 +50,10 @@ fn endpoint_call(c: &mut Criterion) {
     group.finish();
     let stats = bench.endpoint.stats();
     assert_eq!(stats.calls, 0, "calls left over: {stats:?}");
-    println!("endpoint_call: steady state {stats:?}, {} calls ended", bench.completed);
+    println!(
+        "endpoint_call: steady state {stats:?}, {} calls ended",
+        bench.completed
+    );
 }
 
 criterion_group!(benches, endpoint_call);

@@ -14,8 +14,14 @@ fn sip_parse(c: &mut Criterion) {
     let mut group = c.benchmark_group("sip_parse");
     for (name, bytes) in PARSE_INPUTS {
         // Both parsers must accept the input, or the comparison means nothing.
-        assert!(parse_message(bytes, Framing::Datagram).is_ok(), "herald rejects {name}");
-        assert!(rsip::SipMessage::try_from(bytes).is_ok(), "rsip rejects {name}");
+        assert!(
+            parse_message(bytes, Framing::Datagram).is_ok(),
+            "herald rejects {name}"
+        );
+        assert!(
+            rsip::SipMessage::try_from(bytes).is_ok(),
+            "rsip rejects {name}"
+        );
         group.throughput(Throughput::Bytes(bytes.len() as u64));
         group.bench_with_input(BenchmarkId::new("herald", name), bytes, |b, bytes| {
             b.iter(|| parse_message(black_box(bytes), Framing::Datagram))

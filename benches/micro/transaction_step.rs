@@ -52,9 +52,16 @@ fn loaded_table(now: Instant) -> Transactions<Bytes> {
     let trying = Bytes::from_static(b"SIP/2.0 100 Trying\r\n\r\n");
     for n in 0..BACKGROUND {
         let id = table
-            .start_server(key("INVITE", "bg", n), TransactionKind::Invite, Reliability::Unreliable, now)
+            .start_server(
+                key("INVITE", "bg", n),
+                TransactionKind::Invite,
+                Reliability::Unreliable,
+                now,
+            )
             .expect("unique key");
-        table.respond(id, 100, trying.clone(), now).expect("100 allowed");
+        table
+            .respond(id, 100, trying.clone(), now)
+            .expect("100 allowed");
     }
     while table.poll_output().is_some() {}
     table
@@ -93,7 +100,12 @@ fn transaction_step(c: &mut Criterion) {
             let k = i % KEYS;
             i += 1;
             let id = table
-                .start_server(invite_keys[k].clone(), TransactionKind::Invite, Reliability::Unreliable, t0)
+                .start_server(
+                    invite_keys[k].clone(),
+                    TransactionKind::Invite,
+                    Reliability::Unreliable,
+                    t0,
+                )
                 .expect("key not live");
             table.respond(id, 100, trying.clone(), t0).expect("100");
             table.respond(id, 200, ok.clone(), t0).expect("200");
@@ -103,7 +115,11 @@ fn transaction_step(c: &mut Criterion) {
             drain(&mut table)
         })
     });
-    assert_eq!(table.len(), BACKGROUND, "a measured transaction outlived Timer L");
+    assert_eq!(
+        table.len(),
+        BACKGROUND,
+        "a measured transaction outlived Timer L"
+    );
 
     let timer_h = TimerConfig::default().transaction_timeout() + Duration::from_millis(1);
     group.bench_function("invite_rejected_lifecycle", |b| {
@@ -111,7 +127,12 @@ fn transaction_step(c: &mut Criterion) {
             let k = i % KEYS;
             i += 1;
             let id = table
-                .start_server(rejected_keys[k].clone(), TransactionKind::Invite, Reliability::Unreliable, t0)
+                .start_server(
+                    rejected_keys[k].clone(),
+                    TransactionKind::Invite,
+                    Reliability::Unreliable,
+                    t0,
+                )
                 .expect("key not live");
             table.respond(id, 100, trying.clone(), t0).expect("100");
             table.respond(id, 486, busy.clone(), t0).expect("486");
@@ -122,7 +143,11 @@ fn transaction_step(c: &mut Criterion) {
             drain(&mut table)
         })
     });
-    assert_eq!(table.len(), BACKGROUND, "a rejected transaction outlived Timer I");
+    assert_eq!(
+        table.len(),
+        BACKGROUND,
+        "a rejected transaction outlived Timer I"
+    );
 
     let bye_keys: Vec<_> = (0..KEYS).map(|n| key("BYE", "bye", n)).collect();
     let timer_j = TimerConfig::default().transaction_timeout() + Duration::from_millis(1);
@@ -132,14 +157,23 @@ fn transaction_step(c: &mut Criterion) {
             let k = i % KEYS;
             i += 1;
             let id = table
-                .start_server(bye_keys[k].clone(), TransactionKind::NonInvite, Reliability::Unreliable, t0)
+                .start_server(
+                    bye_keys[k].clone(),
+                    TransactionKind::NonInvite,
+                    Reliability::Unreliable,
+                    t0,
+                )
                 .expect("key not live");
             table.respond(id, 200, ok.clone(), t0).expect("200");
             table.handle_timeout(t0 + timer_j);
             drain(&mut table)
         })
     });
-    assert_eq!(table.len(), BACKGROUND, "a measured transaction outlived Timer J");
+    assert_eq!(
+        table.len(),
+        BACKGROUND,
+        "a measured transaction outlived Timer J"
+    );
 
     let retransmitted = key("INVITE", "bg", BACKGROUND / 2);
     group.throughput(Throughput::Elements(1));

@@ -126,17 +126,27 @@ impl CallScript {
             )
         };
         let mut invite = common("INVITE", 1, "1", "");
-        invite.push_str(&format!("Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}", sdp.len()));
+        invite.push_str(&format!(
+            "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+            sdp.len()
+        ));
         let mut ack = common("ACK", 1, "2", ";tag={TAG}");
         ack.push_str("Content-Length: 0\r\n\r\n");
         let mut bye = common("BYE", 2, "3", ";tag={TAG}");
         bye.push_str("Content-Length: 0\r\n\r\n");
-        Self { invite: invite.into_bytes(), ack_template: ack, bye_template: bye }
+        Self {
+            invite: invite.into_bytes(),
+            ack_template: ack,
+            bye_template: bye,
+        }
     }
 
     /// The ACK and BYE for the To tag Herald chose.
     pub fn ack_and_bye(&self, to_tag: &str) -> (Vec<u8>, Vec<u8>) {
-        (self.ack_template.replace("{TAG}", to_tag).into_bytes(), self.bye_template.replace("{TAG}", to_tag).into_bytes())
+        (
+            self.ack_template.replace("{TAG}", to_tag).into_bytes(),
+            self.bye_template.replace("{TAG}", to_tag).into_bytes(),
+        )
     }
 }
 
@@ -147,7 +157,10 @@ pub fn to_tag(response: &[u8]) -> Option<&str> {
     let end = memchr::memmem::find(line, b"\r\n")?;
     let line = &line[..end];
     let tag_at = memchr::memmem::find(line, b";tag=")?;
-    std::str::from_utf8(&line[tag_at + 5..]).ok()?.split(';').next()
+    std::str::from_utf8(&line[tag_at + 5..])
+        .ok()?
+        .split(';')
+        .next()
 }
 
 /// A Herald endpoint and the application logic of `herald serve` reduced to what the
@@ -164,7 +177,9 @@ pub struct CallBench {
 
 impl std::fmt::Debug for CallBench {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CallBench").field("completed", &self.completed).finish_non_exhaustive()
+        f.debug_struct("CallBench")
+            .field("completed", &self.completed)
+            .finish_non_exhaustive()
     }
 }
 
@@ -172,7 +187,11 @@ impl CallBench {
     /// An endpoint with default settings (RFC 3261 timers, session timers on), seeded RNG,
     /// at virtual time `now`.
     pub fn new(now: Instant) -> Self {
-        let endpoint = Endpoint::new(EndpointConfig::default(), ChaCha8Rng::seed_from_u64(1), (now, 1_700_000_000_000));
+        let endpoint = Endpoint::new(
+            EndpointConfig::default(),
+            ChaCha8Rng::seed_from_u64(1),
+            (now, 1_700_000_000_000),
+        );
         Self {
             endpoint,
             now,
@@ -184,7 +203,13 @@ impl CallBench {
     }
 
     fn feed(&mut self, bytes: &[u8]) {
-        let incoming = Incoming { transport: Transport::Udp, conn: None, local: self.local, remote: self.remote, bytes };
+        let incoming = Incoming {
+            transport: Transport::Udp,
+            conn: None,
+            local: self.local,
+            remote: self.remote,
+            bytes,
+        };
         self.endpoint.handle_incoming(self.now, incoming);
         self.drain();
     }
@@ -200,7 +225,8 @@ impl CallBench {
             }
         }
         for call in answer {
-            self.endpoint.answer(self.now, call, Bytes::from_static(SDP_ANSWER));
+            self.endpoint
+                .answer(self.now, call, Bytes::from_static(SDP_ANSWER));
             self.drain();
         }
     }
@@ -209,7 +235,14 @@ impl CallBench {
     /// answer with a tagged 200 OK.
     pub fn call(&mut self, script: &CallScript) -> bool {
         self.feed(&script.invite);
-        let Some(tag) = self.last_response.as_deref().and_then(to_tag).map(str::to_owned) else { return false };
+        let Some(tag) = self
+            .last_response
+            .as_deref()
+            .and_then(to_tag)
+            .map(str::to_owned)
+        else {
+            return false;
+        };
         let (ack, bye) = script.ack_and_bye(&tag);
         self.feed(&ack);
         self.feed(&bye);
@@ -219,7 +252,14 @@ impl CallBench {
     /// INVITE and ACK only: the call stays up, idle (for memory per idle dialog).
     pub fn idle_call(&mut self, script: &CallScript) -> bool {
         self.feed(&script.invite);
-        let Some(tag) = self.last_response.as_deref().and_then(to_tag).map(str::to_owned) else { return false };
+        let Some(tag) = self
+            .last_response
+            .as_deref()
+            .and_then(to_tag)
+            .map(str::to_owned)
+        else {
+            return false;
+        };
         let (ack, _) = script.ack_and_bye(&tag);
         self.feed(&ack);
         true

@@ -246,7 +246,7 @@ fn expired_nonce_is_stale_only_for_a_correct_response() {
 #[test]
 fn nonce_from_another_secret_or_realm_is_forged() {
     let mut fx = Fixture::new();
-    let other = DigestAuthenticator::new(ServerSecret::new([8; 32]), DigestConfig::default());
+    let mut other = DigestAuthenticator::new(ServerSecret::new([8; 32]), DigestConfig::default());
     let foreign = other.challenge(&fx.realm, Algorithm::Sha256, false, NOW, &mut fx.rng);
     assert_eq!(
         fx.verify(&answer(&foreign, "wonderland", "c", 1)),

@@ -77,25 +77,23 @@ struct Run {
     server: DigestAuthenticator,
     realm: Realm,
     case: Case,
+    /// The one challenge this run's client answers (repeatedly, with growing nc).
+    challenge: String,
 }
 
 impl Run {
     fn new(case: Case) -> Run {
-        Run {
-            server: DigestAuthenticator::new(ServerSecret::new([1; 32]), config()),
-            realm: Realm::new(case.realm.clone()).expect("strategy yields valid realms"),
-            case,
-        }
+        let mut server = DigestAuthenticator::new(ServerSecret::new([1; 32]), config());
+        let realm = Realm::new(case.realm.clone()).expect("strategy yields valid realms");
+        let mut rng = ChaCha8Rng::seed_from_u64(case.seed);
+        let challenge = server.challenge(&realm, case.algorithm, false, NOW, &mut rng);
+        Run { server, realm, case, challenge }
     }
 
-    /// A challenge from this server and the client's answer to it.
+    /// The client's answer to this run's challenge with nonce count `nc`.
     fn authorization(&self, nc: u32) -> String {
-        let mut rng = ChaCha8Rng::seed_from_u64(self.case.seed);
-        let challenge =
-            self.server
-                .challenge(&self.realm, self.case.algorithm, false, NOW, &mut rng);
         respond(
-            &challenge,
+            &self.challenge,
             "REGISTER",
             &self.case.uri,
             &self.case.username,

@@ -1,19 +1,19 @@
 //! Self-authenticating nonces and nonce-count replay tracking.
 //!
-//! A nonce is `base64url(version || issued_at || random || tag)` without padding, where
-//! `issued_at` is big-endian unix seconds (8 bytes), `random` is 16 bytes from the injected RNG,
-//! and `tag = HMAC-SHA256(secret, label || version || issued_at || random || realm)`. Opening a
-//! nonce checks the tag in constant time, so a nonce this server did not mint for this realm (or
-//! minted under another secret) is detected without storing issued nonces.
+//! A nonce is `base64url(version || issued_at || seq || random || tag)` without padding, where
+//! `issued_at` is big-endian unix seconds (8 bytes), `seq` the server's running count of minted
+//! nonces (8 bytes), `random` 8 bytes from the injected RNG, and
+//! `tag = HMAC-SHA256(secret, label || version || issued_at || seq || random || realm)`. Opening
+//! a nonce checks the tag in constant time, so a nonce this server did not mint for this realm
+//! (or minted under another secret) is detected without storing issued nonces.
 //!
-//! Replay protection needs a little state: the highest `nc` accepted per nonce that has been
-//! used, kept in a map ordered by issue time so expired entries fall off the front. The map is
-//! bounded; when it is full of live nonces the oldest is evicted and its issue time becomes a
-//! floor: an untracked nonce issued at or before the floor is reported stale rather than trusted
-//! (it may be the one whose history was evicted). Staleness is harmless: the client retries with
-//! a fresh nonce without asking the user.
+//! Replay protection needs a little state: the highest `nc` accepted per nonce, in a ring of
+//! the last `capacity` minted nonces indexed by `seq % capacity`. A nonce among the last
+//! `capacity` minted is tracked exactly; an older one, whose slot may have been reused, is
+//! reported stale rather than trusted. Staleness is harmless: the client retries with a fresh
+//! nonce without asking the user. Unlike an eviction floor by time, this never catches the many
+//! nonces a busy registrar mints within one second.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use hmac::{Hmac, Mac};
@@ -22,11 +22,12 @@ use sha2::Sha256;
 
 use super::credentials::NonceCount;
 
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 const MAC_LABEL: &[u8] = b"herald-sip digest nonce";
-const RANDOM_LEN: usize = 16;
+const RANDOM_LEN: usize = 8;
 const TAG_LEN: usize = 32;
-const NONCE_LEN: usize = 1 + 8 + RANDOM_LEN + TAG_LEN;
+const BODY_LEN: usize = 1 + 8 + 8 + RANDOM_LEN;
+const NONCE_LEN: usize = BODY_LEN + TAG_LEN;
 // Whole base64 groups: no padding, and every valid nonce has exactly this many characters.
 const _: () = assert!(NONCE_LEN.is_multiple_of(3));
 
@@ -57,38 +58,36 @@ impl fmt::Debug for ServerSecret {
     }
 }
 
-/// What an authentic nonce tells: when it was minted, and its unique random part.
+/// What an authentic nonce tells: when it was minted and its place in the minting order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct NonceId {
     pub issued_at: u64,
-    random: [u8; RANDOM_LEN],
+    pub seq: u64,
 }
 
-/// Mints a nonce for `realm` at `now` (unix seconds).
-pub(crate) fn mint(secret: &ServerSecret, realm: &str, now: u64, rng: &mut impl RngCore) -> String {
+/// Mints nonce number `seq` for `realm` at `now` (unix seconds).
+pub(crate) fn mint(secret: &ServerSecret, realm: &str, now: u64, seq: u64, rng: &mut impl RngCore) -> String {
     let mut bytes = [0u8; NONCE_LEN];
     bytes[0] = VERSION;
     bytes[1..9].copy_from_slice(&now.to_be_bytes());
-    rng.fill_bytes(&mut bytes[9..9 + RANDOM_LEN]);
-    let tag = secret
-        .tag(realm, &bytes[..9 + RANDOM_LEN])
-        .finalize()
-        .into_bytes();
-    bytes[9 + RANDOM_LEN..].copy_from_slice(&tag);
+    bytes[9..17].copy_from_slice(&seq.to_be_bytes());
+    rng.fill_bytes(&mut bytes[17..BODY_LEN]);
+    let tag = secret.tag(realm, &bytes[..BODY_LEN]).finalize().into_bytes();
+    bytes[BODY_LEN..].copy_from_slice(&tag);
     base64url_encode(&bytes)
 }
 
 /// Opens a nonce: `None` unless this secret minted it for this realm.
 pub(crate) fn open(secret: &ServerSecret, realm: &str, nonce: &str) -> Option<NonceId> {
     let bytes = base64url_decode::<NONCE_LEN>(nonce)?;
-    let (body, tag) = bytes.split_at(9 + RANDOM_LEN);
+    let (body, tag) = bytes.split_at(BODY_LEN);
     secret.tag(realm, body).verify_slice(tag).ok()?;
     if body[0] != VERSION {
         return None;
     }
     let issued_at = u64::from_be_bytes(body[1..9].try_into().ok()?);
-    let random = body[9..].try_into().ok()?;
-    Some(NonceId { issued_at, random })
+    let seq = u64::from_be_bytes(body[9..17].try_into().ok()?);
+    Some(NonceId { issued_at, seq })
 }
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -141,22 +140,26 @@ pub(crate) enum CountRejected {
     Forgotten,
 }
 
-/// Highest accepted `nc` per live, used nonce. See the module docs for the eviction floor.
+/// Mints sequence numbers and remembers the highest accepted `nc` of the last `capacity`
+/// minted nonces. See the module docs.
 pub(crate) struct NonceTracker {
     ttl_secs: u64,
-    capacity: usize,
-    highest: BTreeMap<NonceId, u32>,
-    floor: Option<u64>,
+    /// `(seq, highest nc)` per slot; seq 0 marks an empty slot (sequence numbers start at 1).
+    slots: Vec<(u64, u32)>,
+    /// The next sequence number to mint.
+    next_seq: u64,
 }
 
 impl NonceTracker {
     pub fn new(ttl_secs: u64, capacity: usize) -> NonceTracker {
-        NonceTracker {
-            ttl_secs,
-            capacity: capacity.max(1),
-            highest: BTreeMap::new(),
-            floor: None,
-        }
+        NonceTracker { ttl_secs, slots: vec![(0, 0); capacity.max(1)], next_seq: 1 }
+    }
+
+    /// The sequence number for the next nonce.
+    pub fn next_seq(&mut self) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        seq
     }
 
     /// Whether a nonce minted at `issued_at` is still usable at `now`. A nonce from the future
@@ -166,42 +169,25 @@ impl NonceTracker {
     }
 
     /// Accepts `nc` for a fresh nonce if it is above every count accepted before, and records it.
-    pub fn accept(&mut self, id: NonceId, nc: NonceCount, now: u64) -> Result<(), CountRejected> {
-        self.drop_expired(now);
-        if let Some(highest) = self.highest.get_mut(&id) {
-            if nc.get() <= *highest {
-                return Err(CountRejected::Replay);
-            }
-            *highest = nc.get();
-            return Ok(());
-        }
-        if self.floor.is_some_and(|floor| id.issued_at <= floor) {
+    pub fn accept(&mut self, id: NonceId, nc: NonceCount) -> Result<(), CountRejected> {
+        let capacity = self.slots.len() as u64;
+        // Minted before the last `capacity` (or by an earlier run with the same secret): its
+        // slot may have been reused, so its history is unknown.
+        if id.seq == 0 || id.seq >= self.next_seq || self.next_seq - id.seq > capacity {
             return Err(CountRejected::Forgotten);
         }
-        if self.highest.len() >= self.capacity
-            && let Some((evicted, _)) = self.highest.pop_first()
-        {
-            self.floor = Some(
-                self.floor
-                    .map_or(evicted.issued_at, |f| f.max(evicted.issued_at)),
-            );
+        let slot = &mut self.slots[(id.seq % capacity) as usize];
+        if slot.0 == id.seq && nc.get() <= slot.1 {
+            return Err(CountRejected::Replay);
         }
-        self.highest.insert(id, nc.get());
+        *slot = (id.seq, nc.get());
         Ok(())
     }
 
-    fn drop_expired(&mut self, now: u64) {
-        while let Some(entry) = self.highest.first_entry() {
-            if entry.key().issued_at.saturating_add(self.ttl_secs) > now {
-                break;
-            }
-            entry.remove();
-        }
-    }
-
-    /// How many nonces have counts recorded.
+    /// How many of the last `capacity` minted nonces have counts recorded.
     pub fn len(&self) -> usize {
-        self.highest.len()
+        let capacity = self.slots.len() as u64;
+        self.slots.iter().filter(|(seq, _)| *seq != 0 && self.next_seq - seq <= capacity).count()
     }
 }
 
@@ -232,10 +218,10 @@ mod tests {
     #[test]
     fn minted_nonce_opens_only_with_same_secret_and_realm() {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let nonce = mint(&secret(1), "example.com", 1_700_000_000, &mut rng);
+        let nonce = mint(&secret(1), "example.com", 1_700_000_000, 42, &mut rng);
         assert_eq!(nonce.len(), NONCE_LEN / 3 * 4);
         let id = open(&secret(1), "example.com", &nonce).expect("authentic");
-        assert_eq!(id.issued_at, 1_700_000_000);
+        assert_eq!((id.issued_at, id.seq), (1_700_000_000, 42));
         assert_eq!(open(&secret(2), "example.com", &nonce), None);
         assert_eq!(open(&secret(1), "example.org", &nonce), None);
         let mut flipped = nonce.into_bytes();
@@ -249,59 +235,37 @@ mod tests {
         assert_eq!(format!("{:?}", secret(7)), "ServerSecret(<redacted>)");
     }
 
-    fn id(issued_at: u64, tag: u8) -> NonceId {
-        NonceId {
-            issued_at,
-            random: [tag; RANDOM_LEN],
-        }
-    }
-
     #[test]
     fn counts_must_increase() {
         let mut tracker = NonceTracker::new(300, 10);
-        assert_eq!(tracker.accept(id(100, 1), nc(1), 100), Ok(()));
-        assert_eq!(
-            tracker.accept(id(100, 1), nc(1), 101),
-            Err(CountRejected::Replay)
-        );
-        assert_eq!(tracker.accept(id(100, 1), nc(3), 101), Ok(()));
-        assert_eq!(
-            tracker.accept(id(100, 1), nc(2), 101),
-            Err(CountRejected::Replay)
-        );
-        assert_eq!(tracker.accept(id(100, 2), nc(1), 101), Ok(()));
-    }
-
-    #[test]
-    fn expired_entries_are_dropped() {
-        let mut tracker = NonceTracker::new(300, 10);
-        tracker.accept(id(100, 1), nc(1), 100).expect("fresh");
-        tracker.accept(id(350, 2), nc(1), 350).expect("fresh");
-        tracker.accept(id(400, 3), nc(1), 400).expect("fresh");
+        let (a, b) = (tracker.next_seq(), tracker.next_seq());
+        let id = |seq| NonceId { issued_at: 100, seq };
+        assert_eq!(tracker.accept(id(a), nc(1)), Ok(()));
+        assert_eq!(tracker.accept(id(a), nc(1)), Err(CountRejected::Replay));
+        assert_eq!(tracker.accept(id(a), nc(3)), Ok(()));
+        assert_eq!(tracker.accept(id(a), nc(2)), Err(CountRejected::Replay));
+        assert_eq!(tracker.accept(id(b), nc(1)), Ok(()));
         assert_eq!(tracker.len(), 2);
         assert!(!tracker.is_fresh(100, 400));
-        assert!(
-            tracker.is_fresh(400, 100 + 1),
-            "future nonce within the window"
-        );
+        assert!(tracker.is_fresh(400, 100 + 1), "future nonce within the window");
     }
 
     #[test]
-    fn eviction_sets_a_floor() {
-        let mut tracker = NonceTracker::new(300, 2);
-        tracker.accept(id(100, 1), nc(1), 110).expect("fresh");
-        tracker.accept(id(101, 2), nc(1), 110).expect("fresh");
-        tracker
-            .accept(id(102, 3), nc(1), 110)
-            .expect("fresh, evicts 100");
-        assert_eq!(tracker.len(), 2);
-        // The evicted nonce cannot be replayed from count 1 again.
-        assert_eq!(
-            tracker.accept(id(100, 1), nc(2), 111),
-            Err(CountRejected::Forgotten)
-        );
-        // Tracked ones keep working; newer untracked ones are admitted.
-        assert_eq!(tracker.accept(id(101, 2), nc(2), 111), Ok(()));
-        assert_eq!(tracker.accept(id(105, 4), nc(1), 111), Ok(()));
+    fn only_nonces_older_than_the_ring_are_forgotten() {
+        let mut tracker = NonceTracker::new(300, 4);
+        let id = |seq| NonceId { issued_at: 100, seq };
+        let first = tracker.next_seq();
+        assert_eq!(tracker.accept(id(first), nc(1)), Ok(()));
+        // Many nonces minted in the same second, used in any order: all tracked while among
+        // the last four minted.
+        let recent: Vec<u64> = (0..4).map(|_| tracker.next_seq()).collect();
+        for &seq in recent.iter().rev() {
+            assert_eq!(tracker.accept(id(seq), nc(1)), Ok(()), "seq {seq}");
+        }
+        assert_eq!(tracker.accept(id(first), nc(2)), Err(CountRejected::Forgotten), "slot reused");
+        for &seq in &recent {
+            assert_eq!(tracker.accept(id(seq), nc(1)), Err(CountRejected::Replay));
+        }
+        assert_eq!(tracker.accept(id(999), nc(1)), Err(CountRejected::Forgotten), "never minted here");
     }
 }

@@ -266,7 +266,7 @@ impl<R: RngCore> Endpoint<R> {
     }
 
     fn challenge(&mut self, now: Instant, ctx: &RequestCtx, req: &Request, status: u16, stale: bool, now_secs: u64) {
-        let Some((auth, realm)) = self.registrar.auth.as_ref() else { return };
+        let Some((auth, realm)) = self.registrar.auth.as_mut() else { return };
         let values = auth.challenges(realm, stale, now_secs, &mut self.rng);
         let extra: Vec<_> = values.into_iter().map(|v| (HeaderName::WwwAuthenticate, v)).collect();
         let tag = self.new_tag();
