@@ -29,7 +29,10 @@ fn unix_ms() -> i64 {
 }
 
 pub fn run(config: Config) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    // One thread: the SIP endpoint is a single state machine, and keeping its socket tasks,
+    // timers and the record writer on the thread that drives it avoids a cross-thread wake-up
+    // per packet batch. Media (a later milestone) gets worker threads of its own.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(serve(config))
 }
 
@@ -234,6 +237,11 @@ enum StoreOp {
 
 const MAX_BATCH: usize = 1024;
 
+/// How long the writer gathers writes before committing them: records trail the calls by at
+/// most this much, and a busy server commits a few dozen transactions per second instead of
+/// one per call.
+const BATCH_WINDOW: Duration = Duration::from_millis(20);
+
 #[derive(Clone)]
 struct StoreWriter(mpsc::UnboundedSender<StoreOp>);
 
@@ -247,6 +255,7 @@ impl StoreWriter {
             // Only the newest binding set of an AOR matters.
             let mut registrations: HashMap<String, Vec<herald_store::Binding>> = HashMap::new();
             while let Some(first) = rx.recv().await {
+                let window = tokio::time::Instant::now() + BATCH_WINDOW;
                 let mut next = Some(first);
                 while let Some(op) = next.take() {
                     match op {
@@ -256,7 +265,8 @@ impl StoreWriter {
                         }
                     }
                     if calls.len() + registrations.len() < MAX_BATCH {
-                        next = rx.try_recv().ok();
+                        // Ok(None): every sender is gone (shutdown): commit what we have.
+                        next = tokio::time::timeout_at(window, rx.recv()).await.ok().flatten();
                     }
                 }
                 flush(&store, &mut calls, &mut registrations).await;

@@ -202,10 +202,21 @@ macro_rules! call_columns {
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
 fn insert_call_query(call: &NewCall) -> AnyQuery<'_> {
+    insert_progressed_query(call, None, None)
+}
+
+/// Inserts a call together with what already happened to it (answer, end), in one statement.
+fn insert_progressed_query<'q>(call: &'q NewCall, answered_at: Option<i64>, ended: Option<&'q CallEnd>) -> AnyQuery<'q> {
+    let state = match (answered_at, ended) {
+        (Some(_), Some(_)) => CallState::Ended,
+        (None, Some(_)) => CallState::Failed,
+        (Some(_), None) => CallState::Answered,
+        (None, None) => CallState::Ringing,
+    };
     sqlx::query(concat!(
         "INSERT INTO calls (",
         call_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'ringing', $10, NULL, NULL, NULL, NULL, $11)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $12, $10, $13, $14, $15, $16, $11)"
     ))
     .bind(&call.id)
     .bind(&call.sip_call_id)
@@ -218,6 +229,51 @@ fn insert_call_query(call: &NewCall) -> AnyQuery<'_> {
     .bind(&call.route)
     .bind(call.started_at)
     .bind(call.user_agent.as_deref())
+    .bind(state.as_str())
+    .bind(answered_at)
+    .bind(ended.map(|e| e.at))
+    .bind(ended.map(|e| e.cause.as_str()))
+    .bind(ended.and_then(|e| e.status).map(i64::from))
+}
+
+/// How a call ended, folded into its insert by [`Store::apply_call_writes`].
+#[derive(Debug, Clone)]
+struct CallEnd {
+    at: i64,
+    cause: String,
+    status: Option<u16>,
+}
+
+/// A batch's writes with every call inserted in the batch folded into one statement: its
+/// answer and end are written with the insert instead of as separate updates.
+enum Folded<'a> {
+    Insert { call: &'a NewCall, answered_at: Option<i64>, ended: Option<CallEnd> },
+    Other(&'a CallWrite),
+}
+
+fn fold(writes: &[CallWrite]) -> Vec<Folded<'_>> {
+    let mut out: Vec<Folded<'_>> = Vec::with_capacity(writes.len());
+    let mut inserted: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for w in writes {
+        let slot = match w {
+            CallWrite::Answered { id, .. } | CallWrite::Ended { id, .. } => inserted.get(id.as_str()).copied(),
+            _ => None,
+        };
+        match (w, slot.map(|i| &mut out[i])) {
+            (CallWrite::Insert(call), _) => {
+                inserted.insert(call.id.as_str(), out.len());
+                out.push(Folded::Insert { call, answered_at: None, ended: None });
+            }
+            (CallWrite::Answered { at, .. }, Some(Folded::Insert { answered_at, ended: None, .. })) => {
+                answered_at.get_or_insert(*at);
+            }
+            (CallWrite::Ended { at, cause, status, .. }, Some(Folded::Insert { ended: ended @ None, .. })) => {
+                *ended = Some(CallEnd { at: *at, cause: cause.clone(), status: *status });
+            }
+            (other, _) => out.push(Folded::Other(other)),
+        }
+    }
+    out
 }
 
 fn answered_query(id: &str, at: i64) -> AnyQuery<'_> {
@@ -307,7 +363,14 @@ impl Store {
     async fn apply_in_transaction(&self, writes: &[CallWrite]) -> Result<usize, StoreError> {
         let mut tx = self.pool.begin().await?;
         let mut skipped = 0;
-        for w in writes {
+        for folded in fold(writes) {
+            let w = match folded {
+                Folded::Insert { call, answered_at, ended } => {
+                    insert_progressed_query(call, answered_at, ended.as_ref()).execute(&mut *tx).await?;
+                    continue;
+                }
+                Folded::Other(w) => w,
+            };
             let affected = match w {
                 CallWrite::Insert(call) => insert_call_query(call).execute(&mut *tx).await?.rows_affected(),
                 CallWrite::Answered { id, at } => answered_query(id, *at).execute(&mut *tx).await?.rows_affected(),

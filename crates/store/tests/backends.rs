@@ -430,6 +430,9 @@ async fn batched_writes_apply_in_order_and_survive_a_bad_write(db: &TestDb) {
         writes.push(CallWrite::Event { call_id: id.clone(), at: T0 + i + 2, kind: "confirmed".into(), detail: json!({}) });
         writes.push(CallWrite::Ended { id, at: T0 + i + 3, cause: "caller-bye".into(), status: None });
     }
+    // A call inserted and ended unanswered in the same batch is written as failed.
+    writes.push(CallWrite::Insert(Box::new(new_call("batch-cancelled", T0))));
+    writes.push(CallWrite::Ended { id: "batch-cancelled".into(), at: T0 + 5, cause: "cancelled".into(), status: Some(487) });
     // Ending a finished call does not apply: skipped, not an error.
     writes.push(CallWrite::Ended { id: "batch-0".into(), at: T0 + 99, cause: "again".into(), status: None });
     let outcome = store.apply_call_writes(&writes).await;
@@ -438,6 +441,9 @@ async fn batched_writes_apply_in_order_and_survive_a_bad_write(db: &TestDb) {
     assert_eq!((c.call.state, c.call.hangup_cause.as_deref()), (CallState::Ended, Some("caller-bye")));
     assert_eq!(c.events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), vec!["confirmed"]);
     assert_eq!(lookup(&store, "batch-0").await.call.hangup_cause.as_deref(), Some("caller-bye"));
+    let cancelled = lookup(&store, "batch-cancelled").await.call;
+    assert_eq!((cancelled.state, cancelled.final_status, cancelled.answered_at), (CallState::Failed, Some(487), None));
+    assert_eq!(cancelled.ended_at, Some(T0 + 5));
 
     // A write that fails (an event for a call that does not exist) fails the transaction;
     // the fallback still applies every other write of the batch.
