@@ -609,14 +609,14 @@ fn response_target(incoming: &Incoming<'_>, top: &Via) -> Target {
 /// from the request carries them.
 fn stamp_top_via(req: &mut Request, source: SocketAddr) {
     let Some(line) = req.headers.get_mut(&HeaderName::Via) else { return };
-    let mut items: Vec<String> = crate::message::split_list(line).map(str::to_owned).collect();
-    let Some(top) = items.first_mut() else { return };
-    let Ok(mut via) = Via::parse(top.as_str()) else { return };
+    let Some(Ok(mut via)) = crate::message::split_list(line).next().map(Via::parse) else { return };
     let ip = source.ip().to_string();
     let asked_rport = via.rport() == Some(None);
     if via.host.trim_matches(['[', ']']) == ip && !asked_rport {
-        return;
+        return; // the common case: nothing to record, nothing allocated for the Via list
     }
+    let mut items: Vec<String> = crate::message::split_list(line).map(str::to_owned).collect();
+    let Some(top) = items.first_mut() else { return };
     via.params.retain(|p| !p.name.eq_ignore_ascii_case("received") && !p.name.eq_ignore_ascii_case("rport"));
     let mut out = format!("SIP/2.0/{} {}", via.transport, via.sent_by());
     for p in &via.params {

@@ -66,7 +66,7 @@ struct Registered {
 
 /// Registration state.
 pub(crate) struct Registrar {
-    settings: Option<RegistrarSettings>,
+    settings: Option<Arc<RegistrarSettings>>,
     auth: Option<(DigestAuthenticator, Realm)>,
     bindings: HashMap<String, Vec<Registered>>,
 }
@@ -77,7 +77,7 @@ impl Registrar {
             let realm = Realm::new(s.realm.clone()).ok()?;
             Some((DigestAuthenticator::new(s.secret.clone(), s.digest.clone()), realm))
         });
-        Self { settings, auth, bindings: HashMap::new() }
+        Self { settings: settings.map(Arc::new), auth, bindings: HashMap::new() }
     }
 
     pub fn binding_count(&self) -> usize {
