@@ -23,7 +23,8 @@ use std::time::{Duration, Instant};
 use arbitrary::{Arbitrary, Unstructured};
 use bytes::Bytes;
 use herald_sip::endpoint::{
-    CallRef, ConnId, Endpoint, EndpointConfig, Event, FinalStatus, Incoming, Output, Target, Transport,
+    CallRef, ConnId, Endpoint, EndpointConfig, Event, FinalStatus, Incoming, Output, Target,
+    Transport,
 };
 use herald_sip::message::headers::NameAddr;
 use herald_sip::message::{

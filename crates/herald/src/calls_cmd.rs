@@ -29,10 +29,16 @@ pub enum CallsCommand {
 }
 
 pub fn run(command: CallsCommand) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         match command {
-            CallsCommand::List { config, limit, json } => list(open(config).await?, limit, json).await,
+            CallsCommand::List {
+                config,
+                limit,
+                json,
+            } => list(open(config).await?, limit, json).await,
             CallsCommand::Show { id, config, json } => show(open(config).await?, &id, json).await,
         }
     })
@@ -41,7 +47,9 @@ pub fn run(command: CallsCommand) -> anyhow::Result<()> {
 async fn open(config: Option<PathBuf>) -> anyhow::Result<Store> {
     let config = crate::load_config(config.as_deref())?;
     let url = config.storage.database.as_str();
-    Store::connect(url).await.with_context(|| format!("opening the database {}", redact_url(url)))
+    Store::connect(url)
+        .await
+        .with_context(|| format!("opening the database {}", redact_url(url)))
 }
 
 /// Hides a password in a database URL.
@@ -64,7 +72,10 @@ async fn list(store: Store, limit: u32, json: bool) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&calls)?);
         return Ok(());
     }
-    println!("{:<34} {:<9} {:<20} {:<20} {:<18} {:<6}", "ID", "STATE", "CALLER", "CALLEE", "CAUSE", "STATUS");
+    println!(
+        "{:<34} {:<9} {:<20} {:<20} {:<18} {:<6}",
+        "ID", "STATE", "CALLER", "CALLEE", "CAUSE", "STATUS"
+    );
     for c in &calls {
         println!("{}", row(c));
     }
@@ -84,7 +95,11 @@ fn row(c: &CallRecord) -> String {
 }
 
 fn clip(s: &str, n: usize) -> String {
-    if s.chars().count() <= n { s.to_owned() } else { s.chars().take(n - 1).chain(['…']).collect() }
+    if s.chars().count() <= n {
+        s.to_owned()
+    } else {
+        s.chars().take(n - 1).chain(['…']).collect()
+    }
 }
 
 async fn show(store: Store, id: &str, json: bool) -> anyhow::Result<()> {
@@ -103,7 +118,11 @@ async fn show(store: Store, id: &str, json: bool) -> anyhow::Result<()> {
     println!("source      {} ({})", c.source, c.transport);
     println!("route       {}", c.route);
     println!("state       {}", c.state.as_str());
-    println!("hang-up     {} {}", c.hangup_cause.as_deref().unwrap_or("-"), c.final_status.map_or(String::new(), |s| s.to_string()));
+    println!(
+        "hang-up     {} {}",
+        c.hangup_cause.as_deref().unwrap_or("-"),
+        c.final_status.map_or(String::new(), |s| s.to_string())
+    );
     println!("events:");
     for e in &call.events {
         println!("  {:>13} {:<16} {}", e.at, e.kind, e.detail);
@@ -115,7 +134,13 @@ async fn show(store: Store, id: &str, json: bool) -> anyhow::Result<()> {
 mod tests {
     #[test]
     fn database_passwords_are_redacted() {
-        assert_eq!(super::redact_url("postgres://herald:s3cret@db:5432/h"), "postgres://herald:***@db:5432/h");
-        assert_eq!(super::redact_url("sqlite://data/herald.db"), "sqlite://data/herald.db");
+        assert_eq!(
+            super::redact_url("postgres://herald:s3cret@db:5432/h"),
+            "postgres://herald:***@db:5432/h"
+        );
+        assert_eq!(
+            super::redact_url("sqlite://data/herald.db"),
+            "sqlite://data/herald.db"
+        );
     }
 }

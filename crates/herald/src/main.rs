@@ -17,7 +17,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "herald", version, about = "SIP/RTP media server, VoiceXML IVR and encrypted call recorder")]
+#[command(
+    name = "herald",
+    version,
+    about = "SIP/RTP media server, VoiceXML IVR and encrypted call recorder"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -28,12 +28,19 @@ pub struct Router {
 
 impl Router {
     pub fn new(domain: &str, agents: impl IntoIterator<Item = String>) -> Self {
-        Self { domain: domain.to_ascii_lowercase(), agents: agents.into_iter().collect() }
+        Self {
+            domain: domain.to_ascii_lowercase(),
+            agents: agents.into_iter().collect(),
+        }
     }
 
     pub fn route(&self, call: &CallInfo) -> Route {
-        let host = call.callee_host.trim_matches(['[', ']']).to_ascii_lowercase();
-        let ours = host == self.domain || host == "localhost" || host.parse::<std::net::IpAddr>().is_ok();
+        let host = call
+            .callee_host
+            .trim_matches(['[', ']'])
+            .to_ascii_lowercase();
+        let ours =
+            host == self.domain || host == "localhost" || host.parse::<std::net::IpAddr>().is_ok();
         match (ours, call.callee_user.as_deref()) {
             (false, _) => Route::NotFound,
             (true, Some(user)) if self.agents.contains(user) => Route::Ring,

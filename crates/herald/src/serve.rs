@@ -10,7 +10,8 @@ use bytes::Bytes;
 use herald_sdp::{AnswerPolicy, LocalMedia, SessionDescription, SessionVersion};
 use herald_sip::auth::{Algorithm, DigestConfig, Ha1, ServerSecret};
 use herald_sip::endpoint::{
-    Binding, CallInfo, CallRef, Endpoint, EndpointConfig, Event, FinalStatus, RegistrarSettings, UserCredentials,
+    Binding, CallInfo, CallRef, Endpoint, EndpointConfig, Event, FinalStatus, RegistrarSettings,
+    UserCredentials,
 };
 use herald_sip::transaction::TimerConfig;
 use herald_store::{CallWrite, NewCall, Store};
@@ -25,14 +26,18 @@ use crate::sip_io::{self, Application, Driver, Inbound, UdpListener};
 
 /// Wall-clock unix milliseconds.
 fn unix_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 pub fn run(config: Config) -> anyhow::Result<()> {
     // One thread: the SIP endpoint is a single state machine, and keeping its socket tasks,
     // timers and the record writer on the thread that drives it avoids a cross-thread wake-up
     // per packet batch. Media (a later milestone) gets worker threads of its own.
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(serve(config))
 }
 
@@ -41,9 +46,15 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
     let url = config.storage.database.as_str();
-    let store = Store::connect(url).await.with_context(|| format!("opening {}", crate::calls_cmd::redact_url(url)))?;
+    let store = Store::connect(url)
+        .await
+        .with_context(|| format!("opening {}", crate::calls_cmd::redact_url(url)))?;
     let epoch = (Instant::now(), unix_ms());
-    let mut endpoint = Endpoint::new(endpoint_config(&config)?, rand::rngs::StdRng::from_os_rng(), epoch);
+    let mut endpoint = Endpoint::new(
+        endpoint_config(&config)?,
+        rand::rngs::StdRng::from_os_rng(),
+        epoch,
+    );
     restore_bindings(&store, &mut endpoint, epoch.1).await?;
 
     let (tx, rx) = mpsc::channel::<Inbound>(4096);
@@ -57,7 +68,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!("shutting down");
     // The driver (and with it the writer's sender) is gone: let the writer commit what is
     // queued before the store closes, so no call record is lost on a clean shutdown.
-    if tokio::time::timeout(Duration::from_secs(30), written).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(30), written)
+        .await
+        .is_err()
+    {
         tracing::warn!("call records still queued after 30 s; some may be lost");
     }
     store.close().await;
@@ -65,18 +79,23 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 }
 
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("HERALD_LOG").unwrap_or_else(|_| "info".into());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("HERALD_LOG").unwrap_or_else(|_| "info".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => return std::future::pending().await,
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return std::future::pending().await,
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}
@@ -89,7 +108,11 @@ async fn shutdown_signal() {
 /// Translates the configuration into the endpoint's settings.
 fn endpoint_config(config: &Config) -> anyhow::Result<EndpointConfig> {
     let sip = &config.sip;
-    let timers = TimerConfig { t1: sip.timers.t1, t2: sip.timers.t2, t4: sip.timers.t4 };
+    let timers = TimerConfig {
+        t1: sip.timers.t1,
+        t2: sip.timers.t2,
+        t4: sip.timers.t4,
+    };
     let registrar = if sip.registrar.enabled {
         let r = &sip.registrar;
         let mut secret = [0u8; 32];
@@ -100,15 +123,25 @@ fn endpoint_config(config: &Config) -> anyhow::Result<EndpointConfig> {
         });
         let mut users = HashMap::new();
         for u in &config.users {
-            let md5 = u.ha1.for_algorithm(DigestAlgorithm::Md5).and_then(|h| Ha1::from_hex(Algorithm::Md5.hash(), h).ok());
-            let sha256 = u.ha1.for_algorithm(DigestAlgorithm::Sha256).and_then(|h| Ha1::from_hex(Algorithm::Sha256.hash(), h).ok());
+            let md5 = u
+                .ha1
+                .for_algorithm(DigestAlgorithm::Md5)
+                .and_then(|h| Ha1::from_hex(Algorithm::Md5.hash(), h).ok());
+            let sha256 = u
+                .ha1
+                .for_algorithm(DigestAlgorithm::Sha256)
+                .and_then(|h| Ha1::from_hex(Algorithm::Sha256.hash(), h).ok());
             users.insert(u.username.clone(), UserCredentials { md5, sha256 });
         }
         Some(RegistrarSettings {
             realm: sip.realm.clone(),
             domain: sip.domain.clone(),
             secret: ServerSecret::new(secret),
-            digest: DigestConfig { nonce_ttl_secs: r.nonce_ttl.as_secs(), algorithms: algorithms.collect(), ..DigestConfig::default() },
+            digest: DigestConfig {
+                nonce_ttl_secs: r.nonce_ttl.as_secs(),
+                algorithms: algorithms.collect(),
+                ..DigestConfig::default()
+            },
             min_expires: r.min_expires.as_secs() as u32,
             max_expires: r.max_expires.as_secs() as u32,
             default_expires: r.default_expires.as_secs() as u32,
@@ -129,10 +162,17 @@ fn endpoint_config(config: &Config) -> anyhow::Result<EndpointConfig> {
     })
 }
 
-async fn restore_bindings(store: &Store, endpoint: &mut Endpoint<rand::rngs::StdRng>, now_ms: i64) -> anyhow::Result<()> {
+async fn restore_bindings(
+    store: &Store,
+    endpoint: &mut Endpoint<rand::rngs::StdRng>,
+    now_ms: i64,
+) -> anyhow::Result<()> {
     let mut by_aor: HashMap<String, Vec<Binding>> = HashMap::new();
     for b in store.all_bindings(now_ms).await? {
-        by_aor.entry(b.aor.clone()).or_default().push(from_stored(b));
+        by_aor
+            .entry(b.aor.clone())
+            .or_default()
+            .push(from_stored(b));
     }
     let count: usize = by_aor.values().map(Vec::len).sum();
     for (aor, bindings) in by_aor {
@@ -159,7 +199,11 @@ fn from_stored(b: herald_store::Binding) -> Binding {
 }
 
 /// Binds every configured listener; UDP sockets are returned for the driver to send on.
-async fn bind_listeners(config: &Config, tx: &mpsc::Sender<Inbound>, max: usize) -> anyhow::Result<Vec<UdpListener>> {
+async fn bind_listeners(
+    config: &Config,
+    tx: &mpsc::Sender<Inbound>,
+    max: usize,
+) -> anyhow::Result<Vec<UdpListener>> {
     let mut udp = Vec::new();
     let tls = tls_acceptor(config)?;
     for listen in &config.sip.listen {
@@ -167,18 +211,42 @@ async fn bind_listeners(config: &Config, tx: &mpsc::Sender<Inbound>, max: usize)
         let per_peer = listen.addr.ip().is_unspecified() && config.sip.advertised_address.is_none();
         match listen.transport {
             ConfTransport::Udp => {
-                let socket = Arc::new(bind_udp(listen.addr).with_context(|| format!("binding udp:{}", listen.addr))?);
+                let socket = Arc::new(
+                    bind_udp(listen.addr)
+                        .with_context(|| format!("binding udp:{}", listen.addr))?,
+                );
                 let advertised = SocketAddr::new(advertised.ip(), socket.local_addr()?.port());
                 sip_io::spawn_udp_receiver(udp.len(), socket.clone(), tx.clone(), max);
-                udp.push(UdpListener { socket, advertised, per_peer });
+                udp.push(UdpListener {
+                    socket,
+                    advertised,
+                    per_peer,
+                });
             }
             ConfTransport::Tcp | ConfTransport::Tls => {
-                let listener = TcpListener::bind(listen.addr).await.with_context(|| format!("binding {}:{}", listen.transport.as_str(), listen.addr))?;
-                let acceptor = if listen.transport == ConfTransport::Tls { tls.clone() } else { None };
-                sip_io::spawn_stream_listener(listener, advertised, per_peer, acceptor, tx.clone(), max);
+                let listener = TcpListener::bind(listen.addr).await.with_context(|| {
+                    format!("binding {}:{}", listen.transport.as_str(), listen.addr)
+                })?;
+                let acceptor = if listen.transport == ConfTransport::Tls {
+                    tls.clone()
+                } else {
+                    None
+                };
+                sip_io::spawn_stream_listener(
+                    listener,
+                    advertised,
+                    per_peer,
+                    acceptor,
+                    tx.clone(),
+                    max,
+                );
             }
             ConfTransport::Ws | ConfTransport::Wss => {
-                anyhow::bail!("{}:{}: SIP over WebSocket is not available yet (it arrives with WebRTC support)", listen.transport.as_str(), listen.addr)
+                anyhow::bail!(
+                    "{}:{}: SIP over WebSocket is not available yet (it arrives with WebRTC support)",
+                    listen.transport.as_str(),
+                    listen.addr
+                )
             }
         }
     }
@@ -190,7 +258,11 @@ async fn bind_listeners(config: &Config, tx: &mpsc::Sender<Inbound>, max: usize)
 const UDP_BUFFER: usize = 4 << 20;
 
 fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
-    let domain = if addr.is_ipv4() { socket2::Domain::IPV4 } else { socket2::Domain::IPV6 };
+    let domain = if addr.is_ipv4() {
+        socket2::Domain::IPV4
+    } else {
+        socket2::Domain::IPV6
+    };
     let socket = socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
     // Best effort: the kernel caps these at net.core.{r,w}mem_max.
     let _ = socket.set_recv_buffer_size(UDP_BUFFER);
@@ -202,7 +274,11 @@ fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
 
 /// A rustls acceptor from the configured certificate and key, when a TLS listener needs one.
 fn tls_acceptor(config: &Config) -> anyhow::Result<Option<tokio_rustls::TlsAcceptor>> {
-    let needs = config.sip.listen.iter().any(|l| l.transport == ConfTransport::Tls);
+    let needs = config
+        .sip
+        .listen
+        .iter()
+        .any(|l| l.transport == ConfTransport::Tls);
     let (Some(cert), Some(key)) = (&config.sip.tls_certificate, &config.sip.tls_private_key) else {
         return Ok(None);
     };
@@ -232,7 +308,10 @@ fn tls_acceptor(config: &Config) -> anyhow::Result<Option<tokio_rustls::TlsAccep
 /// batches of up to [`MAX_BATCH`] and committed in one transaction each.
 enum StoreOp {
     Call(CallWrite),
-    Bindings { aor: String, bindings: Vec<herald_store::Binding> },
+    Bindings {
+        aor: String,
+        bindings: Vec<herald_store::Binding>,
+    },
 }
 
 const MAX_BATCH: usize = 1024;
@@ -266,7 +345,10 @@ impl StoreWriter {
                     }
                     if calls.len() + registrations.len() < MAX_BATCH {
                         // Ok(None): every sender is gone (shutdown): commit what we have.
-                        next = tokio::time::timeout_at(window, rx.recv()).await.ok().flatten();
+                        next = tokio::time::timeout_at(window, rx.recv())
+                            .await
+                            .ok()
+                            .flatten();
                     }
                 }
                 flush(&store, &mut calls, &mut registrations).await;
@@ -280,7 +362,12 @@ impl StoreWriter {
     }
 
     fn event(&self, id: &str, at: i64, kind: &str, detail: serde_json::Value) {
-        self.call(CallWrite::Event { call_id: id.to_owned(), at, kind: kind.to_owned(), detail });
+        self.call(CallWrite::Event {
+            call_id: id.to_owned(),
+            at,
+            kind: kind.to_owned(),
+            detail,
+        });
     }
 
     fn bindings(&self, aor: String, bindings: Vec<herald_store::Binding>) {
@@ -288,7 +375,11 @@ impl StoreWriter {
     }
 }
 
-async fn flush(store: &Store, calls: &mut Vec<CallWrite>, registrations: &mut HashMap<String, Vec<herald_store::Binding>>) {
+async fn flush(
+    store: &Store,
+    calls: &mut Vec<CallWrite>,
+    registrations: &mut HashMap<String, Vec<herald_store::Binding>>,
+) {
     if !calls.is_empty() {
         let outcome = store.apply_call_writes(calls).await;
         for (_, e) in &outcome.failed {
@@ -338,7 +429,8 @@ const RING_TIMEOUT: Duration = Duration::from_secs(30);
 impl CallApp {
     fn new(config: &Config, writer: StoreWriter) -> Self {
         let first = config.sip.listen.first();
-        let wildcard = first.is_none_or(|l| l.addr.ip().is_unspecified()) || config.sip.advertised_address.is_some();
+        let wildcard = first.is_none_or(|l| l.addr.ip().is_unspecified())
+            || config.sip.advertised_address.is_some();
         let bind_ip = match first {
             Some(l) if !wildcard => l.addr.ip(),
             _ => IpAddr::from([0, 0, 0, 0]),
@@ -356,8 +448,15 @@ impl CallApp {
             ..AnswerPolicy::default()
         };
         Self {
-            router: Router::new(&config.sip.domain, config.users.iter().map(|u| u.username.clone())),
-            ports: PortAllocator::new(bind_ip, config.media.rtp_port_min, config.media.rtp_port_max),
+            router: Router::new(
+                &config.sip.domain,
+                config.users.iter().map(|u| u.username.clone()),
+            ),
+            ports: PortAllocator::new(
+                bind_ip,
+                config.media.rtp_port_min,
+                config.media.rtp_port_max,
+            ),
             policy,
             writer,
             calls: HashMap::new(),
@@ -366,7 +465,13 @@ impl CallApp {
         }
     }
 
-    fn incoming(&mut self, ep: &mut Endpoint<rand::rngs::StdRng>, now: Instant, call: CallRef, info: &CallInfo) {
+    fn incoming(
+        &mut self,
+        ep: &mut Endpoint<rand::rngs::StdRng>,
+        now: Instant,
+        call: CallRef,
+        info: &CallInfo,
+    ) {
         let id = format!("{:016x}{:016x}", self.rng.next_u64(), self.rng.next_u64());
         let route = self.router.route(info);
         self.writer.call(CallWrite::Insert(Box::new(NewCall {
@@ -389,7 +494,8 @@ impl CallApp {
             return;
         }
         if route == Route::NotFound {
-            self.writer.event(&id, ep.unix_ms(now), "no-route", serde_json::json!({}));
+            self.writer
+                .event(&id, ep.unix_ms(now), "no-route", serde_json::json!({}));
             ep.reject(now, call, FinalStatus::NOT_FOUND);
             self.pending_end(call, id);
             return;
@@ -405,21 +511,43 @@ impl CallApp {
         // SDP carries the address the call's signalling reached us on (per peer on a wildcard
         // listener), so media follows the same route.
         let local = LocalMedia::new(info.local.ip(), port, session_id);
-        let mut media = Media { _rtp: rtp, local, version: SessionVersion::new(session_id, 1) };
+        let mut media = Media {
+            _rtp: rtp,
+            local,
+            version: SessionVersion::new(session_id, 1),
+        };
         let sdp = match &info.offer {
             Some(offer) => negotiate(offer, &mut media, &self.policy),
-            None => Ok(media.version.stamp(herald_sdp::offer(&media.local, &self.policy))),
+            None => Ok(media
+                .version
+                .stamp(herald_sdp::offer(&media.local, &self.policy))),
         };
-        let live = LiveCall { id: id.clone(), media: Some(media), on_hold: false };
+        let live = LiveCall {
+            id: id.clone(),
+            media: Some(media),
+            on_hold: false,
+        };
         match sdp {
             Ok(sdp) => {
                 self.calls.insert(call, live);
                 ep.answer(now, call, Bytes::from(sdp.to_string()));
-                self.writer.call(CallWrite::Answered { id, at: ep.unix_ms(now) });
+                self.writer.call(CallWrite::Answered {
+                    id,
+                    at: ep.unix_ms(now),
+                });
             }
             Err(status) => {
-                self.writer.event(&id, ep.unix_ms(now), "sdp-rejected", serde_json::json!({ "status": status }));
-                ep.reject(now, call, FinalStatus::new(status).unwrap_or(FinalStatus::NOT_ACCEPTABLE_HERE));
+                self.writer.event(
+                    &id,
+                    ep.unix_ms(now),
+                    "sdp-rejected",
+                    serde_json::json!({ "status": status }),
+                );
+                ep.reject(
+                    now,
+                    call,
+                    FinalStatus::new(status).unwrap_or(FinalStatus::NOT_ACCEPTABLE_HERE),
+                );
                 self.pending_end(call, id);
             }
         }
@@ -427,35 +555,67 @@ impl CallApp {
 
     /// Keeps the record id of a call without media until its CallEnded event arrives.
     fn pending_end(&mut self, call: CallRef, id: String) {
-        self.calls.insert(call, LiveCall { id, media: None, on_hold: false });
+        self.calls.insert(
+            call,
+            LiveCall {
+                id,
+                media: None,
+                on_hold: false,
+            },
+        );
     }
 
-    fn reoffer(&mut self, ep: &mut Endpoint<rand::rngs::StdRng>, now: Instant, call: CallRef, offer: Option<Bytes>) {
-        let Some(live) = self.calls.get_mut(&call) else { return ep.reject_offer(now, call, FinalStatus::NOT_ACCEPTABLE_HERE) };
-        let Some(media) = live.media.as_mut() else { return ep.reject_offer(now, call, FinalStatus::NOT_ACCEPTABLE_HERE) };
+    fn reoffer(
+        &mut self,
+        ep: &mut Endpoint<rand::rngs::StdRng>,
+        now: Instant,
+        call: CallRef,
+        offer: Option<Bytes>,
+    ) {
+        let Some(live) = self.calls.get_mut(&call) else {
+            return ep.reject_offer(now, call, FinalStatus::NOT_ACCEPTABLE_HERE);
+        };
+        let Some(media) = live.media.as_mut() else {
+            return ep.reject_offer(now, call, FinalStatus::NOT_ACCEPTABLE_HERE);
+        };
         let result = match &offer {
             Some(o) => negotiate(o, media, &self.policy),
-            None => Ok(media.version.stamp(herald_sdp::offer(&media.local, &self.policy))),
+            None => Ok(media
+                .version
+                .stamp(herald_sdp::offer(&media.local, &self.policy))),
         };
         match result {
             Ok(sdp) => {
-                let held = offer.as_deref().and_then(|o| SessionDescription::parse(o).ok()).is_some_and(|o| {
-                    herald_sdp::answer(&o, &media.local, &self.policy).is_ok_and(|a| a.audio.remote_on_hold)
-                });
+                let held = offer
+                    .as_deref()
+                    .and_then(|o| SessionDescription::parse(o).ok())
+                    .is_some_and(|o| {
+                        herald_sdp::answer(&o, &media.local, &self.policy)
+                            .is_ok_and(|a| a.audio.remote_on_hold)
+                    });
                 if held != live.on_hold {
                     live.on_hold = held;
                     let kind = if held { "hold" } else { "resume" };
-                    self.writer.event(&live.id, ep.unix_ms(now), kind, serde_json::json!({}));
+                    self.writer
+                        .event(&live.id, ep.unix_ms(now), kind, serde_json::json!({}));
                 }
                 ep.answer_offer(now, call, Bytes::from(sdp.to_string()));
             }
-            Err(status) => ep.reject_offer(now, call, FinalStatus::new(status).unwrap_or(FinalStatus::NOT_ACCEPTABLE_HERE)),
+            Err(status) => ep.reject_offer(
+                now,
+                call,
+                FinalStatus::new(status).unwrap_or(FinalStatus::NOT_ACCEPTABLE_HERE),
+            ),
         }
     }
 }
 
 /// Answers an SDP offer; the error is the SIP status to reject with.
-fn negotiate(offer: &[u8], media: &mut Media, policy: &AnswerPolicy) -> Result<SessionDescription, u16> {
+fn negotiate(
+    offer: &[u8],
+    media: &mut Media,
+    policy: &AnswerPolicy,
+) -> Result<SessionDescription, u16> {
     let offer = SessionDescription::parse(offer).map_err(|e| e.sip_status())?;
     let answer = herald_sdp::answer(&offer, &media.local, policy).map_err(|e| e.sip_status())?;
     Ok(media.version.stamp(answer.sdp))
@@ -467,24 +627,47 @@ impl Application for CallApp {
             Event::IncomingCall { call, info } => self.incoming(ep, now, call, &info),
             Event::CallConfirmed { call } => {
                 if let Some(live) = self.calls.get(&call) {
-                    self.writer.event(&live.id, ep.unix_ms(now), "confirmed", serde_json::json!({}));
+                    self.writer.event(
+                        &live.id,
+                        ep.unix_ms(now),
+                        "confirmed",
+                        serde_json::json!({}),
+                    );
                 }
             }
-            Event::CallEnded { call, cause, status } => {
+            Event::CallEnded {
+                call,
+                cause,
+                status,
+            } => {
                 self.ringing.retain(|(_, c)| *c != call);
                 if let Some(live) = self.calls.remove(&call) {
-                    self.writer.call(CallWrite::Ended { id: live.id, at: ep.unix_ms(now), cause: cause.as_str().to_owned(), status });
+                    self.writer.call(CallWrite::Ended {
+                        id: live.id,
+                        at: ep.unix_ms(now),
+                        cause: cause.as_str().to_owned(),
+                        status,
+                    });
                 }
             }
             Event::Offer { call, offer } => self.reoffer(ep, now, call, offer),
-            Event::Info { call, content_type, body: _ } => {
+            Event::Info {
+                call,
+                content_type,
+                body: _,
+            } => {
                 // The body may carry DTMF digits: it is never stored or logged.
                 if let Some(live) = self.calls.get(&call) {
                     let detail = serde_json::json!({ "content_type": content_type });
                     self.writer.event(&live.id, ep.unix_ms(now), "info", detail);
                 }
             }
-            Event::Registration { aor, bindings, source, user_agent } => {
+            Event::Registration {
+                aor,
+                bindings,
+                source,
+                user_agent,
+            } => {
                 let stored = bindings
                     .into_iter()
                     .map(|b| herald_store::Binding {

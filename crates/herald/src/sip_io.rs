@@ -22,10 +22,26 @@ use tokio::sync::mpsc;
 
 /// Something that happened on a socket.
 pub enum Inbound {
-    Datagrams { local: usize, batch: Vec<(SocketAddr, Vec<u8>)> },
-    Stream { conn: ConnId, transport: Transport, local: SocketAddr, remote: SocketAddr, bytes: Vec<u8> },
-    Opened { conn: ConnId, remote: SocketAddr, transport: Transport, writer: mpsc::Sender<Bytes> },
-    Closed { conn: ConnId },
+    Datagrams {
+        local: usize,
+        batch: Vec<(SocketAddr, Vec<u8>)>,
+    },
+    Stream {
+        conn: ConnId,
+        transport: Transport,
+        local: SocketAddr,
+        remote: SocketAddr,
+        bytes: Vec<u8>,
+    },
+    Opened {
+        conn: ConnId,
+        remote: SocketAddr,
+        transport: Transport,
+        writer: mpsc::Sender<Bytes>,
+    },
+    Closed {
+        conn: ConnId,
+    },
 }
 
 /// A bound UDP listener and the address we advertise for it.
@@ -40,7 +56,11 @@ pub struct UdpListener {
 /// The local address the kernel would send from to reach `remote`. A UDP `connect` only
 /// looks up the route; no packet is sent.
 fn route_source(remote: SocketAddr) -> Option<std::net::IpAddr> {
-    let any: SocketAddr = if remote.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { (std::net::Ipv6Addr::UNSPECIFIED, 0).into() };
+    let any: SocketAddr = if remote.is_ipv4() {
+        ([0, 0, 0, 0], 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
     let probe = std::net::UdpSocket::bind(any).ok()?;
     probe.connect(remote).ok()?;
     Some(probe.local_addr().ok()?.ip())
@@ -68,11 +88,18 @@ pub fn next_conn_id() -> ConnId {
 }
 
 /// Receives datagrams and forwards them in batches.
-pub fn spawn_udp_receiver(index: usize, socket: Arc<UdpSocket>, tx: mpsc::Sender<Inbound>, max: usize) {
+pub fn spawn_udp_receiver(
+    index: usize,
+    socket: Arc<UdpSocket>,
+    tx: mpsc::Sender<Inbound>,
+    max: usize,
+) {
     tokio::spawn(async move {
         let mut buf = vec![0u8; max.max(65_535)];
         loop {
-            let Ok((n, from)) = socket.recv_from(&mut buf).await else { continue };
+            let Ok((n, from)) = socket.recv_from(&mut buf).await else {
+                continue;
+            };
             let mut batch = vec![(from, buf[..n].to_vec())];
             while batch.len() < 64 {
                 match socket.try_recv_from(&mut buf) {
@@ -80,7 +107,14 @@ pub fn spawn_udp_receiver(index: usize, socket: Arc<UdpSocket>, tx: mpsc::Sender
                     Err(_) => break,
                 }
             }
-            if tx.send(Inbound::Datagrams { local: index, batch }).await.is_err() {
+            if tx
+                .send(Inbound::Datagrams {
+                    local: index,
+                    batch,
+                })
+                .await
+                .is_err()
+            {
                 return;
             }
         }
@@ -98,7 +132,9 @@ pub fn spawn_stream_listener(
 ) {
     tokio::spawn(async move {
         loop {
-            let Ok((stream, remote)) = listener.accept().await else { continue };
+            let Ok((stream, remote)) = listener.accept().await else {
+                continue;
+            };
             let _ = stream.set_nodelay(true);
             // On a wildcard listener the accepted socket knows which local address it is.
             let advertised = match stream.local_addr() {
@@ -111,7 +147,10 @@ pub fn spawn_stream_listener(
                 Some(acceptor) => {
                     tokio::spawn(async move {
                         // A handshake that never completes must not hold resources forever.
-                        let accept = tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(stream));
+                        let accept = tokio::time::timeout(
+                            std::time::Duration::from_secs(10),
+                            acceptor.accept(stream),
+                        );
                         if let Ok(Ok(tls)) = accept.await {
                             spawn_connection(tls, remote, advertised, Transport::Tls, tx, max);
                         }
@@ -123,8 +162,14 @@ pub fn spawn_stream_listener(
 }
 
 /// Runs one stream connection: a reader that frames messages and a writer fed by a channel.
-pub fn spawn_connection<S>(stream: S, remote: SocketAddr, local: SocketAddr, transport: Transport, tx: mpsc::Sender<Inbound>, max: usize)
-where
+pub fn spawn_connection<S>(
+    stream: S,
+    remote: SocketAddr,
+    local: SocketAddr,
+    transport: Transport,
+    tx: mpsc::Sender<Inbound>,
+    max: usize,
+) where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     let conn = next_conn_id();
@@ -140,7 +185,16 @@ where
     });
     let pong = wtx.clone();
     tokio::spawn(async move {
-        if tx.send(Inbound::Opened { conn, remote, transport, writer: wtx }).await.is_err() {
+        if tx
+            .send(Inbound::Opened {
+                conn,
+                remote,
+                transport,
+                writer: wtx,
+            })
+            .await
+            .is_err()
+        {
             return;
         }
         let mut framer = StreamFramer::new(max);
@@ -154,7 +208,13 @@ where
             loop {
                 match framer.next_message() {
                     Ok(Some(Frame::Message(bytes))) => {
-                        let msg = Inbound::Stream { conn, transport, local, remote, bytes };
+                        let msg = Inbound::Stream {
+                            conn,
+                            transport,
+                            local,
+                            remote,
+                            bytes,
+                        };
                         if tx.send(msg).await.is_err() {
                             break 'read;
                         }
@@ -212,10 +272,16 @@ impl<A: Application> Driver<A> {
     }
 
     /// Runs until `shutdown` resolves.
-    pub async fn run(mut self, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+    pub async fn run(
+        mut self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> anyhow::Result<()> {
         tokio::pin!(shutdown);
         loop {
-            let deadline = [self.endpoint.poll_timeout(), self.app.poll_timeout()].into_iter().flatten().min();
+            let deadline = [self.endpoint.poll_timeout(), self.app.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min();
             let deadline = deadline.map(tokio::time::Instant::from_std);
             tokio::select! {
                 biased;
@@ -243,27 +309,70 @@ impl<A: Application> Driver<A> {
         let now = Instant::now();
         match msg {
             Inbound::Datagrams { local, batch } => {
-                let Some((advertised, per_peer)) = self.udp.get(local).map(|l| (l.advertised, l.per_peer)) else { return };
+                let Some((advertised, per_peer)) =
+                    self.udp.get(local).map(|l| (l.advertised, l.per_peer))
+                else {
+                    return;
+                };
                 for (remote, bytes) in batch {
-                    let local = if per_peer { self.local_toward(advertised, remote) } else { advertised };
-                    let incoming = Incoming { transport: Transport::Udp, conn: None, local, remote, bytes: &bytes };
-                    guarded("a datagram", || self.endpoint.handle_incoming(now, incoming));
+                    let local = if per_peer {
+                        self.local_toward(advertised, remote)
+                    } else {
+                        advertised
+                    };
+                    let incoming = Incoming {
+                        transport: Transport::Udp,
+                        conn: None,
+                        local,
+                        remote,
+                        bytes: &bytes,
+                    };
+                    guarded("a datagram", || {
+                        self.endpoint.handle_incoming(now, incoming)
+                    });
                     self.flush();
                 }
             }
-            Inbound::Stream { conn, transport, local, remote, bytes } => {
-                let incoming = Incoming { transport, conn: Some(conn), local, remote, bytes: &bytes };
-                guarded("a stream message", || self.endpoint.handle_incoming(now, incoming));
+            Inbound::Stream {
+                conn,
+                transport,
+                local,
+                remote,
+                bytes,
+            } => {
+                let incoming = Incoming {
+                    transport,
+                    conn: Some(conn),
+                    local,
+                    remote,
+                    bytes: &bytes,
+                };
+                guarded("a stream message", || {
+                    self.endpoint.handle_incoming(now, incoming)
+                });
             }
-            Inbound::Opened { conn, remote, transport, writer } => {
+            Inbound::Opened {
+                conn,
+                remote,
+                transport,
+                writer,
+            } => {
                 self.by_remote.insert((transport, remote), conn);
-                self.conns.insert(conn, Conn { writer, remote, transport });
+                self.conns.insert(
+                    conn,
+                    Conn {
+                        writer,
+                        remote,
+                        transport,
+                    },
+                );
             }
             Inbound::Closed { conn } => {
                 if let Some(c) = self.conns.remove(&conn)
-                    && self.by_remote.get(&(c.transport, c.remote)) == Some(&conn) {
-                        self.by_remote.remove(&(c.transport, c.remote));
-                    }
+                    && self.by_remote.get(&(c.transport, c.remote)) == Some(&conn)
+                {
+                    self.by_remote.remove(&(c.transport, c.remote));
+                }
             }
         }
     }
@@ -273,7 +382,10 @@ impl<A: Application> Driver<A> {
         if self.routes.len() > 4096 {
             self.routes.clear();
         }
-        let ip = *self.routes.entry(remote.ip()).or_insert_with(|| route_source(remote).unwrap_or(advertised.ip()));
+        let ip = *self
+            .routes
+            .entry(remote.ip())
+            .or_insert_with(|| route_source(remote).unwrap_or(advertised.ip()));
         SocketAddr::new(ip, advertised.port())
     }
 
@@ -283,7 +395,9 @@ impl<A: Application> Driver<A> {
             match out {
                 Output::Transmit { target, bytes } => self.send(target, bytes),
                 Output::Event(event) => {
-                    guarded("an event", || self.app.on_event(&mut self.endpoint, Instant::now(), event));
+                    guarded("an event", || {
+                        self.app.on_event(&mut self.endpoint, Instant::now(), event)
+                    });
                 }
             }
         }
@@ -291,14 +405,26 @@ impl<A: Application> Driver<A> {
 
     fn send(&mut self, target: Target, bytes: Bytes) {
         if target.transport == Transport::Udp {
-            let sock = self.udp.iter().find(|l| l.advertised.is_ipv4() == target.addr.is_ipv4()).or(self.udp.first());
+            let sock = self
+                .udp
+                .iter()
+                .find(|l| l.advertised.is_ipv4() == target.addr.is_ipv4())
+                .or(self.udp.first());
             if let Some(l) = sock
-                && let Err(e) = l.socket.try_send_to(&bytes, target.addr) {
-                    tracing::debug!(error = %e, "UDP send failed");
-                }
+                && let Err(e) = l.socket.try_send_to(&bytes, target.addr)
+            {
+                tracing::debug!(error = %e, "UDP send failed");
+            }
             return;
         }
-        let conn = target.conn.filter(|c| self.conns.contains_key(c)).or_else(|| self.by_remote.get(&(target.transport, target.addr)).copied());
+        let conn = target
+            .conn
+            .filter(|c| self.conns.contains_key(c))
+            .or_else(|| {
+                self.by_remote
+                    .get(&(target.transport, target.addr))
+                    .copied()
+            });
         match conn.and_then(|c| self.conns.get(&c)) {
             Some(c) => {
                 if c.writer.try_send(bytes).is_err() {
@@ -306,7 +432,9 @@ impl<A: Application> Driver<A> {
                 }
             }
             None if target.transport == Transport::Tcp => self.connect_and_send(target.addr, bytes),
-            None => tracing::debug!(transport = ?target.transport, "no connection to send on; message dropped"),
+            None => {
+                tracing::debug!(transport = ?target.transport, "no connection to send on; message dropped")
+            }
         }
     }
 
@@ -316,7 +444,10 @@ impl<A: Application> Driver<A> {
         let max = self.max_message;
         let local = self.udp.first().map(|l| l.advertised).unwrap_or(addr);
         tokio::spawn(async move {
-            let Ok(Ok(stream)) = tokio::time::timeout(std::time::Duration::from_secs(5), TcpStream::connect(addr)).await else {
+            let Ok(Ok(stream)) =
+                tokio::time::timeout(std::time::Duration::from_secs(5), TcpStream::connect(addr))
+                    .await
+            else {
                 return;
             };
             let mut stream = stream;
@@ -333,8 +464,14 @@ impl<A: Application> Driver<A> {
 /// instead of losing the whole SIP service. The fuzz targets exist so that this never fires.
 fn guarded(what: &str, f: impl FnOnce()) {
     if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-        let message = panic.downcast_ref::<&str>().map(|s| (*s).to_owned()).or_else(|| panic.downcast_ref::<String>().cloned());
-        tracing::error!(panic = message.as_deref().unwrap_or("?"), "internal error while handling {what}; continuing");
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned());
+        tracing::error!(
+            panic = message.as_deref().unwrap_or("?"),
+            "internal error while handling {what}; continuing"
+        );
     }
 }
 
@@ -352,7 +489,14 @@ mod tests {
     #[test]
     fn the_route_lookup_names_the_local_address_toward_a_peer() {
         let loopback = std::net::IpAddr::from([127, 0, 0, 1]);
-        assert_eq!(route_source("127.0.0.1:5060".parse().unwrap()), Some(loopback));
-        assert_eq!(route_source("127.0.0.2:5060".parse().unwrap()), Some(loopback), "the 127/8 route leaves from 127.0.0.1");
+        assert_eq!(
+            route_source("127.0.0.1:5060".parse().unwrap()),
+            Some(loopback)
+        );
+        assert_eq!(
+            route_source("127.0.0.2:5060".parse().unwrap()),
+            Some(loopback),
+            "the 127/8 route leaves from 127.0.0.1"
+        );
     }
 }

@@ -24,14 +24,33 @@ impl Drop for Server {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A self-signed certificate for 127.0.0.1 made with the openssl command-line tool.
 fn make_certificate(dir: &Path) -> bool {
     let status = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=herald-test"])
-        .args(["-addext", "subjectAltName=IP:127.0.0.1", "-addext", "basicConstraints=critical,CA:FALSE"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=herald-test",
+        ])
+        .args([
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+        ])
         .arg("-keyout")
         .arg(dir.join("key.pem"))
         .arg("-out")
@@ -45,7 +64,10 @@ fn make_certificate(dir: &Path) -> bool {
 fn start() -> Option<Server> {
     let dir = tempfile::tempdir().unwrap();
     if !make_certificate(dir.path()) {
-        assert!(std::env::var_os("CI").is_none(), "openssl is needed for the TLS test");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "openssl is needed for the TLS test"
+        );
         eprintln!("skipped: openssl not available");
         return None;
     }
@@ -77,8 +99,13 @@ fn start() -> Option<Server> {
             }
         }
     });
-    rx.recv_timeout(Duration::from_secs(30)).expect("herald did not start serving within 30 s");
-    Some(Server { child, port, _dir: dir })
+    rx.recv_timeout(Duration::from_secs(30))
+        .expect("herald did not start serving within 30 s");
+    Some(Server {
+        child,
+        port,
+        _dir: dir,
+    })
 }
 
 fn client_config(cert: &Path) -> Arc<rustls::ClientConfig> {
@@ -134,17 +161,26 @@ fn options_and_register_over_tls_on_one_connection() {
     let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
     let conn = rustls::ClientConnection::new(config, name).unwrap();
     let sock = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
     let mut tls = rustls::StreamOwned::new(conn, sock);
 
-    tls.write_all(request("OPTIONS", server.port, "opt1", 1).as_bytes()).unwrap();
+    tls.write_all(request("OPTIONS", server.port, "opt1", 1).as_bytes())
+        .unwrap();
     let ok = read_response(&mut tls);
     assert!(ok.starts_with("SIP/2.0 200 OK\r\n"), "{ok}");
-    assert!(ok.contains("\r\nAllow: ") && ok.contains("REGISTER"), "{ok}");
+    assert!(
+        ok.contains("\r\nAllow: ") && ok.contains("REGISTER"),
+        "{ok}"
+    );
     assert!(ok.contains("branch=z9hG4bKopt1"), "{ok}");
 
-    tls.write_all(request("REGISTER", server.port, "reg1", 2).as_bytes()).unwrap();
+    tls.write_all(request("REGISTER", server.port, "reg1", 2).as_bytes())
+        .unwrap();
     let challenge = read_response(&mut tls);
     assert!(challenge.starts_with("SIP/2.0 401 "), "{challenge}");
-    assert!(challenge.contains("WWW-Authenticate: Digest realm=\"herald.test\""), "{challenge}");
+    assert!(
+        challenge.contains("WWW-Authenticate: Digest realm=\"herald.test\""),
+        "{challenge}"
+    );
 }

@@ -85,7 +85,11 @@ fn without_tag(value: &str) -> String {
                 (Some(d), _) => format!("\"{}\" <{}>", d.replace('"', "\\\""), na.uri),
                 (None, _) => format!("<{}>", na.uri),
             };
-            for p in na.params.iter().filter(|p| !p.name.eq_ignore_ascii_case("tag")) {
+            for p in na
+                .params
+                .iter()
+                .filter(|p| !p.name.eq_ignore_ascii_case("tag"))
+            {
                 match &p.value {
                     Some(v) => out.push_str(&format!(";{}={v}", p.name)),
                     None => out.push_str(&format!(";{}", p.name)),
@@ -99,7 +103,10 @@ fn without_tag(value: &str) -> String {
 
 /// The URI of the first Contact of a message.
 fn contact_uri(headers: &crate::message::Headers) -> Result<String, DialogError> {
-    let contact = headers.list(&HeaderName::Contact).next().ok_or(DialogError::Malformed("missing Contact"))?;
+    let contact = headers
+        .list(&HeaderName::Contact)
+        .next()
+        .ok_or(DialogError::Malformed("missing Contact"))?;
     let na = NameAddr::parse(contact).map_err(|e| DialogError::Malformed(e.0))?;
     Ok(na.uri.to_string())
 }
@@ -110,7 +117,9 @@ fn contact_uri(headers: &crate::message::Headers) -> Result<String, DialogError>
 fn rfc2543_target(request: &Request, from: &str) -> Option<String> {
     let via = request.headers.list(&HeaderName::Via).next()?;
     let via = crate::message::headers::Via::parse(via).ok()?;
-    let modern = via.branch().is_some_and(|b| b.starts_with(crate::message::headers::MAGIC_COOKIE));
+    let modern = via
+        .branch()
+        .is_some_and(|b| b.starts_with(crate::message::headers::MAGIC_COOKIE));
     if modern {
         return None;
     }
@@ -125,10 +134,17 @@ impl Dialog {
     /// UAS side: the dialog an INVITE creates when we answer it with `local_tag` (§12.1.1).
     pub fn new_uas(request: &Request, local_tag: &str) -> Result<Dialog, DialogError> {
         let h = &request.headers;
-        let call_id = h.get(&HeaderName::CallId).ok_or(DialogError::Malformed("missing Call-ID"))?;
-        let from = h.get(&HeaderName::From).ok_or(DialogError::Malformed("missing From"))?;
-        let to = h.get(&HeaderName::To).ok_or(DialogError::Malformed("missing To"))?;
-        let cseq = CSeq::parse(h.get(&HeaderName::CSeq).unwrap_or("")).map_err(|e| DialogError::Malformed(e.0))?;
+        let call_id = h
+            .get(&HeaderName::CallId)
+            .ok_or(DialogError::Malformed("missing Call-ID"))?;
+        let from = h
+            .get(&HeaderName::From)
+            .ok_or(DialogError::Malformed("missing From"))?;
+        let to = h
+            .get(&HeaderName::To)
+            .ok_or(DialogError::Malformed("missing To"))?;
+        let cseq = CSeq::parse(h.get(&HeaderName::CSeq).unwrap_or(""))
+            .map_err(|e| DialogError::Malformed(e.0))?;
         Ok(Dialog {
             id: DialogId {
                 call_id: call_id.to_owned(),
@@ -140,7 +156,10 @@ impl Dialog {
             local_uri: without_tag(to),
             remote_uri: without_tag(from),
             remote_target: contact_uri(h).or_else(|e| rfc2543_target(request, from).ok_or(e))?,
-            route_set: h.list(&HeaderName::RecordRoute).map(str::to_owned).collect(),
+            route_set: h
+                .list(&HeaderName::RecordRoute)
+                .map(str::to_owned)
+                .collect(),
             local_seq: 0,
             remote_seq: Some(cseq.seq),
         })
@@ -149,21 +168,37 @@ impl Dialog {
     /// UAC side: the dialog a 1xx-with-tag or 2xx response to our INVITE creates (§12.1.2).
     pub fn new_uac(request: &Request, response: &Response) -> Result<Dialog, DialogError> {
         let rh = &response.headers;
-        let call_id = request.call_id().ok_or(DialogError::Malformed("missing Call-ID"))?;
-        let from = request.headers.get(&HeaderName::From).ok_or(DialogError::Malformed("missing From"))?;
-        let to = rh.get(&HeaderName::To).ok_or(DialogError::Malformed("missing To"))?;
+        let call_id = request
+            .call_id()
+            .ok_or(DialogError::Malformed("missing Call-ID"))?;
+        let from = request
+            .headers
+            .get(&HeaderName::From)
+            .ok_or(DialogError::Malformed("missing From"))?;
+        let to = rh
+            .get(&HeaderName::To)
+            .ok_or(DialogError::Malformed("missing To"))?;
         let cseq = CSeq::parse(request.headers.get(&HeaderName::CSeq).unwrap_or(""))
             .map_err(|e| DialogError::Malformed(e.0))?;
-        let mut route_set: Vec<String> = rh.list(&HeaderName::RecordRoute).map(str::to_owned).collect();
+        let mut route_set: Vec<String> = rh
+            .list(&HeaderName::RecordRoute)
+            .map(str::to_owned)
+            .collect();
         route_set.reverse();
         Ok(Dialog {
             id: DialogId {
                 call_id: call_id.to_owned(),
-                local_tag: tag_of(Some(from)).ok_or(DialogError::Malformed("our From has no tag"))?,
-                remote_tag: tag_of(Some(to)).ok_or(DialogError::Malformed("response To has no tag"))?,
+                local_tag: tag_of(Some(from))
+                    .ok_or(DialogError::Malformed("our From has no tag"))?,
+                remote_tag: tag_of(Some(to))
+                    .ok_or(DialogError::Malformed("response To has no tag"))?,
             },
             role: Role::Uac,
-            state: if response.status < 200 { DialogState::Early } else { DialogState::Confirmed },
+            state: if response.status < 200 {
+                DialogState::Early
+            } else {
+                DialogState::Confirmed
+            },
             local_uri: without_tag(from),
             remote_uri: without_tag(to),
             remote_target: contact_uri(rh)?,
@@ -210,7 +245,10 @@ impl Dialog {
             r.headers.push(HeaderName::Route, route);
         }
         r.headers.push(HeaderName::MaxForwards, "70");
-        r.headers.push(HeaderName::From, format!("{};tag={}", self.local_uri, self.id.local_tag));
+        r.headers.push(
+            HeaderName::From,
+            format!("{};tag={}", self.local_uri, self.id.local_tag),
+        );
         let to = if self.id.remote_tag.is_empty() {
             self.remote_uri.clone()
         } else {
@@ -227,11 +265,15 @@ impl Dialog {
         let Some(first) = self.route_set.first() else {
             return (self.remote_target.clone(), Vec::new());
         };
-        let loose = NameAddr::parse(first).map(|na| na.uri.param("lr").is_some()).unwrap_or(true);
+        let loose = NameAddr::parse(first)
+            .map(|na| na.uri.param("lr").is_some())
+            .unwrap_or(true);
         if loose {
             return (self.remote_target.clone(), self.route_set.clone());
         }
-        let uri = NameAddr::parse(first).map(|na| na.uri.to_string()).unwrap_or_else(|_| first.clone());
+        let uri = NameAddr::parse(first)
+            .map(|na| na.uri.to_string())
+            .unwrap_or_else(|_| first.clone());
         let mut routes: Vec<String> = self.route_set[1..].to_vec();
         routes.push(format!("<{}>", self.remote_target));
         (uri, routes)
@@ -257,13 +299,29 @@ mod tests {
     #[test]
     fn uas_dialog_routes_bye_through_record_route_in_order() {
         let mut d = Dialog::new_uas(&invite(), "bb").unwrap();
-        assert_eq!(d.id, DialogId { call_id: "c1".into(), local_tag: "bb".into(), remote_tag: "aa".into() });
+        assert_eq!(
+            d.id,
+            DialogId {
+                call_id: "c1".into(),
+                local_tag: "bb".into(),
+                remote_tag: "aa".into()
+            }
+        );
         let bye = d.request(Method::Bye, None);
         assert_eq!(bye.uri, "sip:alice@10.0.0.2:5070");
         let routes: Vec<_> = bye.headers.get_all(&HeaderName::Route).collect();
-        assert_eq!(routes, vec!["<sip:p1.example.com;lr>", "<sip:p2.example.com;lr>"]);
-        assert_eq!(bye.headers.get(&HeaderName::From), Some("<sip:ivr@10.0.0.1>;tag=bb"));
-        assert_eq!(bye.headers.get(&HeaderName::To), Some("\"Alice\" <sip:alice@a.example>;tag=aa"));
+        assert_eq!(
+            routes,
+            vec!["<sip:p1.example.com;lr>", "<sip:p2.example.com;lr>"]
+        );
+        assert_eq!(
+            bye.headers.get(&HeaderName::From),
+            Some("<sip:ivr@10.0.0.1>;tag=bb")
+        );
+        assert_eq!(
+            bye.headers.get(&HeaderName::To),
+            Some("\"Alice\" <sip:alice@a.example>;tag=aa")
+        );
         assert_eq!(bye.headers.get(&HeaderName::CSeq), Some("1 BYE"));
     }
 
@@ -271,38 +329,60 @@ mod tests {
     fn contact_is_required_except_from_rfc2543_clients() {
         let mut req = invite();
         req.headers.remove(&HeaderName::Contact);
-        assert_eq!(Dialog::new_uas(&req, "bb").unwrap_err(), DialogError::Malformed("missing Contact"));
+        assert_eq!(
+            Dialog::new_uas(&req, "bb").unwrap_err(),
+            DialogError::Malformed("missing Contact")
+        );
         req.headers.set(HeaderName::Via, "SIP/2.0/UDP 10.0.0.2");
-        assert_eq!(Dialog::new_uas(&req, "bb").unwrap().remote_target, "sip:alice@a.example");
+        assert_eq!(
+            Dialog::new_uas(&req, "bb").unwrap().remote_target,
+            "sip:alice@a.example"
+        );
     }
 
     #[test]
     fn remote_cseq_must_increase() {
         let mut d = Dialog::new_uas(&invite(), "bb").unwrap();
         let cseq = |seq, method| CSeq { seq, method };
-        assert_eq!(d.accept_remote_cseq(&cseq(10, Method::Bye)), Err(DialogError::CSeqOutOfOrder));
+        assert_eq!(
+            d.accept_remote_cseq(&cseq(10, Method::Bye)),
+            Err(DialogError::CSeqOutOfOrder)
+        );
         assert_eq!(d.accept_remote_cseq(&cseq(10, Method::Ack)), Ok(()));
         assert_eq!(d.accept_remote_cseq(&cseq(11, Method::Invite)), Ok(()));
-        assert_eq!(d.accept_remote_cseq(&cseq(11, Method::Bye)).map_err(DialogError::status), Err(500));
+        assert_eq!(
+            d.accept_remote_cseq(&cseq(11, Method::Bye))
+                .map_err(DialogError::status),
+            Err(500)
+        );
     }
 
     #[test]
     fn strict_route_puts_first_hop_in_request_uri() {
         let mut d = Dialog::new_uas(&invite(), "bb").unwrap();
-        d.route_set = vec!["<sip:strict.example.com>".into(), "<sip:p2.example.com;lr>".into()];
+        d.route_set = vec![
+            "<sip:strict.example.com>".into(),
+            "<sip:p2.example.com;lr>".into(),
+        ];
         let bye = d.request(Method::Bye, None);
         assert_eq!(bye.uri, "sip:strict.example.com");
         let routes: Vec<_> = bye.headers.get_all(&HeaderName::Route).collect();
-        assert_eq!(routes, vec!["<sip:p2.example.com;lr>", "<sip:alice@10.0.0.2:5070>"]);
+        assert_eq!(
+            routes,
+            vec!["<sip:p2.example.com;lr>", "<sip:alice@10.0.0.2:5070>"]
+        );
     }
 
     #[test]
     fn uac_dialog_reverses_route_set() {
         let mut req = invite();
-        req.headers.set(HeaderName::From, "<sip:herald@10.0.0.1>;tag=hh");
+        req.headers
+            .set(HeaderName::From, "<sip:herald@10.0.0.1>;tag=hh");
         let resp = "SIP/2.0 200 OK\r\nRecord-Route: <sip:p1;lr>, <sip:p2;lr>\r\nTo: <sip:agent@x>;tag=ag\r\n\
                     Contact: <sip:agent@10.0.0.9>\r\nContent-Length: 0\r\n\r\n";
-        let Ok(Message::Response(resp)) = parse_message(resp.as_bytes(), Framing::Datagram) else { panic!() };
+        let Ok(Message::Response(resp)) = parse_message(resp.as_bytes(), Framing::Datagram) else {
+            panic!()
+        };
         let d = Dialog::new_uac(&req, &resp).unwrap();
         assert_eq!(d.route_set, vec!["<sip:p2;lr>", "<sip:p1;lr>"]);
         assert_eq!((d.state, d.local_seq), (DialogState::Confirmed, 10));

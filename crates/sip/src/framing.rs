@@ -46,7 +46,12 @@ pub struct StreamFramer {
 impl StreamFramer {
     /// `max_message` bounds the header section and the whole message.
     pub fn new(max_message: usize) -> Self {
-        Self { buf: Vec::new(), max_message, scanned: 0, total: None }
+        Self {
+            buf: Vec::new(),
+            max_message,
+            scanned: 0,
+            total: None,
+        }
     }
 
     /// Appends bytes read from the connection.
@@ -61,16 +66,18 @@ impl StreamFramer {
 
     /// Returns the next complete frame, `Ok(None)` if more bytes are needed.
     pub fn next_message(&mut self) -> Result<Option<Frame>, FramingError> {
-        if self.total.is_none() {
-            if let Some(frame) = self.skip_keepalives() {
-                return Ok(frame);
-            }
+        if self.total.is_none()
+            && let Some(frame) = self.skip_keepalives()
+        {
+            return Ok(frame);
         }
         let total = match self.total {
             Some(total) => total,
             None => {
                 let from = self.scanned.saturating_sub(3);
-                let Some(end) = memchr::memmem::find(&self.buf[from..], b"\r\n\r\n").map(|i| from + i + 4) else {
+                let Some(end) =
+                    memchr::memmem::find(&self.buf[from..], b"\r\n\r\n").map(|i| from + i + 4)
+                else {
                     if self.buf.len() > self.max_message {
                         return Err(FramingError::HeadersTooLarge(self.max_message));
                     }
@@ -98,7 +105,11 @@ impl StreamFramer {
     /// `Some(None)` when only CR/LF bytes are buffered (more are needed to tell), `None` to
     /// go on with a message. The result does not depend on how the bytes were split.
     fn skip_keepalives(&mut self) -> Option<Option<Frame>> {
-        let run = self.buf.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
+        let run = self
+            .buf
+            .iter()
+            .take_while(|&&b| b == b'\r' || b == b'\n')
+            .count();
         if run == 0 {
             return None;
         }
@@ -124,7 +135,9 @@ fn content_length(head: &[u8]) -> Result<usize, FramingError> {
     let mut headers = Headers::new();
     let mut lines = text.split("\r\n").skip(1).peekable();
     while let Some(line) = lines.next() {
-        let Some((name, value)) = line.split_once(':') else { continue };
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
         if HeaderName::parse(name.trim_end()) != HeaderName::ContentLength {
             continue;
         }
@@ -160,7 +173,14 @@ mod tests {
                 frames.push(frame);
             }
         }
-        assert_eq!(frames, vec![Frame::Message(MSG.to_vec()), Frame::KeepAlivePing, Frame::Message(MSG.to_vec())]);
+        assert_eq!(
+            frames,
+            vec![
+                Frame::Message(MSG.to_vec()),
+                Frame::KeepAlivePing,
+                Frame::Message(MSG.to_vec())
+            ]
+        );
         assert_eq!(f.buffered(), 0);
     }
 
@@ -183,10 +203,22 @@ mod tests {
     #[test]
     fn errors_close_the_connection() {
         let cases: [(&[u8], FramingError); 4] = [
-            (b"OPTIONS sip:a@b SIP/2.0\r\nCall-ID: x\r\n\r\n", FramingError::MissingContentLength),
-            (b"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: -999\r\n\r\n", FramingError::InvalidContentLength),
-            (b"OPTIONS sip:a@b SIP/2.0\r\nl: 1\r\nContent-Length: 2\r\n\r\n", FramingError::InvalidContentLength),
-            (b"OPTIONS sip:a@b SIP/2.0\r\nl: 90000\r\n\r\n", FramingError::MessageTooLarge(4096)),
+            (
+                b"OPTIONS sip:a@b SIP/2.0\r\nCall-ID: x\r\n\r\n",
+                FramingError::MissingContentLength,
+            ),
+            (
+                b"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: -999\r\n\r\n",
+                FramingError::InvalidContentLength,
+            ),
+            (
+                b"OPTIONS sip:a@b SIP/2.0\r\nl: 1\r\nContent-Length: 2\r\n\r\n",
+                FramingError::InvalidContentLength,
+            ),
+            (
+                b"OPTIONS sip:a@b SIP/2.0\r\nl: 90000\r\n\r\n",
+                FramingError::MessageTooLarge(4096),
+            ),
         ];
         for (input, want) in cases {
             let mut f = StreamFramer::new(4096);

@@ -24,16 +24,26 @@ impl Default for UasPolicy {
     fn default() -> Self {
         use Method::*;
         Self {
-            allow: vec![Invite, Ack, Bye, Cancel, Options, Register, Prack, Update, Info],
+            allow: vec![
+                Invite, Ack, Bye, Cancel, Options, Register, Prack, Update, Info,
+            ],
             supported: vec!["100rel", "timer"],
-            accept: vec!["application/sdp", "application/dtmf-relay", "application/dtmf"],
+            accept: vec![
+                "application/sdp",
+                "application/dtmf-relay",
+                "application/dtmf",
+            ],
         }
     }
 }
 
 impl UasPolicy {
     pub fn allow_header(&self) -> String {
-        self.allow.iter().map(Method::as_str).collect::<Vec<_>>().join(", ")
+        self.allow
+            .iter()
+            .map(Method::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     pub fn supported_header(&self) -> String {
@@ -76,7 +86,11 @@ pub struct Rejection {
 
 impl Rejection {
     fn new(status: u16, reason: &'static str) -> Self {
-        Self { status, reason, headers: Vec::new() }
+        Self {
+            status,
+            reason,
+            headers: Vec::new(),
+        }
     }
 
     fn bad(e: HeaderError) -> Self {
@@ -90,7 +104,10 @@ pub fn check_request(req: &Request, policy: &UasPolicy) -> Result<Checked, Rejec
     let checked = well_formed(req)?;
     check_method(req, policy)?;
     if checked.cseq.method != req.method {
-        return Err(Rejection::new(400, "CSeq method does not match the request method"));
+        return Err(Rejection::new(
+            400,
+            "CSeq method does not match the request method",
+        ));
     }
     if !checked.uri.is_sip() && checked.uri.scheme != Scheme::Tel {
         return Err(Rejection::new(416, "Unsupported URI Scheme"));
@@ -139,7 +156,9 @@ fn well_formed(req: &Request) -> Result<Checked, Rejection> {
     let cseq = CSeq::parse(field(HeaderName::CSeq)).map_err(Rejection::bad)?;
     let max_forwards = match h.get(&HeaderName::MaxForwards) {
         None => None,
-        Some(v) => Some(headers::parse_number(v, 255, "malformed Max-Forwards").map_err(Rejection::bad)? as u8),
+        Some(v) => Some(
+            headers::parse_number(v, 255, "malformed Max-Forwards").map_err(Rejection::bad)? as u8,
+        ),
     };
     if let Some(v) = h.get(&HeaderName::Expires) {
         headers::parse_delta_seconds(v).map_err(Rejection::bad)?;
@@ -148,7 +167,15 @@ fn well_formed(req: &Request) -> Result<Checked, Rejection> {
     if uri.headers.is_some() {
         return Err(Rejection::new(400, "Request-URI must not carry headers"));
     }
-    Ok(Checked { vias, from, to, call_id: call_id.to_owned(), cseq, max_forwards, uri })
+    Ok(Checked {
+        vias,
+        from,
+        to,
+        call_id: call_id.to_owned(),
+        cseq,
+        max_forwards,
+        uri,
+    })
 }
 
 fn check_method(req: &Request, policy: &UasPolicy) -> Result<(), Rejection> {
@@ -177,7 +204,8 @@ fn check_require(req: &Request, policy: &UasPolicy) -> Result<(), Rejection> {
         return Ok(());
     }
     let mut r = Rejection::new(420, "Bad Extension");
-    r.headers.push((HeaderName::Unsupported, unknown.join(", ")));
+    r.headers
+        .push((HeaderName::Unsupported, unknown.join(", ")));
     Err(r)
 }
 
@@ -185,13 +213,15 @@ fn check_content(req: &Request, policy: &UasPolicy) -> Result<(), Rejection> {
     let unsupported = || {
         let mut r = Rejection::new(415, "Unsupported Media Type");
         r.headers.push((HeaderName::Accept, policy.accept_header()));
-        r.headers.push((HeaderName::AcceptEncoding, "identity".to_owned()));
+        r.headers
+            .push((HeaderName::AcceptEncoding, "identity".to_owned()));
         r
     };
     if let Some(enc) = req.headers.get(&HeaderName::ContentEncoding)
-        && !enc.trim().eq_ignore_ascii_case("identity") {
-            return Err(unsupported());
-        }
+        && !enc.trim().eq_ignore_ascii_case("identity")
+    {
+        return Err(unsupported());
+    }
     if req.body.is_empty() {
         return Ok(());
     }
@@ -211,10 +241,16 @@ fn check_accept(req: &Request) -> Result<(), Rejection> {
     if req.method != Method::Invite || !req.headers.contains(&HeaderName::Accept) {
         return Ok(());
     }
-    let ok = req.headers.list(&HeaderName::Accept).map(headers::media_type).any(|m| {
-        m == "application/sdp" || m == "application/*" || m == "*/*"
-    });
-    if ok { Ok(()) } else { Err(Rejection::new(406, "Not Acceptable")) }
+    let ok = req
+        .headers
+        .list(&HeaderName::Accept)
+        .map(headers::media_type)
+        .any(|m| m == "application/sdp" || m == "application/*" || m == "*/*");
+    if ok {
+        Ok(())
+    } else {
+        Err(Rejection::new(406, "Not Acceptable"))
+    }
 }
 
 #[cfg(test)]
@@ -229,7 +265,9 @@ mod tests {
              Max-Forwards: 70\r\n{extra}Content-Length: {}\r\n\r\n{body}",
             body.len()
         );
-        let Ok(Message::Request(r)) = parse_message(m.as_bytes(), Framing::Datagram) else { panic!("{m}") };
+        let Ok(Message::Request(r)) = parse_message(m.as_bytes(), Framing::Datagram) else {
+            panic!("{m}")
+        };
         check_request(&r, &UasPolicy::default())
     }
 
@@ -243,8 +281,18 @@ mod tests {
         assert_eq!(status(check("", "FOO", "")), 501);
         assert_eq!(status(check("", "MESSAGE", "")), 405);
         assert_eq!(status(check("Require: foo, timer\r\n", "OPTIONS", "")), 420);
-        assert_eq!(status(check("Content-Type: text/plain\r\n", "INVITE", "hi")), 415);
-        assert_eq!(status(check("Content-Type: application/sdp\r\n", "INVITE", "v=0\r\n")), 200);
+        assert_eq!(
+            status(check("Content-Type: text/plain\r\n", "INVITE", "hi")),
+            415
+        );
+        assert_eq!(
+            status(check(
+                "Content-Type: application/sdp\r\n",
+                "INVITE",
+                "v=0\r\n"
+            )),
+            200
+        );
         assert_eq!(status(check("Accept: text/plain\r\n", "INVITE", "")), 406);
         assert_eq!(status(check("Call-ID: c2\r\n", "OPTIONS", "")), 400);
         assert_eq!(status(check("Expires: x\r\n", "OPTIONS", "")), 400);
@@ -252,8 +300,19 @@ mod tests {
 
     #[test]
     fn rejection_headers() {
-        let r = check("Require: nothingSupportsThis, nothingSupportsThisEither\r\n", "OPTIONS", "").unwrap_err();
-        assert_eq!(r.headers, vec![(HeaderName::Unsupported, "nothingSupportsThis, nothingSupportsThisEither".into())]);
+        let r = check(
+            "Require: nothingSupportsThis, nothingSupportsThisEither\r\n",
+            "OPTIONS",
+            "",
+        )
+        .unwrap_err();
+        assert_eq!(
+            r.headers,
+            vec![(
+                HeaderName::Unsupported,
+                "nothingSupportsThis, nothingSupportsThisEither".into()
+            )]
+        );
         let r = check("", "PUBLISH", "").unwrap_err();
         assert_eq!(r.headers[0].0, HeaderName::Allow);
         assert!(r.headers[0].1.contains("INVITE"));

@@ -87,7 +87,12 @@ impl Run {
         let realm = Realm::new(case.realm.clone()).expect("strategy yields valid realms");
         let mut rng = ChaCha8Rng::seed_from_u64(case.seed);
         let challenge = server.challenge(&realm, case.algorithm, false, NOW, &mut rng);
-        Run { server, realm, case, challenge }
+        Run {
+            server,
+            realm,
+            case,
+            challenge,
+        }
     }
 
     /// The client's answer to this run's challenge with nonce count `nc`.

@@ -12,7 +12,8 @@ use herald_sip::message::{Framing, Message, parse_message};
 use herald_sip::uas::{UasPolicy, check_request};
 
 fn conformance_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/sip-torture");
+    let dir =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/sip-torture");
     dir.join("expectations.tsv").exists().then_some(dir)
 }
 
@@ -29,7 +30,9 @@ fn outcome(bytes: &[u8]) -> String {
 }
 
 /// Statuses that validation alone decides.
-const VALIDATION: &[&str] = &["400", "405", "406", "415", "416", "420", "501", "505", "drop"];
+const VALIDATION: &[&str] = &[
+    "400", "405", "406", "415", "416", "420", "501", "505", "drop",
+];
 
 #[test]
 fn rfc4475_messages_parse_or_fail_cleanly_with_the_expected_status() {
@@ -37,16 +40,25 @@ fn rfc4475_messages_parse_or_fail_cleanly_with_the_expected_status() {
         eprintln!("skipped: ../shared/conformance/sip-torture not found");
         return;
     };
-    let table = std::fs::read_to_string(dir.join("expectations.tsv")).expect("expectations.tsv readable");
+    let table =
+        std::fs::read_to_string(dir.join("expectations.tsv")).expect("expectations.tsv readable");
     let (mut passed, mut failed) = (0, Vec::new());
-    for line in table.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+    for line in table
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
         let cols: Vec<&str> = line.split('\t').collect();
         let (file, strict, also) = (cols[0], cols[3], cols.get(4).copied().unwrap_or("-"));
         let bytes = std::fs::read(dir.join(file)).expect("torture message readable");
         let got = outcome(&bytes);
         let tolerated: Vec<&str> = also.split(',').map(str::trim).collect();
         let ok = if VALIDATION.contains(&strict) {
-            got == strict || tolerated.contains(&got.as_str()) || (got == "valid" && tolerated.iter().any(|t| t.starts_with("accept") || t.starts_with("200")))
+            got == strict
+                || tolerated.contains(&got.as_str())
+                || (got == "valid"
+                    && tolerated
+                        .iter()
+                        .any(|t| t.starts_with("accept") || t.starts_with("200")))
         } else if strict == "!400" {
             got != "400" && got != "drop"
         } else {
@@ -57,9 +69,14 @@ fn rfc4475_messages_parse_or_fail_cleanly_with_the_expected_status() {
         if ok {
             passed += 1;
         } else {
-            failed.push(format!("{file}: expected {strict} (also {also}), got {got}"));
+            failed.push(format!(
+                "{file}: expected {strict} (also {also}), got {got}"
+            ));
         }
     }
-    println!("torture (parser level): {passed} passed, {} failed", failed.len());
+    println!(
+        "torture (parser level): {passed} passed, {} failed",
+        failed.len()
+    );
     assert!(failed.is_empty(), "{}", failed.join("\n"));
 }

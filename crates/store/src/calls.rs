@@ -206,7 +206,11 @@ fn insert_call_query(call: &NewCall) -> AnyQuery<'_> {
 }
 
 /// Inserts a call together with what already happened to it (answer, end), in one statement.
-fn insert_progressed_query<'q>(call: &'q NewCall, answered_at: Option<i64>, ended: Option<&'q CallEnd>) -> AnyQuery<'q> {
+fn insert_progressed_query<'q>(
+    call: &'q NewCall,
+    answered_at: Option<i64>,
+    ended: Option<&'q CallEnd>,
+) -> AnyQuery<'q> {
     let state = match (answered_at, ended) {
         (Some(_), Some(_)) => CallState::Ended,
         (None, Some(_)) => CallState::Failed,
@@ -247,7 +251,11 @@ struct CallEnd {
 /// A batch's writes with every call inserted in the batch folded into one statement: its
 /// answer and end are written with the insert instead of as separate updates.
 enum Folded<'a> {
-    Insert { call: &'a NewCall, answered_at: Option<i64>, ended: Option<CallEnd> },
+    Insert {
+        call: &'a NewCall,
+        answered_at: Option<i64>,
+        ended: Option<CallEnd>,
+    },
     Other(&'a CallWrite),
 }
 
@@ -256,19 +264,44 @@ fn fold(writes: &[CallWrite]) -> Vec<Folded<'_>> {
     let mut inserted: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     for w in writes {
         let slot = match w {
-            CallWrite::Answered { id, .. } | CallWrite::Ended { id, .. } => inserted.get(id.as_str()).copied(),
+            CallWrite::Answered { id, .. } | CallWrite::Ended { id, .. } => {
+                inserted.get(id.as_str()).copied()
+            }
             _ => None,
         };
         match (w, slot.map(|i| &mut out[i])) {
             (CallWrite::Insert(call), _) => {
                 inserted.insert(call.id.as_str(), out.len());
-                out.push(Folded::Insert { call, answered_at: None, ended: None });
+                out.push(Folded::Insert {
+                    call,
+                    answered_at: None,
+                    ended: None,
+                });
             }
-            (CallWrite::Answered { at, .. }, Some(Folded::Insert { answered_at, ended: None, .. })) => {
+            (
+                CallWrite::Answered { at, .. },
+                Some(Folded::Insert {
+                    answered_at,
+                    ended: None,
+                    ..
+                }),
+            ) => {
                 answered_at.get_or_insert(*at);
             }
-            (CallWrite::Ended { at, cause, status, .. }, Some(Folded::Insert { ended: ended @ None, .. })) => {
-                *ended = Some(CallEnd { at: *at, cause: cause.clone(), status: *status });
+            (
+                CallWrite::Ended {
+                    at, cause, status, ..
+                },
+                Some(Folded::Insert {
+                    ended: ended @ None,
+                    ..
+                }),
+            ) => {
+                *ended = Some(CallEnd {
+                    at: *at,
+                    cause: cause.clone(),
+                    status: *status,
+                });
             }
             (other, _) => out.push(Folded::Other(other)),
         }
@@ -347,7 +380,10 @@ impl Store {
     /// lose the others; the error of each failed write is returned with its index.
     pub async fn apply_call_writes(&self, writes: &[CallWrite]) -> BatchOutcome {
         match self.apply_in_transaction(writes).await {
-            Ok(skipped) => BatchOutcome { skipped, failed: Vec::new() },
+            Ok(skipped) => BatchOutcome {
+                skipped,
+                failed: Vec::new(),
+            },
             Err(_) => {
                 let mut outcome = BatchOutcome::default();
                 for (i, w) in writes.iter().enumerate() {
@@ -365,19 +401,42 @@ impl Store {
         let mut skipped = 0;
         for folded in fold(writes) {
             let w = match folded {
-                Folded::Insert { call, answered_at, ended } => {
-                    insert_progressed_query(call, answered_at, ended.as_ref()).execute(&mut *tx).await?;
+                Folded::Insert {
+                    call,
+                    answered_at,
+                    ended,
+                } => {
+                    insert_progressed_query(call, answered_at, ended.as_ref())
+                        .execute(&mut *tx)
+                        .await?;
                     continue;
                 }
                 Folded::Other(w) => w,
             };
             let affected = match w {
-                CallWrite::Insert(call) => insert_call_query(call).execute(&mut *tx).await?.rows_affected(),
-                CallWrite::Answered { id, at } => answered_query(id, *at).execute(&mut *tx).await?.rows_affected(),
-                CallWrite::Ended { id, at, cause, status } => {
-                    end_call_query(id, *at, cause, *status).execute(&mut *tx).await?.rows_affected()
-                }
-                CallWrite::Event { call_id, at, kind, detail } => {
+                CallWrite::Insert(call) => insert_call_query(call)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected(),
+                CallWrite::Answered { id, at } => answered_query(id, *at)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected(),
+                CallWrite::Ended {
+                    id,
+                    at,
+                    cause,
+                    status,
+                } => end_call_query(id, *at, cause, *status)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected(),
+                CallWrite::Event {
+                    call_id,
+                    at,
+                    kind,
+                    detail,
+                } => {
                     let detail = detail.to_string();
                     let _: i64 = sqlx::query_scalar(INSERT_EVENT)
                         .bind(call_id.as_str())
@@ -399,18 +458,27 @@ impl Store {
         match w {
             CallWrite::Insert(call) => self.insert_call(call).await,
             CallWrite::Answered { id, at } => self.mark_answered(id, *at).await,
-            CallWrite::Event { call_id, at, kind, detail } => {
-                self.add_call_event(call_id, *at, kind, detail).await.map(|_| ())
-            }
-            CallWrite::Ended { id, at, cause, status } => self.end_call(id, *at, cause, *status).await,
+            CallWrite::Event {
+                call_id,
+                at,
+                kind,
+                detail,
+            } => self
+                .add_call_event(call_id, *at, kind, detail)
+                .await
+                .map(|_| ()),
+            CallWrite::Ended {
+                id,
+                at,
+                cause,
+                status,
+            } => self.end_call(id, *at, cause, *status).await,
         }
     }
 
     /// Records a new call in state `ringing`.
     pub async fn insert_call(&self, call: &NewCall) -> Result<(), StoreError> {
-        let result = insert_call_query(call)
-        .execute(&self.pool)
-        .await;
+        let result = insert_call_query(call).execute(&self.pool).await;
         match result {
             Ok(_) => Ok(()),
             Err(e) if violated_constraint(&e) == Some(ErrorKind::UniqueViolation) => {
@@ -440,7 +508,9 @@ impl Store {
         cause: &str,
         status: Option<u16>,
     ) -> Result<(), StoreError> {
-        let done = end_call_query(id, at, cause, status).execute(&self.pool).await?;
+        let done = end_call_query(id, at, cause, status)
+            .execute(&self.pool)
+            .await?;
         if done.rows_affected() == 1 {
             return Ok(());
         }
@@ -483,12 +553,12 @@ impl Store {
         loop {
             attempts += 1;
             let inserted: Result<i64, sqlx::Error> = sqlx::query_scalar(INSERT_EVENT)
-            .bind(call_id)
-            .bind(at)
-            .bind(kind)
-            .bind(detail.as_str())
-            .fetch_one(&self.pool)
-            .await;
+                .bind(call_id)
+                .bind(at)
+                .bind(kind)
+                .bind(detail.as_str())
+                .fetch_one(&self.pool)
+                .await;
             match inserted {
                 Ok(seq) => return from_stored_int(seq, "call_events.seq"),
                 Err(e) => match violated_constraint(&e) {

@@ -61,7 +61,9 @@ use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
 
-pub use calls::{BatchOutcome, CallEvent, CallRecord, CallRecordWithEvents, CallState, CallWrite, NewCall};
+pub use calls::{
+    BatchOutcome, CallEvent, CallRecord, CallRecordWithEvents, CallState, CallWrite, NewCall,
+};
 pub use error::StoreError;
 pub use registrations::Binding;
 

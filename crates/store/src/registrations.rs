@@ -73,27 +73,27 @@ type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
 fn upsert_query(binding: &Binding) -> AnyQuery<'_> {
     sqlx::query(concat!(
-            "INSERT INTO registrations (",
-            binding_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+        "INSERT INTO registrations (",
+        binding_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
              ON CONFLICT (aor, contact_uri) DO UPDATE SET \
                  expires_at = excluded.expires_at, transport = excluded.transport, \
                  source = excluded.source, user_agent = excluded.user_agent, \
                  call_id = excluded.call_id, cseq = excluded.cseq, \
                  q_milli = excluded.q_milli, instance_id = excluded.instance_id, \
                  reg_id = excluded.reg_id"
-        ))
-        .bind(&binding.aor)
-        .bind(&binding.contact_uri)
-        .bind(binding.expires_at)
-        .bind(&binding.transport)
-        .bind(binding.source.to_string())
-        .bind(binding.user_agent.as_deref())
-        .bind(&binding.call_id)
-        .bind(i64::from(binding.cseq))
-        .bind(binding.q_milli.map(i64::from))
-        .bind(binding.instance_id.as_deref())
-        .bind(binding.reg_id.map(i64::from))
+    ))
+    .bind(&binding.aor)
+    .bind(&binding.contact_uri)
+    .bind(binding.expires_at)
+    .bind(&binding.transport)
+    .bind(binding.source.to_string())
+    .bind(binding.user_agent.as_deref())
+    .bind(&binding.call_id)
+    .bind(i64::from(binding.cseq))
+    .bind(binding.q_milli.map(i64::from))
+    .bind(binding.instance_id.as_deref())
+    .bind(binding.reg_id.map(i64::from))
 }
 
 fn check_q(binding: &Binding) -> Result<(), StoreError> {
@@ -114,13 +114,19 @@ impl Store {
     /// Replaces the complete binding set of each AOR given (an empty set removes the AOR's
     /// bindings), all in one transaction: what a registrar persists after each REGISTER,
     /// batched so that thousands of registrations per second cost a few commits.
-    pub async fn replace_binding_sets(&self, sets: &[(String, Vec<Binding>)]) -> Result<(), StoreError> {
+    pub async fn replace_binding_sets(
+        &self,
+        sets: &[(String, Vec<Binding>)],
+    ) -> Result<(), StoreError> {
         for b in sets.iter().flat_map(|(_, set)| set) {
             check_q(b)?;
         }
         let mut tx = self.pool.begin().await?;
         for (aor, set) in sets {
-            sqlx::query("DELETE FROM registrations WHERE aor = $1").bind(aor).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM registrations WHERE aor = $1")
+                .bind(aor)
+                .execute(&mut *tx)
+                .await?;
             for b in set {
                 upsert_query(b).execute(&mut *tx).await?;
             }

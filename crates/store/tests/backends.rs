@@ -426,30 +426,74 @@ async fn batched_writes_apply_in_order_and_survive_a_bad_write(db: &TestDb) {
     for i in 0..50 {
         let id = format!("batch-{i}");
         writes.push(CallWrite::Insert(Box::new(new_call(&id, T0 + i))));
-        writes.push(CallWrite::Answered { id: id.clone(), at: T0 + i + 1 });
-        writes.push(CallWrite::Event { call_id: id.clone(), at: T0 + i + 2, kind: "confirmed".into(), detail: json!({}) });
-        writes.push(CallWrite::Ended { id, at: T0 + i + 3, cause: "caller-bye".into(), status: None });
+        writes.push(CallWrite::Answered {
+            id: id.clone(),
+            at: T0 + i + 1,
+        });
+        writes.push(CallWrite::Event {
+            call_id: id.clone(),
+            at: T0 + i + 2,
+            kind: "confirmed".into(),
+            detail: json!({}),
+        });
+        writes.push(CallWrite::Ended {
+            id,
+            at: T0 + i + 3,
+            cause: "caller-bye".into(),
+            status: None,
+        });
     }
     // A call inserted and ended unanswered in the same batch is written as failed.
     writes.push(CallWrite::Insert(Box::new(new_call("batch-cancelled", T0))));
-    writes.push(CallWrite::Ended { id: "batch-cancelled".into(), at: T0 + 5, cause: "cancelled".into(), status: Some(487) });
+    writes.push(CallWrite::Ended {
+        id: "batch-cancelled".into(),
+        at: T0 + 5,
+        cause: "cancelled".into(),
+        status: Some(487),
+    });
     // Ending a finished call does not apply: skipped, not an error.
-    writes.push(CallWrite::Ended { id: "batch-0".into(), at: T0 + 99, cause: "again".into(), status: None });
+    writes.push(CallWrite::Ended {
+        id: "batch-0".into(),
+        at: T0 + 99,
+        cause: "again".into(),
+        status: None,
+    });
     let outcome = store.apply_call_writes(&writes).await;
     assert_eq!((outcome.skipped, outcome.failed.len()), (1, 0));
     let c = lookup(&store, "batch-49").await;
-    assert_eq!((c.call.state, c.call.hangup_cause.as_deref()), (CallState::Ended, Some("caller-bye")));
-    assert_eq!(c.events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), vec!["confirmed"]);
-    assert_eq!(lookup(&store, "batch-0").await.call.hangup_cause.as_deref(), Some("caller-bye"));
+    assert_eq!(
+        (c.call.state, c.call.hangup_cause.as_deref()),
+        (CallState::Ended, Some("caller-bye"))
+    );
+    assert_eq!(
+        c.events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
+        vec!["confirmed"]
+    );
+    assert_eq!(
+        lookup(&store, "batch-0").await.call.hangup_cause.as_deref(),
+        Some("caller-bye")
+    );
     let cancelled = lookup(&store, "batch-cancelled").await.call;
-    assert_eq!((cancelled.state, cancelled.final_status, cancelled.answered_at), (CallState::Failed, Some(487), None));
+    assert_eq!(
+        (
+            cancelled.state,
+            cancelled.final_status,
+            cancelled.answered_at
+        ),
+        (CallState::Failed, Some(487), None)
+    );
     assert_eq!(cancelled.ended_at, Some(T0 + 5));
 
     // A write that fails (an event for a call that does not exist) fails the transaction;
     // the fallback still applies every other write of the batch.
     let bad = vec![
         CallWrite::Insert(Box::new(new_call("after-1", T0))),
-        CallWrite::Event { call_id: "no-such-call".into(), at: T0, kind: "x".into(), detail: json!({}) },
+        CallWrite::Event {
+            call_id: "no-such-call".into(),
+            at: T0,
+            kind: "x".into(),
+            detail: json!({}),
+        },
         CallWrite::Insert(Box::new(new_call("after-2", T0))),
     ];
     let outcome = store.apply_call_writes(&bad).await;
@@ -464,20 +508,51 @@ async fn binding_sets_replace_each_aor_in_one_transaction(db: &TestDb) {
     let store = connect(db).await;
     let alice = "sip:alice@example.com".to_owned();
     let bob = "sip:bob@example.com".to_owned();
-    store.upsert_binding(&binding(&alice, "sip:alice@old", T0 + 10_000, None)).await.unwrap();
-    store.upsert_binding(&binding(&bob, "sip:bob@desk", T0 + 10_000, None)).await.unwrap();
+    store
+        .upsert_binding(&binding(&alice, "sip:alice@old", T0 + 10_000, None))
+        .await
+        .unwrap();
+    store
+        .upsert_binding(&binding(&bob, "sip:bob@desk", T0 + 10_000, None))
+        .await
+        .unwrap();
     let sets = vec![
-        (alice.clone(), vec![binding(&alice, "sip:alice@a", T0 + 10_000, Some(500)), binding(&alice, "sip:alice@b", T0 + 10_000, None)]),
+        (
+            alice.clone(),
+            vec![
+                binding(&alice, "sip:alice@a", T0 + 10_000, Some(500)),
+                binding(&alice, "sip:alice@b", T0 + 10_000, None),
+            ],
+        ),
         (bob.clone(), Vec::new()),
     ];
     store.replace_binding_sets(&sets).await.unwrap();
-    let contacts: Vec<String> = store.bindings(&alice, T0).await.unwrap().into_iter().map(|b| b.contact_uri).collect();
-    assert_eq!(contacts, vec!["sip:alice@b", "sip:alice@a"], "old binding replaced, q order kept");
-    assert!(store.bindings(&bob, T0).await.unwrap().is_empty(), "an empty set removes the AOR");
+    let contacts: Vec<String> = store
+        .bindings(&alice, T0)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.contact_uri)
+        .collect();
+    assert_eq!(
+        contacts,
+        vec!["sip:alice@b", "sip:alice@a"],
+        "old binding replaced, q order kept"
+    );
+    assert!(
+        store.bindings(&bob, T0).await.unwrap().is_empty(),
+        "an empty set removes the AOR"
+    );
 
     // A bad binding anywhere refuses the whole batch: nothing changes.
-    let bad = vec![(alice.clone(), vec![binding(&alice, "sip:alice@c", T0 + 10_000, Some(1001))])];
-    assert!(matches!(store.replace_binding_sets(&bad).await, Err(StoreError::InvalidQValue(1001))));
+    let bad = vec![(
+        alice.clone(),
+        vec![binding(&alice, "sip:alice@c", T0 + 10_000, Some(1001))],
+    )];
+    assert!(matches!(
+        store.replace_binding_sets(&bad).await,
+        Err(StoreError::InvalidQValue(1001))
+    ));
     assert_eq!(store.bindings(&alice, T0).await.unwrap().len(), 2);
 }
 

@@ -266,18 +266,30 @@ impl PostgresServer {
     /// Waits for the server's "ready to accept connections" log line, its exit, or
     /// [`READY_TIMEOUT`], whichever comes first.
     fn wait_until_ready(&mut self) -> Result<(), PostgresError> {
-        let ready = self.ready.take().expect("wait_until_ready after spawn_server");
+        let ready = self
+            .ready
+            .take()
+            .expect("wait_until_ready after spawn_server");
         match ready.recv_timeout(READY_TIMEOUT) {
             Ok(()) => Ok(()),
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                Err(PostgresError::NotReady { waited: READY_TIMEOUT, log: self.log() })
-            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(PostgresError::NotReady {
+                waited: READY_TIMEOUT,
+                log: self.log(),
+            }),
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
                 let status = match self.server.as_mut() {
                     Some(child) => child.wait().map_err(io_error("wait for postgres"))?,
-                    None => return Err(PostgresError::NotReady { waited: Duration::ZERO, log: self.log() }),
+                    None => {
+                        return Err(PostgresError::NotReady {
+                            waited: Duration::ZERO,
+                            log: self.log(),
+                        });
+                    }
                 };
-                Err(PostgresError::Exited { status, log: self.log() })
+                Err(PostgresError::Exited {
+                    status,
+                    log: self.log(),
+                })
             }
         }
     }
@@ -344,10 +356,10 @@ fn follow_log(stderr: std::process::ChildStderr, mut file: File) -> std::sync::m
         let mut tx = Some(tx);
         for line in io::BufReader::new(stderr).lines().map_while(Result::ok) {
             let _ = writeln!(file, "{line}");
-            if line.contains(READY_LINE) {
-                if let Some(tx) = tx.take() {
-                    let _ = tx.send(());
-                }
+            if line.contains(READY_LINE)
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send(());
             }
         }
     });

@@ -610,8 +610,16 @@ fn trunks() {
 #[test]
 fn the_defaults_give_no_warnings() {
     // A wildcard listener advertises, per peer, the address the kernel routes from.
-    assert!(Config::default().warnings().is_empty(), "{:#?}", Config::default().warnings());
-    assert!(load("[sip]\nadvertised_address = \"192.0.2.1\"\n").warnings().is_empty());
+    assert!(
+        Config::default().warnings().is_empty(),
+        "{:#?}",
+        Config::default().warnings()
+    );
+    assert!(
+        load("[sip]\nadvertised_address = \"192.0.2.1\"\n")
+            .warnings()
+            .is_empty()
+    );
 }
 
 #[test]

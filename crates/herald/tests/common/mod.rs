@@ -374,7 +374,9 @@ impl Herald {
             }
             let left = deadline.saturating_duration_since(Instant::now());
             let guard = count.lock().unwrap();
-            let (_guard, timeout) = signal.wait_timeout_while(guard, left, |c| *c == seen).unwrap();
+            let (_guard, timeout) = signal
+                .wait_timeout_while(guard, left, |c| *c == seen)
+                .unwrap();
             if timeout.timed_out() {
                 panic!(
                     "call records never showed {what} within {RECORD_TIMEOUT:?}; last seen:\n{}\nherald log:\n{}",
@@ -411,7 +413,11 @@ impl Drop for Herald {
 
 /// Copies the child's stderr into `log` and counts record commits; the channel gets `()` once
 /// the ready line appears and is dropped (disconnected) when stderr closes first.
-fn follow_stderr(child: &mut Child, log: Arc<Mutex<String>>, commits: Arc<(Mutex<u64>, Condvar)>) -> mpsc::Receiver<()> {
+fn follow_stderr(
+    child: &mut Child,
+    log: Arc<Mutex<String>>,
+    commits: Arc<(Mutex<u64>, Condvar)>,
+) -> mpsc::Receiver<()> {
     let stderr = child.stderr.take().expect("piped stderr");
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {

@@ -66,13 +66,22 @@ pub(crate) struct NonceId {
 }
 
 /// Mints nonce number `seq` for `realm` at `now` (unix seconds).
-pub(crate) fn mint(secret: &ServerSecret, realm: &str, now: u64, seq: u64, rng: &mut impl RngCore) -> String {
+pub(crate) fn mint(
+    secret: &ServerSecret,
+    realm: &str,
+    now: u64,
+    seq: u64,
+    rng: &mut impl RngCore,
+) -> String {
     let mut bytes = [0u8; NONCE_LEN];
     bytes[0] = VERSION;
     bytes[1..9].copy_from_slice(&now.to_be_bytes());
     bytes[9..17].copy_from_slice(&seq.to_be_bytes());
     rng.fill_bytes(&mut bytes[17..BODY_LEN]);
-    let tag = secret.tag(realm, &bytes[..BODY_LEN]).finalize().into_bytes();
+    let tag = secret
+        .tag(realm, &bytes[..BODY_LEN])
+        .finalize()
+        .into_bytes();
     bytes[BODY_LEN..].copy_from_slice(&tag);
     base64url_encode(&bytes)
 }
@@ -152,7 +161,11 @@ pub(crate) struct NonceTracker {
 
 impl NonceTracker {
     pub fn new(ttl_secs: u64, capacity: usize) -> NonceTracker {
-        NonceTracker { ttl_secs, slots: vec![(0, 0); capacity.max(1)], next_seq: 1 }
+        NonceTracker {
+            ttl_secs,
+            slots: vec![(0, 0); capacity.max(1)],
+            next_seq: 1,
+        }
     }
 
     /// The sequence number for the next nonce.
@@ -187,7 +200,10 @@ impl NonceTracker {
     /// How many of the last `capacity` minted nonces have counts recorded.
     pub fn len(&self) -> usize {
         let capacity = self.slots.len() as u64;
-        self.slots.iter().filter(|(seq, _)| *seq != 0 && self.next_seq - seq <= capacity).count()
+        self.slots
+            .iter()
+            .filter(|(seq, _)| *seq != 0 && self.next_seq - seq <= capacity)
+            .count()
     }
 }
 
@@ -239,7 +255,10 @@ mod tests {
     fn counts_must_increase() {
         let mut tracker = NonceTracker::new(300, 10);
         let (a, b) = (tracker.next_seq(), tracker.next_seq());
-        let id = |seq| NonceId { issued_at: 100, seq };
+        let id = |seq| NonceId {
+            issued_at: 100,
+            seq,
+        };
         assert_eq!(tracker.accept(id(a), nc(1)), Ok(()));
         assert_eq!(tracker.accept(id(a), nc(1)), Err(CountRejected::Replay));
         assert_eq!(tracker.accept(id(a), nc(3)), Ok(()));
@@ -247,13 +266,19 @@ mod tests {
         assert_eq!(tracker.accept(id(b), nc(1)), Ok(()));
         assert_eq!(tracker.len(), 2);
         assert!(!tracker.is_fresh(100, 400));
-        assert!(tracker.is_fresh(400, 100 + 1), "future nonce within the window");
+        assert!(
+            tracker.is_fresh(400, 100 + 1),
+            "future nonce within the window"
+        );
     }
 
     #[test]
     fn only_nonces_older_than_the_ring_are_forgotten() {
         let mut tracker = NonceTracker::new(300, 4);
-        let id = |seq| NonceId { issued_at: 100, seq };
+        let id = |seq| NonceId {
+            issued_at: 100,
+            seq,
+        };
         let first = tracker.next_seq();
         assert_eq!(tracker.accept(id(first), nc(1)), Ok(()));
         // Many nonces minted in the same second, used in any order: all tracked while among
@@ -262,10 +287,18 @@ mod tests {
         for &seq in recent.iter().rev() {
             assert_eq!(tracker.accept(id(seq), nc(1)), Ok(()), "seq {seq}");
         }
-        assert_eq!(tracker.accept(id(first), nc(2)), Err(CountRejected::Forgotten), "slot reused");
+        assert_eq!(
+            tracker.accept(id(first), nc(2)),
+            Err(CountRejected::Forgotten),
+            "slot reused"
+        );
         for &seq in &recent {
             assert_eq!(tracker.accept(id(seq), nc(1)), Err(CountRejected::Replay));
         }
-        assert_eq!(tracker.accept(id(999), nc(1)), Err(CountRejected::Forgotten), "never minted here");
+        assert_eq!(
+            tracker.accept(id(999), nc(1)),
+            Err(CountRejected::Forgotten),
+            "never minted here"
+        );
     }
 }

@@ -241,7 +241,13 @@ impl DigestAuthenticator {
         now: u64,
         rng: &mut impl RngCore,
     ) -> String {
-        let nonce = nonce::mint(&self.secret, realm.as_str(), now, self.counts.next_seq(), rng);
+        let nonce = nonce::mint(
+            &self.secret,
+            realm.as_str(),
+            now,
+            self.counts.next_seq(),
+            rng,
+        );
         format_challenge(realm, &nonce, algorithm, stale)
     }
 
@@ -254,7 +260,13 @@ impl DigestAuthenticator {
         now: u64,
         rng: &mut impl RngCore,
     ) -> Vec<String> {
-        let nonce = nonce::mint(&self.secret, realm.as_str(), now, self.counts.next_seq(), rng);
+        let nonce = nonce::mint(
+            &self.secret,
+            realm.as_str(),
+            now,
+            self.counts.next_seq(),
+            rng,
+        );
         self.config
             .algorithms
             .iter()

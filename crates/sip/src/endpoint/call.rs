@@ -209,14 +209,16 @@ impl Calls {
         let c = self.by_ref.remove(&call)?;
         self.by_dialog.remove(&c.dialog.id);
         self.by_invite_tx.remove(&c.invite_ctx.tx);
-        self.offered.remove(&(c.dialog.id.call_id.clone(), c.dialog.id.remote_tag.clone()));
+        self.offered
+            .remove(&(c.dialog.id.call_id.clone(), c.dialog.id.remote_tag.clone()));
         Some(c)
     }
 
     /// The call is no longer unanswered.
     fn leave_offered(&mut self, call: CallRef) {
         if let Some(c) = self.by_ref.get(&call) {
-            self.offered.remove(&(c.dialog.id.call_id.clone(), c.dialog.id.remote_tag.clone()));
+            self.offered
+                .remove(&(c.dialog.id.call_id.clone(), c.dialog.id.remote_tag.clone()));
         }
     }
 }
@@ -226,7 +228,14 @@ fn has_tag(headers: &crate::message::Headers, name: &HeaderName, tag: &str) -> b
 }
 
 impl<R: RngCore> Endpoint<R> {
-    pub(super) fn handle_invite(&mut self, now: Instant, ctx: RequestCtx, req: Arc<Request>, checked: Checked, incoming: &Incoming<'_>) {
+    pub(super) fn handle_invite(
+        &mut self,
+        now: Instant,
+        ctx: RequestCtx,
+        req: Arc<Request>,
+        checked: Checked,
+        incoming: &Incoming<'_>,
+    ) {
         if checked.to.tag().is_some() {
             return self.handle_in_dialog(now, ctx, req, checked);
         }
@@ -241,13 +250,25 @@ impl<R: RngCore> Endpoint<R> {
         let local_tag = self.new_tag();
         let dialog = match Dialog::new_uas(&req, &local_tag) {
             Ok(d) => d,
-            Err(e) => return self.respond(now, &ctx, &req, e.status(), Some(&e.to_string()), &[], Some(&local_tag)),
+            Err(e) => {
+                return self.respond(
+                    now,
+                    &ctx,
+                    &req,
+                    e.status(),
+                    Some(&e.to_string()),
+                    &[],
+                    Some(&local_tag),
+                );
+            }
         };
         let info = call_info(&req, &checked, incoming);
         let call = CallRef(self.calls.next);
         self.calls.next += 1;
         let h = &req.headers;
-        let peer_allows_update = h.list(&HeaderName::Allow).any(|m| m.eq_ignore_ascii_case("UPDATE"));
+        let peer_allows_update = h
+            .list(&HeaderName::Allow)
+            .any(|m| m.eq_ignore_ascii_case("UPDATE"));
         let peer_supports_100rel = has_tag(h, &HeaderName::Supported, "100rel");
         let peer_requires_100rel = has_tag(h, &HeaderName::Require, "100rel");
         let record = Call {
@@ -257,7 +278,11 @@ impl<R: RngCore> Endpoint<R> {
             peer_requires_100rel,
             invite: Some(req),
             invite_ctx: ctx.clone(),
-            peer: Target { transport: incoming.transport, addr: incoming.remote, conn: incoming.conn },
+            peer: Target {
+                transport: incoming.transport,
+                addr: incoming.remote,
+                conn: incoming.conn,
+            },
             local: incoming.local,
             dialog,
             next_rseq: 1,
@@ -270,18 +295,36 @@ impl<R: RngCore> Endpoint<R> {
             filed: None,
         };
         self.calls.by_dialog.insert(record.dialog.id.clone(), call);
-        self.calls.offered.insert((record.dialog.id.call_id.clone(), record.dialog.id.remote_tag.clone()), call);
+        self.calls.offered.insert(
+            (
+                record.dialog.id.call_id.clone(),
+                record.dialog.id.remote_tag.clone(),
+            ),
+            call,
+        );
         self.calls.by_invite_tx.insert(ctx.tx, call);
         self.calls.by_ref.insert(call, record);
-        self.event(Event::IncomingCall { call, info: Box::new(info) });
+        self.event(Event::IncomingCall {
+            call,
+            info: Box::new(info),
+        });
     }
 
     /// RFC 3261 §8.2.2.2: the same request (From tag, Call-ID, CSeq) arriving on another
     /// branch while we still process the first is a loop or a fork merge.
     fn is_merged(&self, checked: &Checked) -> bool {
-        let key = (checked.call_id.clone(), checked.from.tag().unwrap_or("").to_owned());
-        let offered = self.calls.offered.get(&key).and_then(|call| self.calls.by_ref.get(call));
-        offered.is_some_and(|c| c.phase == Phase::Offered && c.dialog.remote_seq == Some(checked.cseq.seq))
+        let key = (
+            checked.call_id.clone(),
+            checked.from.tag().unwrap_or("").to_owned(),
+        );
+        let offered = self
+            .calls
+            .offered
+            .get(&key)
+            .and_then(|call| self.calls.by_ref.get(call));
+        offered.is_some_and(|c| {
+            c.phase == Phase::Offered && c.dialog.remote_seq == Some(checked.cseq.seq)
+        })
     }
 
     /// RFC 4028 §8.1: a Session-Expires below our Min-SE gets 422.
@@ -293,14 +336,18 @@ impl<R: RngCore> Endpoint<R> {
     /// Sends a provisional response (180 Ringing, or 183 with early media SDP). Reliable
     /// (RFC 3262) when the caller supports or requires 100rel.
     fn ring_inner(&mut self, now: Instant, call: CallRef, early_sdp: Option<Bytes>) {
-        let Some(c) = self.calls.by_ref.get(&call) else { return };
+        let Some(c) = self.calls.by_ref.get(&call) else {
+            return;
+        };
         if c.phase != Phase::Offered || c.prack.is_some() {
             return;
         }
         let reliable = c.peer_requires_100rel || c.peer_supports_100rel;
         let status = if early_sdp.is_some() { 183 } else { 180 };
         let mut resp = self.dialog_response(call, status, early_sdp);
-        let Some(c) = self.calls.by_ref.get_mut(&call) else { return };
+        let Some(c) = self.calls.by_ref.get_mut(&call) else {
+            return;
+        };
         if reliable {
             let rseq = c.next_rseq;
             c.next_rseq += 1;
@@ -308,7 +355,13 @@ impl<R: RngCore> Endpoint<R> {
             resp.headers.push(HeaderName::RSeq, rseq.to_string());
             let bytes = Bytes::from(resp.to_bytes());
             let t1 = self.config.timers.t1;
-            c.prack = Some(PendingPrack { rseq, bytes, next: now + t1, interval: t1, give_up: now + t1 * 64 });
+            c.prack = Some(PendingPrack {
+                rseq,
+                bytes,
+                next: now + t1,
+                interval: t1,
+                give_up: now + t1 * 64,
+            });
         }
         let ctx = c.invite_ctx.clone();
         self.send_response(now, &ctx, resp);
@@ -317,25 +370,38 @@ impl<R: RngCore> Endpoint<R> {
 
     /// Answers the call with `sdp` (200 OK). The dialog is confirmed when the ACK arrives.
     fn answer_inner(&mut self, now: Instant, call: CallRef, sdp: Bytes) {
-        let Some(c) = self.calls.by_ref.get(&call) else { return };
+        let Some(c) = self.calls.by_ref.get(&call) else {
+            return;
+        };
         if c.phase != Phase::Offered {
             return;
         }
-        let Some(invite) = c.invite.clone() else { return };
+        let Some(invite) = c.invite.clone() else {
+            return;
+        };
         let session = self.negotiate_session_timer(&invite, now);
         let mut resp = self.dialog_response(call, 200, Some(sdp.clone()));
-        if let Some((value, require)) = session.as_ref().map(|(s, hdr)| (hdr.clone(), !s.we_refresh)) {
+        if let Some((value, require)) = session
+            .as_ref()
+            .map(|(s, hdr)| (hdr.clone(), !s.we_refresh))
+        {
             resp.headers.push(HeaderName::SessionExpires, value);
             if require {
                 resp.headers.push(HeaderName::Require, "timer");
             }
         }
         self.calls.leave_offered(call);
-        let Some(c) = self.calls.by_ref.get_mut(&call) else { return };
+        let Some(c) = self.calls.by_ref.get_mut(&call) else {
+            return;
+        };
         let ctx = c.invite_ctx.clone();
         let seq = c.dialog.remote_seq.unwrap_or(0);
         let bytes = Bytes::from(resp.to_bytes());
-        let machine = Box::new(Retransmit2xx::new(TxMsg::Wire(ctx.target, bytes.clone()), self.config.timers, now));
+        let machine = Box::new(Retransmit2xx::new(
+            TxMsg::Wire(ctx.target, bytes.clone()),
+            self.config.timers,
+            now,
+        ));
         c.ack = Some(AckWait { seq, machine });
         c.phase = Phase::Answered;
         c.final_status = Some(200);
@@ -343,14 +409,18 @@ impl<R: RngCore> Endpoint<R> {
         c.prack = None;
         c.session = session.map(|(s, _)| s);
         c.local_sdp = Some(sdp);
-        let _ = self.transactions.respond(ctx.tx, 200, TxMsg::Wire(ctx.target, bytes.clone()), now);
+        let _ = self
+            .transactions
+            .respond(ctx.tx, 200, TxMsg::Wire(ctx.target, bytes.clone()), now);
         self.refile(call);
     }
 
     /// Rejects an unanswered call with a final status (e.g. 404, 486, 488, 603).
     fn reject_inner(&mut self, now: Instant, call: CallRef, status: FinalStatus) {
         let status = status.get();
-        let Some(c) = self.calls.by_ref.get(&call) else { return };
+        let Some(c) = self.calls.by_ref.get(&call) else {
+            return;
+        };
         if c.phase != Phase::Offered {
             return;
         }
@@ -360,7 +430,9 @@ impl<R: RngCore> Endpoint<R> {
 
     /// Ends the call from our side: a final error before the answer, BYE after it.
     fn hangup_inner(&mut self, now: Instant, call: CallRef) {
-        let Some(c) = self.calls.by_ref.get(&call) else { return };
+        let Some(c) = self.calls.by_ref.get(&call) else {
+            return;
+        };
         match c.phase {
             Phase::Offered => self.reject_inner(now, call, FinalStatus::TEMPORARILY_UNAVAILABLE),
             Phase::Answered | Phase::Confirmed => self.send_bye(now, call, EndCause::LocalHangup),
@@ -370,18 +442,33 @@ impl<R: RngCore> Endpoint<R> {
 
     /// Answers a pending re-INVITE/UPDATE offer with our SDP.
     fn answer_offer_inner(&mut self, now: Instant, call: CallRef, sdp: Bytes) {
-        let Some(c) = self.calls.by_ref.get_mut(&call) else { return };
-        let Some(pending) = c.offer.take() else { return };
+        let Some(c) = self.calls.by_ref.get_mut(&call) else {
+            return;
+        };
+        let Some(pending) = c.offer.take() else {
+            return;
+        };
         c.local_sdp = Some(sdp.clone());
         let mut resp = self.dialog_response_to(call, &pending.request, 200, Some(sdp));
         self.add_session_refresh(call, &pending.request, &mut resp, now);
-        let Some(c) = self.calls.by_ref.get_mut(&call) else { return };
+        let Some(c) = self.calls.by_ref.get_mut(&call) else {
+            return;
+        };
         if pending.request.method == Method::Invite {
             let bytes = Bytes::from(resp.to_bytes());
             let seq = c.dialog.remote_seq.unwrap_or(0);
-            let machine = Box::new(Retransmit2xx::new(TxMsg::Wire(pending.ctx.target, bytes.clone()), self.config.timers, now));
+            let machine = Box::new(Retransmit2xx::new(
+                TxMsg::Wire(pending.ctx.target, bytes.clone()),
+                self.config.timers,
+                now,
+            ));
             c.ack = Some(AckWait { seq, machine });
-            let _ = self.transactions.respond(pending.ctx.tx, 200, TxMsg::Wire(pending.ctx.target, bytes), now);
+            let _ = self.transactions.respond(
+                pending.ctx.tx,
+                200,
+                TxMsg::Wire(pending.ctx.target, bytes),
+                now,
+            );
         } else {
             self.send_response(now, &pending.ctx, resp);
         }
@@ -390,8 +477,12 @@ impl<R: RngCore> Endpoint<R> {
 
     /// Refuses a pending re-INVITE/UPDATE offer (e.g. 488); the session stays as it was.
     fn reject_offer_inner(&mut self, now: Instant, call: CallRef, status: FinalStatus) {
-        let Some(c) = self.calls.by_ref.get_mut(&call) else { return };
-        let Some(pending) = c.offer.take() else { return };
+        let Some(c) = self.calls.by_ref.get_mut(&call) else {
+            return;
+        };
+        let Some(pending) = c.offer.take() else {
+            return;
+        };
         let resp = self.dialog_response_to(call, &pending.request, status.get(), None);
         self.send_response(now, &pending.ctx, resp);
     }
@@ -435,7 +526,13 @@ impl<R: RngCore> Endpoint<R> {
         }
     }
 
-    fn dialog_response_to(&self, call: CallRef, req: &Request, status: u16, sdp: Option<Bytes>) -> Response {
+    fn dialog_response_to(
+        &self,
+        call: CallRef,
+        req: &Request,
+        status: u16,
+        sdp: Option<Bytes>,
+    ) -> Response {
         let Some(c) = self.calls.by_ref.get(&call) else {
             return Response::new(500, "Server Internal Error");
         };
@@ -444,12 +541,16 @@ impl<R: RngCore> Endpoint<R> {
             for rr in req.headers.get_all(&HeaderName::RecordRoute) {
                 resp.headers.push(HeaderName::RecordRoute, rr);
             }
-            resp.headers.push(HeaderName::Contact, self.contact(c.local, c.peer.transport));
-            resp.headers.push(HeaderName::Allow, self.config.policy.allow_header());
-            resp.headers.push(HeaderName::Supported, self.config.policy.supported_header());
+            resp.headers
+                .push(HeaderName::Contact, self.contact(c.local, c.peer.transport));
+            resp.headers
+                .push(HeaderName::Allow, self.config.policy.allow_header());
+            resp.headers
+                .push(HeaderName::Supported, self.config.policy.supported_header());
         }
         if let Some(sdp) = sdp {
-            resp.headers.push(HeaderName::ContentType, "application/sdp");
+            resp.headers
+                .push(HeaderName::ContentType, "application/sdp");
             resp.body = sdp;
         }
         resp
@@ -464,17 +565,32 @@ impl<R: RngCore> Endpoint<R> {
         match transport {
             Transport::Udp => format!("<sip:herald@{host}>"),
             Transport::Tls => format!("<sips:herald@{host}>"),
-            t => format!("<sip:herald@{host};transport={}>", t.via_name().to_ascii_lowercase()),
+            t => format!(
+                "<sip:herald@{host};transport={}>",
+                t.via_name().to_ascii_lowercase()
+            ),
         }
     }
 
     /// RFC 4028 §9: the interval and refresher for our 2xx, and its Session-Expires value.
-    fn negotiate_session_timer(&self, req: &Request, now: Instant) -> Option<(SessionTimer, String)> {
+    fn negotiate_session_timer(
+        &self,
+        req: &Request,
+        now: Instant,
+    ) -> Option<(SessionTimer, String)> {
         let h = &req.headers;
-        let uac_supports = has_tag(h, &HeaderName::Supported, "timer") || has_tag(h, &HeaderName::Require, "timer");
-        let requested = h.get(&HeaderName::SessionExpires).and_then(|v| SessionExpires::parse(v).ok());
+        let uac_supports = has_tag(h, &HeaderName::Supported, "timer")
+            || has_tag(h, &HeaderName::Require, "timer");
+        let requested = h
+            .get(&HeaderName::SessionExpires)
+            .and_then(|v| SessionExpires::parse(v).ok());
         let (interval, refresher) = match requested {
-            Some(se) => (se.interval.min(self.config.session_expires).max(self.config.min_se), se.refresher),
+            Some(se) => (
+                se.interval
+                    .min(self.config.session_expires)
+                    .max(self.config.min_se),
+                se.refresher,
+            ),
             None if self.config.session_expires > 0 => (self.config.session_expires, None),
             None => return None,
         };
@@ -484,22 +600,41 @@ impl<R: RngCore> Endpoint<R> {
             None => !uac_supports,
         };
         let who = if we_refresh { "uas" } else { "uac" };
-        let timer = SessionTimer { interval, we_refresh, deadline: session_deadline(now, interval, we_refresh) };
+        let timer = SessionTimer {
+            interval,
+            we_refresh,
+            deadline: session_deadline(now, interval, we_refresh),
+        };
         Some((timer, format!("{interval};refresher={who}")))
     }
 
     /// A refresh (re-INVITE/UPDATE) from the peer restarts the timer; the 2xx echoes it.
-    fn add_session_refresh(&mut self, call: CallRef, req: &Request, resp: &mut Response, now: Instant) {
-        let Some(c) = self.calls.by_ref.get_mut(&call) else { return };
+    fn add_session_refresh(
+        &mut self,
+        call: CallRef,
+        req: &Request,
+        resp: &mut Response,
+        now: Instant,
+    ) {
+        let Some(c) = self.calls.by_ref.get_mut(&call) else {
+            return;
+        };
         let Some(mut timer) = c.session else { return };
-        if let Some(se) = req.headers.get(&HeaderName::SessionExpires).and_then(|v| SessionExpires::parse(v).ok()) {
+        if let Some(se) = req
+            .headers
+            .get(&HeaderName::SessionExpires)
+            .and_then(|v| SessionExpires::parse(v).ok())
+        {
             timer.interval = se.interval.max(self.config.min_se);
             timer.we_refresh = se.refresher.as_deref() == Some("uas");
         }
         timer.deadline = session_deadline(now, timer.interval, timer.we_refresh);
         c.session = Some(timer);
         let who = if timer.we_refresh { "uas" } else { "uac" };
-        resp.headers.push(HeaderName::SessionExpires, format!("{};refresher={who}", timer.interval));
+        resp.headers.push(
+            HeaderName::SessionExpires,
+            format!("{};refresher={who}", timer.interval),
+        );
         if !timer.we_refresh {
             resp.headers.push(HeaderName::Require, "timer");
         }
@@ -510,23 +645,39 @@ impl<R: RngCore> Endpoint<R> {
             return self.respond(now, &ctx, req, 481, None, &[], None);
         };
         let call = self.calls.by_invite_tx.get(&invite_tx).copied();
-        let tag = call.and_then(|c| self.calls.by_ref.get(&c)).map(|c| c.dialog.id.local_tag.clone());
+        let tag = call
+            .and_then(|c| self.calls.by_ref.get(&c))
+            .map(|c| c.dialog.id.local_tag.clone());
         self.respond(now, &ctx, req, 200, None, &[], tag.as_deref());
         let Some(call) = call else { return };
-        if self.calls.by_ref.get(&call).is_some_and(|c| c.phase == Phase::Offered) {
+        if self
+            .calls
+            .by_ref
+            .get(&call)
+            .is_some_and(|c| c.phase == Phase::Offered)
+        {
             self.fail_invite(now, call, 487);
             self.end_call(call, EndCause::Cancelled);
         }
     }
 
-    pub(super) fn handle_ack(&mut self, now: Instant, incoming: &Incoming<'_>, req: Request, checked: &Checked, key: TransactionKey) {
+    pub(super) fn handle_ack(
+        &mut self,
+        now: Instant,
+        incoming: &Incoming<'_>,
+        req: Request,
+        checked: &Checked,
+        key: TransactionKey,
+    ) {
         let dialog = checked.to.tag().map(|tag| DialogId {
             call_id: checked.call_id.clone(),
             local_tag: tag.to_owned(),
             remote_tag: checked.from.tag().unwrap_or("").to_owned(),
         });
         if let Some(call) = dialog.and_then(|d| self.calls.by_dialog.get(&d).copied()) {
-            let Some(c) = self.calls.by_ref.get_mut(&call) else { return };
+            let Some(c) = self.calls.by_ref.get_mut(&call) else {
+                return;
+            };
             if c.ack.as_ref().map(|a| a.seq) == Some(checked.cseq.seq) {
                 c.ack = None;
                 if c.phase == Phase::Answered {
@@ -539,12 +690,26 @@ impl<R: RngCore> Endpoint<R> {
             }
         }
         // The ACK of a non-2xx final response: its INVITE server transaction absorbs it.
-        let target = Target { transport: incoming.transport, addr: incoming.remote, conn: incoming.conn };
-        let _ = self.transactions.handle_ack(&key, TxMsg::Wire(target, Bytes::from(req.to_bytes())), now);
+        let target = Target {
+            transport: incoming.transport,
+            addr: incoming.remote,
+            conn: incoming.conn,
+        };
+        let _ = self.transactions.handle_ack(
+            &key,
+            TxMsg::Wire(target, Bytes::from(req.to_bytes())),
+            now,
+        );
     }
 
     /// Requests that need a dialog: BYE, INFO, UPDATE, PRACK, re-INVITE, in-dialog OPTIONS.
-    pub(super) fn handle_in_dialog(&mut self, now: Instant, ctx: RequestCtx, req: Arc<Request>, checked: Checked) {
+    pub(super) fn handle_in_dialog(
+        &mut self,
+        now: Instant,
+        ctx: RequestCtx,
+        req: Arc<Request>,
+        checked: Checked,
+    ) {
         let id = checked.to.tag().map(|tag| DialogId {
             call_id: checked.call_id.clone(),
             local_tag: tag.to_owned(),
@@ -553,9 +718,19 @@ impl<R: RngCore> Endpoint<R> {
         let Some(call) = id.and_then(|id| self.calls.by_dialog.get(&id).copied()) else {
             return self.respond(now, &ctx, &req, 481, None, &[], None);
         };
-        let Some(c) = self.calls.by_ref.get_mut(&call) else { return };
+        let Some(c) = self.calls.by_ref.get_mut(&call) else {
+            return;
+        };
         if let Err(e) = c.dialog.accept_remote_cseq(&checked.cseq) {
-            return self.respond(now, &ctx, &req, e.status(), Some("CSeq out of order"), &[], None);
+            return self.respond(
+                now,
+                &ctx,
+                &req,
+                e.status(),
+                Some("CSeq out of order"),
+                &[],
+                None,
+            );
         }
         match req.method {
             Method::Bye => {
@@ -564,8 +739,16 @@ impl<R: RngCore> Endpoint<R> {
             }
             Method::Info => {
                 self.respond(now, &ctx, &req, 200, None, &[], None);
-                let content_type = req.headers.get(&HeaderName::ContentType).map(headers::media_type).unwrap_or_default();
-                self.event(Event::Info { call, content_type, body: req.body.clone() });
+                let content_type = req
+                    .headers
+                    .get(&HeaderName::ContentType)
+                    .map(headers::media_type)
+                    .unwrap_or_default();
+                self.event(Event::Info {
+                    call,
+                    content_type,
+                    body: req.body.clone(),
+                });
             }
             Method::Prack => self.handle_prack(now, &ctx, &req, call),
             Method::Options => self.answer_options(now, &ctx, &req),
@@ -579,7 +762,12 @@ impl<R: RngCore> Endpoint<R> {
 
     /// The caller hung up: a BYE on an unanswered call also ends its INVITE with 487.
     fn end_after_bye(&mut self, now: Instant, call: CallRef) {
-        if self.calls.by_ref.get(&call).is_some_and(|c| c.phase == Phase::Offered) {
+        if self
+            .calls
+            .by_ref
+            .get(&call)
+            .is_some_and(|c| c.phase == Phase::Offered)
+        {
             self.fail_invite(now, call, 487);
         }
         self.end_call(call, EndCause::CallerBye);
@@ -587,8 +775,13 @@ impl<R: RngCore> Endpoint<R> {
 
     fn handle_prack(&mut self, now: Instant, ctx: &RequestCtx, req: &Request, call: CallRef) {
         let rack = req.headers.get(&HeaderName::RAck).unwrap_or("");
-        let rseq = rack.split_ascii_whitespace().next().and_then(|n| n.parse::<u32>().ok());
-        let Some(c) = self.calls.by_ref.get_mut(&call) else { return };
+        let rseq = rack
+            .split_ascii_whitespace()
+            .next()
+            .and_then(|n| n.parse::<u32>().ok());
+        let Some(c) = self.calls.by_ref.get_mut(&call) else {
+            return;
+        };
         match (&c.prack, rseq) {
             (Some(p), Some(r)) if p.rseq == r => {
                 c.prack = None;
@@ -601,7 +794,9 @@ impl<R: RngCore> Endpoint<R> {
 
     /// re-INVITE or UPDATE: a target refresh, maybe a session refresh, maybe a new offer.
     fn handle_offer(&mut self, now: Instant, ctx: RequestCtx, req: Arc<Request>, call: CallRef) {
-        let Some(c) = self.calls.by_ref.get_mut(&call) else { return };
+        let Some(c) = self.calls.by_ref.get_mut(&call) else {
+            return;
+        };
         let busy = c.offer.is_some() || (req.method == Method::Invite && c.ack.is_some());
         if busy {
             let extra = [(HeaderName::RetryAfter, "1".to_owned())];
@@ -619,7 +814,9 @@ impl<R: RngCore> Endpoint<R> {
             return self.refile(call);
         }
         let offer = has_sdp.then(|| req.body.clone());
-        let Some(c) = self.calls.by_ref.get_mut(&call) else { return };
+        let Some(c) = self.calls.by_ref.get_mut(&call) else {
+            return;
+        };
         c.offer = Some(PendingOffer { ctx, request: req });
         self.event(Event::Offer { call, offer });
     }
@@ -640,37 +837,78 @@ impl<R: RngCore> Endpoint<R> {
     }
 
     /// Starts a client transaction for an in-dialog request of ours.
-    fn send_in_dialog(&mut self, now: Instant, call: CallRef, method: Method, sdp: Option<Bytes>) -> Option<TransactionId> {
+    fn send_in_dialog(
+        &mut self,
+        now: Instant,
+        call: CallRef,
+        method: Method,
+        sdp: Option<Bytes>,
+    ) -> Option<TransactionId> {
         let branch = self.new_branch();
         let c = self.calls.by_ref.get_mut(&call)?;
         let mut req = c.dialog.request(method.clone(), None);
-        let via = format!("SIP/2.0/{} {};branch={branch};rport", c.peer.transport.via_name(), c.local);
+        let via = format!(
+            "SIP/2.0/{} {};branch={branch};rport",
+            c.peer.transport.via_name(),
+            c.local
+        );
         req.headers.set(HeaderName::Via, via);
         let (local, transport, peer) = (c.local, c.peer.transport, c.peer);
-        req.headers.push(HeaderName::Contact, self.contact(local, transport));
+        req.headers
+            .push(HeaderName::Contact, self.contact(local, transport));
         if !self.config.user_agent.is_empty() {
-            req.headers.push(HeaderName::UserAgent, self.config.user_agent.clone());
+            req.headers
+                .push(HeaderName::UserAgent, self.config.user_agent.clone());
         }
         if let Some(sdp) = sdp {
             req.headers.push(HeaderName::ContentType, "application/sdp");
             req.body = sdp;
         }
         if (method == Method::Update || method == Method::Invite)
-            && let Some(s) = self.calls.by_ref.get(&call).and_then(|c| c.session) {
-                req.headers.push(HeaderName::SessionExpires, format!("{};refresher=uas", s.interval));
-            }
+            && let Some(s) = self.calls.by_ref.get(&call).and_then(|c| c.session)
+        {
+            req.headers.push(
+                HeaderName::SessionExpires,
+                format!("{};refresher=uas", s.interval),
+            );
+        }
         let key = TransactionKey::client(&branch, method.as_str());
         let kind = TransactionKind::for_method(method.as_str());
-        let rel = if transport.is_reliable() { Reliability::Reliable } else { Reliability::Unreliable };
-        let id = self.transactions.start_client(key, kind, TxMsg::Wire(peer, Bytes::from(req.to_bytes())), rel, now).ok()?;
+        let rel = if transport.is_reliable() {
+            Reliability::Reliable
+        } else {
+            Reliability::Unreliable
+        };
+        let id = self
+            .transactions
+            .start_client(
+                key,
+                kind,
+                TxMsg::Wire(peer, Bytes::from(req.to_bytes())),
+                rel,
+                now,
+            )
+            .ok()?;
         self.client_owner.insert(id, call);
         Some(id)
     }
 
     /// A final (or provisional) response to one of our in-dialog requests.
-    pub(super) fn client_response(&mut self, now: Instant, call: CallRef, _id: TransactionId, status: u16, resp: &Response) {
-        let Some(c) = self.calls.by_ref.get_mut(&call) else { return };
-        let method = resp.headers.get(&HeaderName::CSeq).and_then(|v| headers::CSeq::parse(v).ok());
+    pub(super) fn client_response(
+        &mut self,
+        now: Instant,
+        call: CallRef,
+        _id: TransactionId,
+        status: u16,
+        resp: &Response,
+    ) {
+        let Some(c) = self.calls.by_ref.get_mut(&call) else {
+            return;
+        };
+        let method = resp
+            .headers
+            .get(&HeaderName::CSeq)
+            .and_then(|v| headers::CSeq::parse(v).ok());
         let Some(cseq) = method else { return };
         if let Phase::Ending(cause) = c.phase {
             if cseq.method == Method::Bye && status >= 200 {
@@ -684,9 +922,22 @@ impl<R: RngCore> Endpoint<R> {
         if cseq.method == Method::Invite && (200..300).contains(&status) {
             // Our session-refresh re-INVITE was accepted: acknowledge it (RFC 3261 §13.2.2.4).
             let mut ack = c.dialog.request(Method::Ack, Some(cseq.seq));
-            let branch = format!("{}{:016x}", crate::transaction::MAGIC_COOKIE, self.rng.next_u64());
-            let Some(c) = self.calls.by_ref.get(&call) else { return };
-            ack.headers.set(HeaderName::Via, format!("SIP/2.0/{} {};branch={branch}", c.peer.transport.via_name(), c.local));
+            let branch = format!(
+                "{}{:016x}",
+                crate::transaction::MAGIC_COOKIE,
+                self.rng.next_u64()
+            );
+            let Some(c) = self.calls.by_ref.get(&call) else {
+                return;
+            };
+            ack.headers.set(
+                HeaderName::Via,
+                format!(
+                    "SIP/2.0/{} {};branch={branch}",
+                    c.peer.transport.via_name(),
+                    c.local
+                ),
+            );
             let peer = c.peer;
             self.transmit(peer, Bytes::from(ack.to_bytes()));
         }
@@ -710,14 +961,21 @@ impl<R: RngCore> Endpoint<R> {
     /// A server transaction failed (transport error, Timer H).
     pub(super) fn server_failed(&mut self, _now: Instant, id: TransactionId) {
         if let Some(call) = self.calls.by_invite_tx.get(&id).copied()
-            && self.calls.by_ref.get(&call).is_some_and(|c| c.phase == Phase::Offered) {
-                self.end_call(call, EndCause::Failed);
-            }
+            && self
+                .calls
+                .by_ref
+                .get(&call)
+                .is_some_and(|c| c.phase == Phase::Offered)
+        {
+            self.end_call(call, EndCause::Failed);
+        }
     }
 
     /// Fires a call's timers.
     pub(super) fn call_timeout(&mut self, call: CallRef, now: Instant) {
-        let Some(c) = self.calls.by_ref.get_mut(&call) else { return };
+        let Some(c) = self.calls.by_ref.get_mut(&call) else {
+            return;
+        };
         c.filed = None;
         let mut outputs = Vec::new();
         let mut bye = None;
@@ -745,7 +1003,10 @@ impl<R: RngCore> Endpoint<R> {
         if let Some(s) = c.session.filter(|s| s.deadline <= now) {
             if s.we_refresh {
                 refresh = true;
-                c.session = Some(SessionTimer { deadline: now + duration_secs(s.interval / 2), ..s });
+                c.session = Some(SessionTimer {
+                    deadline: now + duration_secs(s.interval / 2),
+                    ..s
+                });
             } else {
                 bye = bye.or(Some(EndCause::SessionExpired));
             }
@@ -763,7 +1024,11 @@ impl<R: RngCore> Endpoint<R> {
             return self.send_bye(now, call, cause);
         }
         if refresh {
-            let method = if allows_update { Method::Update } else { Method::Invite };
+            let method = if allows_update {
+                Method::Update
+            } else {
+                Method::Invite
+            };
             let body = if method == Method::Invite { sdp } else { None };
             self.send_in_dialog(now, call, method, body);
         }
@@ -775,14 +1040,20 @@ impl<R: RngCore> Endpoint<R> {
         if let Some(c) = self.calls.remove(call) {
             self.schedule(call, c.filed, None);
             self.client_owner.retain(|_, owner| *owner != call);
-            self.event(Event::CallEnded { call, cause, status: c.final_status });
+            self.event(Event::CallEnded {
+                call,
+                cause,
+                status: c.final_status,
+            });
         }
     }
 
     /// Answers the unanswered INVITE of `call` with a final error status.
     fn fail_invite(&mut self, now: Instant, call: CallRef, status: u16) {
         let resp = self.dialog_response(call, status, None);
-        let Some(c) = self.calls.by_ref.get_mut(&call) else { return };
+        let Some(c) = self.calls.by_ref.get_mut(&call) else {
+            return;
+        };
         c.final_status = Some(status);
         let ctx = c.invite_ctx.clone();
         self.send_response(now, &ctx, resp);
@@ -790,7 +1061,9 @@ impl<R: RngCore> Endpoint<R> {
 
     /// Files the call's next deadline with the endpoint.
     fn refile(&mut self, call: CallRef) {
-        let Some(c) = self.calls.by_ref.get_mut(&call) else { return };
+        let Some(c) = self.calls.by_ref.get_mut(&call) else {
+            return;
+        };
         let (old, new) = (c.filed, c.deadline());
         if old != new {
             c.filed = new;
@@ -810,8 +1083,16 @@ fn session_deadline(now: Instant, interval: u32, we_refresh: bool) -> Instant {
 }
 
 fn call_info(req: &Request, checked: &Checked, incoming: &Incoming<'_>) -> CallInfo {
-    let user = |uri: &crate::message::uri::Uri| uri.user_decoded().map(|u| String::from_utf8_lossy(&u).into_owned());
-    let is_sdp = req.headers.get(&HeaderName::ContentType).map(headers::media_type).as_deref() == Some("application/sdp");
+    let user = |uri: &crate::message::uri::Uri| {
+        uri.user_decoded()
+            .map(|u| String::from_utf8_lossy(&u).into_owned())
+    };
+    let is_sdp = req
+        .headers
+        .get(&HeaderName::ContentType)
+        .map(headers::media_type)
+        .as_deref()
+        == Some("application/sdp");
     CallInfo {
         call_id: checked.call_id.clone(),
         from: req.headers.get(&HeaderName::From).unwrap_or("").to_owned(),

@@ -43,10 +43,12 @@ use bytes::Bytes;
 use rand::RngCore;
 
 use crate::message::headers::{self, Via};
-use crate::message::{Framing, HeaderName, Message, Method, Request, Response, parse_message, reason_phrase};
+use crate::message::{
+    Framing, HeaderName, Message, Method, Request, Response, parse_message, reason_phrase,
+};
 use crate::transaction::{
-    Output as TxOutput, Reliability, RequestIdentity, TimerConfig, TransactionId, TransactionKey, TransactionKind,
-    Transactions,
+    Output as TxOutput, Reliability, RequestIdentity, TimerConfig, TransactionId, TransactionKey,
+    TransactionKind, Transactions,
 };
 use crate::uas::{Checked, Rejection, UasPolicy, check_request};
 
@@ -84,7 +86,11 @@ impl Transport {
     }
 
     fn default_port(self) -> u16 {
-        if matches!(self, Transport::Tls | Transport::Wss) { 5061 } else { 5060 }
+        if matches!(self, Transport::Tls | Transport::Wss) {
+            5061
+        } else {
+            5060
+        }
     }
 }
 
@@ -149,18 +155,34 @@ pub enum Event {
     CallConfirmed { call: CallRef },
     /// The call is over (or never started). `status` is the final status we sent to its
     /// INVITE (200 for an answered call), if any.
-    CallEnded { call: CallRef, cause: EndCause, status: Option<u16> },
+    CallEnded {
+        call: CallRef,
+        cause: EndCause,
+        status: Option<u16>,
+    },
     /// The peer sent a new offer (re-INVITE or UPDATE); answer with
     /// [`Endpoint::answer_offer`] or [`Endpoint::reject_offer`]. `offer` is `None` for an
     /// offerless re-INVITE, which the application answers with an offer of its own.
     Offer { call: CallRef, offer: Option<Bytes> },
     /// An in-dialog INFO (DTMF relay from AudioCodes/Polycom phones).
-    Info { call: CallRef, content_type: String, body: Bytes },
+    Info {
+        call: CallRef,
+        content_type: String,
+        body: Bytes,
+    },
     /// Registrations of `aor` changed: persist `bindings` (the full current set).
-    Registration { aor: String, bindings: Vec<Binding>, source: SocketAddr, user_agent: Option<String> },
+    Registration {
+        aor: String,
+        bindings: Vec<Binding>,
+        source: SocketAddr,
+        user_agent: Option<String>,
+    },
     /// A message was dropped or rejected as malformed (for metrics and logs; carries no
     /// message content).
-    Malformed { source: SocketAddr, reason: &'static str },
+    Malformed {
+        source: SocketAddr,
+        reason: &'static str,
+    },
 }
 
 /// Endpoint settings.
@@ -217,7 +239,9 @@ pub struct Endpoint<R: RngCore> {
 
 impl<R: RngCore> std::fmt::Debug for Endpoint<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Endpoint").field("transactions", &self.transactions.len()).finish_non_exhaustive()
+        f.debug_struct("Endpoint")
+            .field("transactions", &self.transactions.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -268,7 +292,8 @@ impl<R: RngCore> Endpoint<R> {
 
     /// Current non-expired bindings of `aor` (for routing calls to registered phones).
     pub fn bindings(&self, aor: &str, now: Instant) -> Vec<Binding> {
-        self.registrar.current(aor, (self.unix_ms(now) / 1000).max(0) as u64)
+        self.registrar
+            .current(aor, (self.unix_ms(now) / 1000).max(0) as u64)
     }
 
     pub fn poll_output(&mut self) -> Option<Output> {
@@ -297,7 +322,11 @@ impl<R: RngCore> Endpoint<R> {
 
     /// Feeds one received message.
     pub fn handle_incoming(&mut self, now: Instant, incoming: Incoming<'_>) {
-        let framing = if incoming.transport.is_stream() { Framing::Stream } else { Framing::Datagram };
+        let framing = if incoming.transport.is_stream() {
+            Framing::Stream
+        } else {
+            Framing::Datagram
+        };
         match parse_message(incoming.bytes, framing) {
             Ok(Message::Request(mut req)) => {
                 stamp_top_via(&mut req, incoming.remote);
@@ -305,7 +334,10 @@ impl<R: RngCore> Endpoint<R> {
             }
             Ok(Message::Response(resp)) => self.handle_response(now, resp),
             Err(e) => {
-                self.event(Event::Malformed { source: incoming.remote, reason: e.reason });
+                self.event(Event::Malformed {
+                    source: incoming.remote,
+                    reason: e.reason,
+                });
                 if let (Some(status), Some(mut partial)) = (e.status(), e.partial) {
                     stamp_top_via(&mut partial, incoming.remote);
                     if partial.method != Method::Ack {
@@ -330,11 +362,22 @@ impl<R: RngCore> Endpoint<R> {
             return; // a retransmission, absorbed by its transaction
         }
         let kind = TransactionKind::for_method(req.method.as_str());
-        let reliability = if incoming.transport.is_reliable() { Reliability::Reliable } else { Reliability::Unreliable };
-        let Ok(tx) = self.transactions.start_server(key.clone(), kind, reliability, now) else {
+        let reliability = if incoming.transport.is_reliable() {
+            Reliability::Reliable
+        } else {
+            Reliability::Unreliable
+        };
+        let Ok(tx) = self
+            .transactions
+            .start_server(key.clone(), kind, reliability, now)
+        else {
             return self.reply_stateless(incoming, &req, 503, "Service Unavailable", &[]);
         };
-        let ctx = RequestCtx { tx, key, target: response_target(incoming, checked.top_via()) };
+        let ctx = RequestCtx {
+            tx,
+            key,
+            target: response_target(incoming, checked.top_via()),
+        };
         let req = Arc::new(req);
         match req.method {
             Method::Invite => self.handle_invite(now, ctx, req, checked, incoming),
@@ -347,8 +390,17 @@ impl<R: RngCore> Endpoint<R> {
 
     /// Answers a request that failed §8.2 validation, through a server transaction so that
     /// retransmissions are absorbed.
-    fn reject_invalid(&mut self, now: Instant, incoming: &Incoming<'_>, req: &Request, rej: Rejection) {
-        self.event(Event::Malformed { source: incoming.remote, reason: rej.reason });
+    fn reject_invalid(
+        &mut self,
+        now: Instant,
+        incoming: &Incoming<'_>,
+        req: &Request,
+        rej: Rejection,
+    ) {
+        self.event(Event::Malformed {
+            source: incoming.remote,
+            reason: rej.reason,
+        });
         if req.method == Method::Ack {
             return;
         }
@@ -377,11 +429,23 @@ impl<R: RngCore> Endpoint<R> {
             return;
         }
         let kind = TransactionKind::for_method(req.method.as_str());
-        let rel = if incoming.transport.is_reliable() { Reliability::Reliable } else { Reliability::Unreliable };
+        let rel = if incoming.transport.is_reliable() {
+            Reliability::Reliable
+        } else {
+            Reliability::Unreliable
+        };
         match self.transactions.start_server(key.clone(), kind, rel, now) {
             Ok(tx) => {
-                let ctx = RequestCtx { tx, key, target: response_target(incoming, top) };
-                let extra: Vec<_> = rej.headers.iter().map(|(n, v)| (n.clone(), v.clone())).collect();
+                let ctx = RequestCtx {
+                    tx,
+                    key,
+                    target: response_target(incoming, top),
+                };
+                let extra: Vec<_> = rej
+                    .headers
+                    .iter()
+                    .map(|(n, v)| (n.clone(), v.clone()))
+                    .collect();
                 self.respond(now, &ctx, req, rej.status, Some(rej.reason), &extra, None);
             }
             Err(_) => self.reply_stateless(incoming, req, rej.status, rej.reason, &rej.headers),
@@ -389,7 +453,14 @@ impl<R: RngCore> Endpoint<R> {
     }
 
     /// Sends a response without a transaction (the request could not be matched to one).
-    fn reply_stateless(&mut self, incoming: &Incoming<'_>, req: &Request, status: u16, reason: &str, extra: &[(HeaderName, String)]) {
+    fn reply_stateless(
+        &mut self,
+        incoming: &Incoming<'_>,
+        req: &Request,
+        status: u16,
+        reason: &str,
+        extra: &[(HeaderName, String)],
+    ) {
         let Ok(vias) = headers::vias(&req.headers) else {
             return self.reply_unparsed_via(incoming, req, status, reason, extra);
         };
@@ -404,7 +475,14 @@ impl<R: RngCore> Endpoint<R> {
 
     /// A request whose Via list is malformed: answer the source address directly (there is
     /// nothing better to route by), over the transport it came on.
-    fn reply_unparsed_via(&mut self, incoming: &Incoming<'_>, req: &Request, status: u16, reason: &str, extra: &[(HeaderName, String)]) {
+    fn reply_unparsed_via(
+        &mut self,
+        incoming: &Incoming<'_>,
+        req: &Request,
+        status: u16,
+        reason: &str,
+        extra: &[(HeaderName, String)],
+    ) {
         if !req.headers.contains(&HeaderName::Via) {
             return;
         }
@@ -412,7 +490,11 @@ impl<R: RngCore> Endpoint<R> {
         for (n, v) in extra {
             resp.headers.push(n.clone(), v.clone());
         }
-        let target = Target { transport: incoming.transport, addr: incoming.remote, conn: incoming.conn };
+        let target = Target {
+            transport: incoming.transport,
+            addr: incoming.remote,
+            conn: incoming.conn,
+        };
         self.transmit(target, Bytes::from(resp.to_bytes()));
     }
 
@@ -429,10 +511,18 @@ impl<R: RngCore> Endpoint<R> {
     }
 
     /// Builds a response with our standard headers.
-    fn build_response(&self, req: &Request, status: u16, reason: Option<&str>, to_tag: Option<&str>) -> Response {
-        let mut resp = Response::to_request(req, status, reason.unwrap_or(reason_phrase(status)), to_tag);
+    fn build_response(
+        &self,
+        req: &Request,
+        status: u16,
+        reason: Option<&str>,
+        to_tag: Option<&str>,
+    ) -> Response {
+        let mut resp =
+            Response::to_request(req, status, reason.unwrap_or(reason_phrase(status)), to_tag);
         if !self.config.user_agent.is_empty() {
-            resp.headers.push(HeaderName::Server, self.config.user_agent.clone());
+            resp.headers
+                .push(HeaderName::Server, self.config.user_agent.clone());
         }
         resp
     }
@@ -459,7 +549,11 @@ impl<R: RngCore> Endpoint<R> {
     fn send_response(&mut self, now: Instant, ctx: &RequestCtx, resp: Response) {
         let status = resp.status;
         let msg = TxMsg::Wire(ctx.target, Bytes::from(resp.to_bytes()));
-        if self.transactions.respond(ctx.tx, status, msg.clone(), now).is_err() {
+        if self
+            .transactions
+            .respond(ctx.tx, status, msg.clone(), now)
+            .is_err()
+        {
             // The transaction is gone (e.g. timed out): send once, statelessly.
             if let TxMsg::Wire(target, bytes) = msg {
                 self.transmit(target, bytes);
@@ -468,15 +562,25 @@ impl<R: RngCore> Endpoint<R> {
     }
 
     fn handle_response(&mut self, now: Instant, resp: Response) {
-        let Some(via) = resp.headers.get(&HeaderName::Via).and_then(|v| crate::message::split_list(v).next()) else {
+        let Some(via) = resp
+            .headers
+            .get(&HeaderName::Via)
+            .and_then(|v| crate::message::split_list(v).next())
+        else {
             return;
         };
-        let (Ok(via), Some(cseq)) = (Via::parse(via), resp.headers.get(&HeaderName::CSeq)) else { return };
-        let (Some(branch), Ok(cseq)) = (via.branch(), headers::CSeq::parse(cseq)) else { return };
+        let (Ok(via), Some(cseq)) = (Via::parse(via), resp.headers.get(&HeaderName::CSeq)) else {
+            return;
+        };
+        let (Some(branch), Ok(cseq)) = (via.branch(), headers::CSeq::parse(cseq)) else {
+            return;
+        };
         let key = TransactionKey::client(branch, cseq.method.as_str());
         let status = resp.status;
         // A response no transaction of ours is waiting for is stray: drop it (RFC 3261 §18.1.2).
-        let _ = self.transactions.handle_response(&key, status, TxMsg::Received(Arc::new(resp)), now);
+        let _ =
+            self.transactions
+                .handle_response(&key, status, TxMsg::Received(Arc::new(resp)), now);
     }
 
     /// Routes transaction outputs: transmissions to the I/O layer, responses and timeouts to
@@ -486,13 +590,19 @@ impl<R: RngCore> Endpoint<R> {
             match out {
                 TxOutput::Transmit(TxMsg::Wire(target, bytes)) => self.transmit(target, bytes),
                 TxOutput::Transmit(TxMsg::Received(_)) | TxOutput::Ack(_) => {}
-                TxOutput::Response { status, response: TxMsg::Received(resp) } => {
+                TxOutput::Response {
+                    status,
+                    response: TxMsg::Received(resp),
+                } => {
                     if let Some(call) = self.client_owner.get(&id).copied() {
                         self.client_response(now, call, id, status, &resp);
                     }
                 }
                 TxOutput::Response { .. } => {}
-                TxOutput::BuildAck { response: TxMsg::Received(resp), .. } => self.build_non2xx_ack(id, &resp),
+                TxOutput::BuildAck {
+                    response: TxMsg::Received(resp),
+                    ..
+                } => self.build_non2xx_ack(id, &resp),
                 TxOutput::BuildAck { .. } => {}
                 TxOutput::Timeout | TxOutput::TransportError => {
                     if let Some(call) = self.client_owner.get(&id).copied() {
@@ -510,12 +620,22 @@ impl<R: RngCore> Endpoint<R> {
 
     /// RFC 3261 §17.1.1.3: the ACK for a non-2xx final response to our INVITE.
     fn build_non2xx_ack(&mut self, id: TransactionId, resp: &Response) {
-        let Some(TxMsg::Wire(target, bytes)) = self.transactions.client(id).map(|c| c.request().clone()) else {
+        let Some(TxMsg::Wire(target, bytes)) =
+            self.transactions.client(id).map(|c| c.request().clone())
+        else {
             return;
         };
-        let Ok(Message::Request(invite)) = parse_message(&bytes, Framing::Stream) else { return };
+        let Ok(Message::Request(invite)) = parse_message(&bytes, Framing::Stream) else {
+            return;
+        };
         let mut ack = Request::new(Method::Ack, invite.uri.clone());
-        for name in [HeaderName::Via, HeaderName::Route, HeaderName::From, HeaderName::CallId, HeaderName::MaxForwards] {
+        for name in [
+            HeaderName::Via,
+            HeaderName::Route,
+            HeaderName::From,
+            HeaderName::CallId,
+            HeaderName::MaxForwards,
+        ] {
             if let Some(v) = invite.headers.get(&name) {
                 ack.headers.push(name, v);
             }
@@ -523,9 +643,15 @@ impl<R: RngCore> Endpoint<R> {
         if let Some(to) = resp.headers.get(&HeaderName::To) {
             ack.headers.push(HeaderName::To, to);
         }
-        let seq = invite.headers.get(&HeaderName::CSeq).and_then(|c| headers::CSeq::parse(c).ok()).map_or(1, |c| c.seq);
+        let seq = invite
+            .headers
+            .get(&HeaderName::CSeq)
+            .and_then(|c| headers::CSeq::parse(c).ok())
+            .map_or(1, |c| c.seq);
         ack.headers.push(HeaderName::CSeq, format!("{seq} ACK"));
-        let _ = self.transactions.set_ack(id, TxMsg::Wire(target, Bytes::from(ack.to_bytes())));
+        let _ = self
+            .transactions
+            .set_ack(id, TxMsg::Wire(target, Bytes::from(ack.to_bytes())));
     }
 
     fn transmit(&mut self, target: Target, bytes: Bytes) {
@@ -542,7 +668,11 @@ impl<R: RngCore> Endpoint<R> {
     }
 
     fn new_branch(&mut self) -> String {
-        format!("{}{:016x}", crate::transaction::MAGIC_COOKIE, self.rng.next_u64())
+        format!(
+            "{}{:016x}",
+            crate::transaction::MAGIC_COOKIE,
+            self.rng.next_u64()
+        )
     }
 
     /// Re-files a call's deadline after its state changed.
@@ -570,10 +700,13 @@ pub(crate) struct RequestCtx {
     pub tx: TransactionId,
     pub key: TransactionKey,
     pub target: Target,
-
 }
 
-fn identity<'a>(req: &'a Request, checked: &'a Checked, transport: Transport) -> RequestIdentity<'a> {
+fn identity<'a>(
+    req: &'a Request,
+    checked: &'a Checked,
+    transport: Transport,
+) -> RequestIdentity<'a> {
     let top = checked.top_via();
     RequestIdentity {
         method: req.method.as_str(),
@@ -595,29 +728,45 @@ fn identity<'a>(req: &'a Request, checked: &'a Checked, transport: Transport) ->
 /// are never used: the source address is what we answer.
 fn response_target(incoming: &Incoming<'_>, top: &Via) -> Target {
     if incoming.transport.is_reliable() {
-        return Target { transport: incoming.transport, addr: incoming.remote, conn: incoming.conn };
+        return Target {
+            transport: incoming.transport,
+            addr: incoming.remote,
+            conn: incoming.conn,
+        };
     }
     let port = match top.rport() {
         Some(_) => incoming.remote.port(),
         None => top.port.unwrap_or(5060),
     };
-    Target { transport: Transport::Udp, addr: SocketAddr::new(incoming.remote.ip(), port), conn: None }
+    Target {
+        transport: Transport::Udp,
+        addr: SocketAddr::new(incoming.remote.ip(), port),
+        conn: None,
+    }
 }
 
 /// RFC 3261 §18.2.1 and RFC 3581 §4: records in the request's top Via where it really came
 /// from (`received`, and the source port in an empty `rport`), so that every response built
 /// from the request carries them.
 fn stamp_top_via(req: &mut Request, source: SocketAddr) {
-    let Some(line) = req.headers.get_mut(&HeaderName::Via) else { return };
-    let Some(Ok(mut via)) = crate::message::split_list(line).next().map(Via::parse) else { return };
+    let Some(line) = req.headers.get_mut(&HeaderName::Via) else {
+        return;
+    };
+    let Some(Ok(mut via)) = crate::message::split_list(line).next().map(Via::parse) else {
+        return;
+    };
     let ip = source.ip().to_string();
     let asked_rport = via.rport() == Some(None);
     if via.host.trim_matches(['[', ']']) == ip && !asked_rport {
         return; // the common case: nothing to record, nothing allocated for the Via list
     }
-    let mut items: Vec<String> = crate::message::split_list(line).map(str::to_owned).collect();
+    let mut items: Vec<String> = crate::message::split_list(line)
+        .map(str::to_owned)
+        .collect();
     let Some(top) = items.first_mut() else { return };
-    via.params.retain(|p| !p.name.eq_ignore_ascii_case("received") && !p.name.eq_ignore_ascii_case("rport"));
+    via.params.retain(|p| {
+        !p.name.eq_ignore_ascii_case("received") && !p.name.eq_ignore_ascii_case("rport")
+    });
     let mut out = format!("SIP/2.0/{} {}", via.transport, via.sent_by());
     for p in &via.params {
         match &p.value {
@@ -637,4 +786,3 @@ fn stamp_top_via(req: &mut Request, source: SocketAddr) {
 pub(crate) fn duration_secs(n: u32) -> Duration {
     Duration::from_secs(u64::from(n))
 }
-

@@ -14,12 +14,15 @@ use rand::RngCore;
 
 use super::{ConnId, Endpoint, Event, Incoming, RequestCtx, Transport};
 use crate::auth::{
-    AuthFailure, Authenticated, DigestAuthenticator, DigestConfig, DigestCredentials, DigestHash, DigestRequest, FailureResponse, Ha1, Realm,
-    ServerSecret,
+    AuthFailure, Authenticated, DigestAuthenticator, DigestConfig, DigestCredentials, DigestHash,
+    DigestRequest, FailureResponse, Ha1, Realm, ServerSecret,
 };
 use crate::message::headers::{self, NameAddr};
 use crate::message::{HeaderName, Request};
-use crate::registrar::{self, Binding, ContactEntry, ContactSpec, ContactsSpec, Outcome, RegisterRequest, RegistrarConfig};
+use crate::registrar::{
+    self, Binding, ContactEntry, ContactSpec, ContactsSpec, Outcome, RegisterRequest,
+    RegistrarConfig,
+};
 use crate::uas::Checked;
 
 /// A user's digest secrets (HA1 values; never plaintext passwords).
@@ -75,9 +78,16 @@ impl Registrar {
     pub fn new(settings: Option<RegistrarSettings>) -> Self {
         let auth = settings.as_ref().and_then(|s| {
             let realm = Realm::new(s.realm.clone()).ok()?;
-            Some((DigestAuthenticator::new(s.secret.clone(), s.digest.clone()), realm))
+            Some((
+                DigestAuthenticator::new(s.secret.clone(), s.digest.clone()),
+                realm,
+            ))
         });
-        Self { settings: settings.map(Arc::new), auth, bindings: HashMap::new() }
+        Self {
+            settings: settings.map(Arc::new),
+            auth,
+            bindings: HashMap::new(),
+        }
     }
 
     pub fn binding_count(&self) -> usize {
@@ -90,14 +100,24 @@ impl Registrar {
             transport: b.transport.as_deref().and_then(transport_from_name),
             conn: None,
             user_agent: b.user_agent.clone(),
-            binding: Binding { contact: b.contact, expires_at: b.expires_at, call_id: b.call_id, cseq: b.cseq, q: b.q_milli.and_then(registrar::QValue::from_millis), params: Vec::new() },
+            binding: Binding {
+                contact: b.contact,
+                expires_at: b.expires_at,
+                call_id: b.call_id,
+                cseq: b.cseq,
+                q: b.q_milli.and_then(registrar::QValue::from_millis),
+                params: Vec::new(),
+            },
         });
         self.bindings.insert(aor.to_owned(), list.collect());
     }
 
     pub fn current(&self, aor: &str, now_secs: u64) -> Vec<super::Binding> {
         self.bindings.get(aor).map_or_else(Vec::new, |list| {
-            list.iter().filter(|r| r.binding.is_live(now_secs)).map(public_binding).collect()
+            list.iter()
+                .filter(|r| r.binding.is_live(now_secs))
+                .map(public_binding)
+                .collect()
         })
     }
 }
@@ -137,10 +157,17 @@ fn contacts(req: &Request) -> Result<ContactsSpec, &'static str> {
             continue;
         }
         let na = NameAddr::parse(value).map_err(|e| e.0)?;
-        let mut spec = ContactSpec { uri: na.uri.to_string(), expires_param: None, q: None, params: Vec::new() };
+        let mut spec = ContactSpec {
+            uri: na.uri.to_string(),
+            expires_param: None,
+            q: None,
+            params: Vec::new(),
+        };
         for p in na.params {
             match (p.name.to_ascii_lowercase().as_str(), p.value.as_deref()) {
-                ("expires", Some(v)) => spec.expires_param = Some(headers::parse_delta_seconds(v).map_err(|e| e.0)?),
+                ("expires", Some(v)) => {
+                    spec.expires_param = Some(headers::parse_delta_seconds(v).map_err(|e| e.0)?)
+                }
                 ("q", Some(v)) => spec.q = Some(v.parse().map_err(|_| "malformed q value")?),
                 _ => spec.params.push((p.name, p.value)),
             }
@@ -151,51 +178,131 @@ fn contacts(req: &Request) -> Result<ContactsSpec, &'static str> {
 }
 
 impl<R: RngCore> Endpoint<R> {
-    pub(super) fn handle_register(&mut self, now: Instant, ctx: RequestCtx, req: &Request, checked: &Checked, incoming: &Incoming<'_>) {
+    pub(super) fn handle_register(
+        &mut self,
+        now: Instant,
+        ctx: RequestCtx,
+        req: &Request,
+        checked: &Checked,
+        incoming: &Incoming<'_>,
+    ) {
         let Some(settings) = self.registrar.settings.clone() else {
-            return self.respond(now, &ctx, req, 403, Some("Registration not accepted here"), &[], None);
+            return self.respond(
+                now,
+                &ctx,
+                req,
+                403,
+                Some("Registration not accepted here"),
+                &[],
+                None,
+            );
         };
         let host = checked.to.uri.host.trim_matches(['[', ']']);
-        if !host.eq_ignore_ascii_case(&settings.domain) && host.parse::<std::net::IpAddr>().is_err() {
-            return self.respond(now, &ctx, req, 404, Some("Domain not served here"), &[], None);
+        if !host.eq_ignore_ascii_case(&settings.domain) && host.parse::<std::net::IpAddr>().is_err()
+        {
+            return self.respond(
+                now,
+                &ctx,
+                req,
+                404,
+                Some("Domain not served here"),
+                &[],
+                None,
+            );
         }
         let now_secs = (self.unix_ms(now) / 1000).max(0) as u64;
         let proof = match self.authenticate(req, &settings, now_secs) {
             Ok(proof) => proof,
-            Err(Some((400, _))) => return self.respond(now, &ctx, req, 400, Some("Malformed credentials"), &[], None),
-            Err(Some((status, stale))) => return self.challenge(now, &ctx, req, status, stale, now_secs),
+            Err(Some((400, _))) => {
+                return self.respond(
+                    now,
+                    &ctx,
+                    req,
+                    400,
+                    Some("Malformed credentials"),
+                    &[],
+                    None,
+                );
+            }
+            Err(Some((status, stale))) => {
+                return self.challenge(now, &ctx, req, status, stale, now_secs);
+            }
             Err(None) => return self.respond(now, &ctx, req, 403, None, &[], None),
         };
         if !may_register(proof, checked) {
-            return self.respond(now, &ctx, req, 403, Some("Not allowed to register this address"), &[], None);
+            return self.respond(
+                now,
+                &ctx,
+                req,
+                403,
+                Some("Not allowed to register this address"),
+                &[],
+                None,
+            );
         }
         let contacts = match contacts(req) {
             Ok(c) => c,
             Err(reason) => return self.respond(now, &ctx, req, 400, Some(reason), &[], None),
         };
-        let expires_header = req.headers.get(&HeaderName::Expires).and_then(|v| headers::parse_delta_seconds(v).ok());
+        let expires_header = req
+            .headers
+            .get(&HeaderName::Expires)
+            .and_then(|v| headers::parse_delta_seconds(v).ok());
         let aor = checked.to.uri.aor();
-        let request = RegisterRequest { aor: aor.clone(), call_id: checked.call_id.clone(), cseq: checked.cseq.seq, expires_header, contacts };
+        let request = RegisterRequest {
+            aor: aor.clone(),
+            call_id: checked.call_id.clone(),
+            cseq: checked.cseq.seq,
+            expires_header,
+            contacts,
+        };
         let config = RegistrarConfig {
             min_expires: settings.min_expires,
             max_expires: settings.max_expires,
             default_expires: settings.default_expires,
             max_contacts: settings.max_contacts,
         };
-        let current: Vec<Binding> = self.registrar.bindings.get(&aor).map_or_else(Vec::new, |l| l.iter().map(|r| r.binding.clone()).collect());
+        let current: Vec<Binding> = self
+            .registrar
+            .bindings
+            .get(&aor)
+            .map_or_else(Vec::new, |l| l.iter().map(|r| r.binding.clone()).collect());
         match registrar::decide(&config, &request, &current, now_secs) {
-            Outcome::Ok { bindings_after, changes } => {
+            Outcome::Ok {
+                bindings_after,
+                changes,
+            } => {
                 let changed = !changes.is_empty();
                 self.store_bindings(&aor, bindings_after, incoming, req);
-                let extra: Vec<_> = self.registrar.bindings.get(&aor).map_or_else(Vec::new, |list| {
-                    list.iter().map(|r| (HeaderName::Contact, format!("<{}>;expires={}", r.binding.contact, r.binding.expires_in(now_secs)))).collect()
-                });
+                let extra: Vec<_> =
+                    self.registrar
+                        .bindings
+                        .get(&aor)
+                        .map_or_else(Vec::new, |list| {
+                            list.iter()
+                                .map(|r| {
+                                    (
+                                        HeaderName::Contact,
+                                        format!(
+                                            "<{}>;expires={}",
+                                            r.binding.contact,
+                                            r.binding.expires_in(now_secs)
+                                        ),
+                                    )
+                                })
+                                .collect()
+                        });
                 let tag = self.new_tag();
                 self.respond(now, &ctx, req, 200, None, &extra, Some(&tag));
                 if changed {
                     let bindings = self.registrar.current(&aor, now_secs);
                     let user_agent = req.headers.get(&HeaderName::UserAgent).map(str::to_owned);
-                    self.event(Event::Registration { aor, bindings, source: incoming.remote, user_agent });
+                    self.event(Event::Registration {
+                        aor,
+                        bindings,
+                        source: incoming.remote,
+                        user_agent,
+                    });
                 }
             }
             Outcome::IntervalTooBrief { min_expires } => {
@@ -214,7 +321,13 @@ impl<R: RngCore> Endpoint<R> {
     }
 
     /// Keeps where each binding that this REGISTER (re)created came from.
-    fn store_bindings(&mut self, aor: &str, after: Vec<Binding>, incoming: &Incoming<'_>, req: &Request) {
+    fn store_bindings(
+        &mut self,
+        aor: &str,
+        after: Vec<Binding>,
+        incoming: &Incoming<'_>,
+        req: &Request,
+    ) {
         let old = self.registrar.bindings.remove(aor).unwrap_or_default();
         let ua = req.headers.get(&HeaderName::UserAgent).map(str::to_owned);
         let call_id = req.call_id().unwrap_or("");
@@ -223,7 +336,12 @@ impl<R: RngCore> Endpoint<R> {
             .map(|binding| {
                 let previous = old.iter().find(|r| r.binding.contact == binding.contact);
                 match previous {
-                    Some(p) if binding.call_id != call_id || p.binding.cseq == binding.cseq => Registered { binding, ..p.clone() },
+                    Some(p) if binding.call_id != call_id || p.binding.cseq == binding.cseq => {
+                        Registered {
+                            binding,
+                            ..p.clone()
+                        }
+                    }
                     _ => Registered {
                         binding,
                         source: Some(incoming.remote),
@@ -241,19 +359,36 @@ impl<R: RngCore> Endpoint<R> {
 
     /// Verifies the request's Digest credentials. `Err(Some((401, stale)))` asks for a
     /// challenge, `Err(None)` means 403.
-    fn authenticate(&mut self, req: &Request, settings: &RegistrarSettings, now_secs: u64) -> Result<Authenticated, Option<(u16, bool)>> {
-        let Some((auth, realm)) = self.registrar.auth.as_mut() else { return Err(None) };
+    fn authenticate(
+        &mut self,
+        req: &Request,
+        settings: &RegistrarSettings,
+        now_secs: u64,
+    ) -> Result<Authenticated, Option<(u16, bool)>> {
+        let Some((auth, realm)) = self.registrar.auth.as_mut() else {
+            return Err(None);
+        };
         let mut result = Err(Some((401, false)));
         for value in req.headers.get_all(&HeaderName::Authorization) {
-            let Ok(creds) = DigestCredentials::parse(value) else { continue };
+            let Ok(creds) = DigestCredentials::parse(value) else {
+                continue;
+            };
             if creds.realm() != realm.as_str() {
                 continue;
             }
-            let request = DigestRequest { realm, method: req.method.as_str(), request_uri: &req.uri };
+            let request = DigestRequest {
+                realm,
+                method: req.method.as_str(),
+                request_uri: &req.uri,
+            };
             let users = &settings.users;
             let lookup = |user: &str, hash: DigestHash| {
                 let u = users.get(user)?;
-                let ha1 = if hash == DigestHash::Md5 { u.md5.as_ref() } else { u.sha256.as_ref() };
+                let ha1 = if hash == DigestHash::Md5 {
+                    u.md5.as_ref()
+                } else {
+                    u.sha256.as_ref()
+                };
                 ha1.cloned()
             };
             result = match auth.verify(&creds, &request, lookup, now_secs) {
@@ -265,10 +400,23 @@ impl<R: RngCore> Endpoint<R> {
         result
     }
 
-    fn challenge(&mut self, now: Instant, ctx: &RequestCtx, req: &Request, status: u16, stale: bool, now_secs: u64) {
-        let Some((auth, realm)) = self.registrar.auth.as_mut() else { return };
+    fn challenge(
+        &mut self,
+        now: Instant,
+        ctx: &RequestCtx,
+        req: &Request,
+        status: u16,
+        stale: bool,
+        now_secs: u64,
+    ) {
+        let Some((auth, realm)) = self.registrar.auth.as_mut() else {
+            return;
+        };
         let values = auth.challenges(realm, stale, now_secs, &mut self.rng);
-        let extra: Vec<_> = values.into_iter().map(|v| (HeaderName::WwwAuthenticate, v)).collect();
+        let extra: Vec<_> = values
+            .into_iter()
+            .map(|v| (HeaderName::WwwAuthenticate, v))
+            .collect();
         let tag = self.new_tag();
         self.respond(now, ctx, req, status, None, &extra, Some(&tag));
     }
@@ -277,7 +425,11 @@ impl<R: RngCore> Endpoint<R> {
 /// Authorization: an authenticated user may register only its own address of record (the To
 /// user part). Takes the authentication proof by value: there is no way to get here without it.
 fn may_register(proof: Authenticated, checked: &Checked) -> bool {
-    let to_user = checked.to.uri.user_decoded().map(|u| String::from_utf8_lossy(&u).into_owned());
+    let to_user = checked
+        .to
+        .uri
+        .user_decoded()
+        .map(|u| String::from_utf8_lossy(&u).into_owned());
     to_user.as_deref() == Some(proof.username())
 }
 

@@ -29,7 +29,9 @@ pub fn parse_params(mut s: &str, what: &'static str) -> Result<Vec<Param>, Heade
     s = s.trim();
     while !s.is_empty() {
         s = s.strip_prefix(';').ok_or(HeaderError(what))?.trim_start();
-        let name_end = s.find(|c: char| c == '=' || c == ';' || c.is_ascii_whitespace()).unwrap_or(s.len());
+        let name_end = s
+            .find(|c: char| c == '=' || c == ';' || c.is_ascii_whitespace())
+            .unwrap_or(s.len());
         let name = &s[..name_end];
         if !is_token(name) {
             return Err(HeaderError(what));
@@ -41,7 +43,9 @@ pub fn parse_params(mut s: &str, what: &'static str) -> Result<Vec<Param>, Heade
                 let end = quoted_end(rest).ok_or(HeaderError("unterminated quoted string"))?;
                 (&rest[..end], &rest[end..])
             } else {
-                let end = rest.find(|c: char| c == ';' || c.is_ascii_whitespace()).unwrap_or(rest.len());
+                let end = rest
+                    .find(|c: char| c == ';' || c.is_ascii_whitespace())
+                    .unwrap_or(rest.len());
                 let v = &rest[..end];
                 let ipv6 = v.starts_with('[') && v.ends_with(']');
                 if !(is_token(v) || ipv6) {
@@ -54,7 +58,10 @@ pub fn parse_params(mut s: &str, what: &'static str) -> Result<Vec<Param>, Heade
         } else {
             None
         };
-        params.push(Param { name: name.to_owned(), value });
+        params.push(Param {
+            name: name.to_owned(),
+            value,
+        });
     }
     Ok(params)
 }
@@ -74,7 +81,10 @@ fn quoted_end(s: &str) -> Option<usize> {
 }
 
 fn find_param<'a>(params: &'a [Param], name: &str) -> Option<Option<&'a str>> {
-    params.iter().find(|p| p.name.eq_ignore_ascii_case(name)).map(|p| p.value.as_deref())
+    params
+        .iter()
+        .find(|p| p.name.eq_ignore_ascii_case(name))
+        .map(|p| p.value.as_deref())
 }
 
 /// One Via value: `SIP/2.0/transport sent-by *(;param)`.
@@ -107,10 +117,17 @@ impl Via {
             return Err(BAD);
         }
         let rest = rest[t_end..].trim_start();
-        let hp_end = rest.find(|c: char| c == ';' || c.is_ascii_whitespace()).unwrap_or(rest.len());
+        let hp_end = rest
+            .find(|c: char| c == ';' || c.is_ascii_whitespace())
+            .unwrap_or(rest.len());
         let (host, port) = parse_hostport(&rest[..hp_end]).map_err(|_| BAD)?;
         let params = parse_params(&rest[hp_end..], "malformed Via parameter")?;
-        Ok(Via { transport: transport.to_ascii_uppercase(), host, port, params })
+        Ok(Via {
+            transport: transport.to_ascii_uppercase(),
+            host,
+            port,
+            params,
+        })
     }
 
     pub fn branch(&self) -> Option<&str> {
@@ -138,7 +155,10 @@ impl Via {
 
 /// All Via values of a message, top first.
 pub fn vias(headers: &super::Headers) -> Result<Vec<Via>, HeaderError> {
-    headers.list(&super::HeaderName::Via).map(Via::parse).collect()
+    headers
+        .list(&super::HeaderName::Via)
+        .map(Via::parse)
+        .collect()
 }
 
 /// `name-addr` or `addr-spec` with header parameters: From, To, Contact, Route elements.
@@ -163,15 +183,25 @@ impl NameAddr {
             if !name.split_ascii_whitespace().all(is_token) {
                 return Err(HeaderError("display name must be a token list or quoted"));
             }
-            (Some(name.to_owned()).filter(|n| !n.is_empty()), &value[lt..])
+            (
+                Some(name.to_owned()).filter(|n| !n.is_empty()),
+                &value[lt..],
+            )
         } else {
             (None, value)
         };
         if let Some(inner) = rest.strip_prefix('<') {
-            let (uri, params) = inner.split_once('>').ok_or(HeaderError("unterminated <URI>"))?;
+            let (uri, params) = inner
+                .split_once('>')
+                .ok_or(HeaderError("unterminated <URI>"))?;
             let uri = Uri::parse(uri).map_err(|e| HeaderError(e.0))?;
             let params = parse_params(params, "malformed header parameter")?;
-            return Ok(NameAddr { display, uri, bracketed: true, params });
+            return Ok(NameAddr {
+                display,
+                uri,
+                bracketed: true,
+                params,
+            });
         }
         if display.is_some() {
             return Err(HeaderError("display name without <URI>"));
@@ -183,7 +213,12 @@ impl NameAddr {
         }
         let uri = Uri::parse(spec).map_err(|e| HeaderError(e.0))?;
         let params = parse_params(&rest[end..], "malformed header parameter")?;
-        Ok(NameAddr { display: None, uri, bracketed: false, params })
+        Ok(NameAddr {
+            display: None,
+            uri,
+            bracketed: false,
+            params,
+        })
     }
 
     pub fn tag(&self) -> Option<&str> {
@@ -227,12 +262,17 @@ impl CSeq {
         if n.len() > 10 || !n.bytes().all(|b| b.is_ascii_digit()) {
             return Err(HeaderError("malformed CSeq number"));
         }
-        let seq: u64 = n.parse().map_err(|_| HeaderError("malformed CSeq number"))?;
+        let seq: u64 = n
+            .parse()
+            .map_err(|_| HeaderError("malformed CSeq number"))?;
         if seq >= 1 << 31 {
             return Err(HeaderError("CSeq number out of range"));
         }
         let method = Method::parse(m).ok_or(HeaderError("malformed CSeq method"))?;
-        Ok(CSeq { seq: seq as u32, method })
+        Ok(CSeq {
+            seq: seq as u32,
+            method,
+        })
     }
 }
 
@@ -254,7 +294,9 @@ pub fn parse_delta_seconds(value: &str) -> Result<u32, HeaderError> {
     if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
         return Err(HeaderError("malformed delta-seconds"));
     }
-    Ok(v.parse::<u64>().map(|n| n.min(u32::MAX as u64) as u32).unwrap_or(u32::MAX))
+    Ok(v.parse::<u64>()
+        .map(|n| n.min(u32::MAX as u64) as u32)
+        .unwrap_or(u32::MAX))
 }
 
 /// `Session-Expires: delta [;refresher=uac|uas]` (RFC 4028).
@@ -269,14 +311,24 @@ impl SessionExpires {
         let num_end = value.find(';').unwrap_or(value.len());
         let interval = parse_delta_seconds(&value[..num_end])?;
         let params = parse_params(&value[num_end..], "malformed Session-Expires")?;
-        let refresher = find_param(&params, "refresher").flatten().map(str::to_ascii_lowercase);
-        Ok(SessionExpires { interval, refresher })
+        let refresher = find_param(&params, "refresher")
+            .flatten()
+            .map(str::to_ascii_lowercase);
+        Ok(SessionExpires {
+            interval,
+            refresher,
+        })
     }
 }
 
 /// The media type of a Content-Type or Accept element, lowercased, without parameters.
 pub fn media_type(value: &str) -> String {
-    value.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+    value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
 }
 
 #[cfg(test)]
@@ -286,23 +338,44 @@ mod tests {
     #[test]
     fn via_with_whitespace_everywhere() {
         let v = Via::parse("SIP  /   2.0 /UDP 192.0.2.2;branch=390skdjuw").unwrap();
-        assert_eq!((v.transport.as_str(), v.host.as_str(), v.branch()), ("UDP", "192.0.2.2", Some("390skdjuw")));
-        let v = Via::parse("SIP  / 2.0  / TCP     spindle.example.com   ;  branch  =   z9hG4bK9ikj8").unwrap();
-        assert_eq!((v.transport.as_str(), v.branch()), ("TCP", Some("z9hG4bK9ikj8")));
+        assert_eq!(
+            (v.transport.as_str(), v.host.as_str(), v.branch()),
+            ("UDP", "192.0.2.2", Some("390skdjuw"))
+        );
+        let v =
+            Via::parse("SIP  / 2.0  / TCP     spindle.example.com   ;  branch  =   z9hG4bK9ikj8")
+                .unwrap();
+        assert_eq!(
+            (v.transport.as_str(), v.branch()),
+            ("TCP", Some("z9hG4bK9ikj8"))
+        );
         let v = Via::parse("SIP/2.0/UDP [2001:db8::9:1]:5070;rport;branch=z9hG4bKa").unwrap();
         assert_eq!((v.port, v.rport()), (Some(5070), Some(None)));
-        for bad in ["SIP/2.0/UDP 192.0.2.15;;", "SIP/2.0/UDP", "SIP/3.0/UDP h", "SIP/2.0/UDP h;branch=\"x", "SIP/2.0/UDP h:99999"] {
+        for bad in [
+            "SIP/2.0/UDP 192.0.2.15;;",
+            "SIP/2.0/UDP",
+            "SIP/3.0/UDP h",
+            "SIP/2.0/UDP h;branch=\"x",
+            "SIP/2.0/UDP h:99999",
+        ] {
             assert!(Via::parse(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn name_addr_forms() {
-        let n = NameAddr::parse(r#""J Rosenberg \\\""       <sip:jdrosen@example.com> ; tag = 98asjd8"#).unwrap();
+        let n = NameAddr::parse(
+            r#""J Rosenberg \\\""       <sip:jdrosen@example.com> ; tag = 98asjd8"#,
+        )
+        .unwrap();
         assert_eq!(n.display.as_deref(), Some(r#"J Rosenberg \""#));
         assert_eq!(n.tag(), Some("98asjd8"));
-        let n = NameAddr::parse("sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n").unwrap();
-        assert_eq!((n.uri.host.as_str(), n.tag()), ("chair-dnrc.example.com", Some("1918181833n")));
+        let n =
+            NameAddr::parse("sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n").unwrap();
+        assert_eq!(
+            (n.uri.host.as_str(), n.tag()),
+            ("chair-dnrc.example.com", Some("1918181833n"))
+        );
         let n = NameAddr::parse("caller<sip:caller@example.com>;tag=323").unwrap();
         assert_eq!(n.display.as_deref(), Some("caller"));
         let n = NameAddr::parse("sip:+19725552222@gw1.example.net;unknownparam").unwrap();
@@ -321,7 +394,13 @@ mod tests {
 
     #[test]
     fn cseq_bounds() {
-        assert_eq!(CSeq::parse("0009 INVITE").unwrap(), CSeq { seq: 9, method: Method::Invite });
+        assert_eq!(
+            CSeq::parse("0009 INVITE").unwrap(),
+            CSeq {
+                seq: 9,
+                method: Method::Invite
+            }
+        );
         assert!(CSeq::parse("36893488147419103232 REGISTER").is_err());
         assert!(CSeq::parse("2147483648 INVITE").is_err());
         assert!(CSeq::parse("1").is_err());

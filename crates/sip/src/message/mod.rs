@@ -38,17 +38,26 @@ impl Headers {
 
     /// The first value of `name`, if present.
     pub fn get(&self, name: &HeaderName) -> Option<&str> {
-        self.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The first value of `name`, mutably.
     pub fn get_mut(&mut self, name: &HeaderName) -> Option<&mut String> {
-        self.fields.iter_mut().find(|(n, _)| n == name).map(|(_, v)| v)
+        self.fields
+            .iter_mut()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
     }
 
     /// Every header line of `name`, in order (list values are not split; see [`split_list`]).
     pub fn get_all<'a>(&'a self, name: &'a HeaderName) -> impl Iterator<Item = &'a str> + 'a {
-        self.fields.iter().filter(move |(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.fields
+            .iter()
+            .filter(move |(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Every element of a comma-separated list header, across all its header lines.
@@ -164,7 +173,12 @@ pub enum Message {
 
 impl Request {
     pub fn new(method: Method, uri: impl Into<String>) -> Self {
-        Self { method, uri: uri.into(), headers: Headers::new(), body: Bytes::new() }
+        Self {
+            method,
+            uri: uri.into(),
+            headers: Headers::new(),
+            body: Bytes::new(),
+        }
     }
 
     pub fn call_id(&self) -> Option<&str> {
@@ -174,7 +188,12 @@ impl Request {
 
 impl Response {
     pub fn new(status: u16, reason: impl Into<String>) -> Self {
-        Self { status, reason: reason.into(), headers: Headers::new(), body: Bytes::new() }
+        Self {
+            status,
+            reason: reason.into(),
+            headers: Headers::new(),
+            body: Bytes::new(),
+        }
     }
 
     /// Builds a response to `request` per RFC 3261 §8.2.6.2: Via, From, To, Call-ID and CSeq
@@ -182,8 +201,10 @@ impl Response {
     pub fn to_request(request: &Request, status: u16, reason: &str, to_tag: Option<&str>) -> Self {
         let mut r = Response::new(status, reason);
         for (name, value) in request.headers.iter() {
-            if matches!(name, HeaderName::Via | HeaderName::From | HeaderName::CallId | HeaderName::CSeq)
-            {
+            if matches!(
+                name,
+                HeaderName::Via | HeaderName::From | HeaderName::CallId | HeaderName::CSeq
+            ) {
                 r.headers.push(name.clone(), value);
             } else if *name == HeaderName::To && !r.headers.contains(&HeaderName::To) {
                 let has_tag = headers::NameAddr::parse(value)
@@ -265,7 +286,10 @@ mod tests {
     fn split_list_respects_quotes_and_brackets() {
         let v = r#""Doe, John" <sip:a@b;x=1,2>;q=1, <sip:c@d> , ,sip:e@f"#;
         let items: Vec<_> = split_list(v).collect();
-        assert_eq!(items, vec![r#""Doe, John" <sip:a@b;x=1,2>;q=1"#, "<sip:c@d>", "sip:e@f"]);
+        assert_eq!(
+            items,
+            vec![r#""Doe, John" <sip:a@b;x=1,2>;q=1"#, "<sip:c@d>", "sip:e@f"]
+        );
     }
 
     #[test]
@@ -275,7 +299,13 @@ mod tests {
         h.push(HeaderName::To, "t");
         h.push(HeaderName::Via, "b");
         h.set(HeaderName::Via, "c");
-        let all: Vec<_> = h.iter().map(|(n, v)| (n.as_str().to_owned(), v.to_owned())).collect();
-        assert_eq!(all, vec![("Via".into(), "c".into()), ("To".into(), "t".into())]);
+        let all: Vec<_> = h
+            .iter()
+            .map(|(n, v)| (n.as_str().to_owned(), v.to_owned()))
+            .collect();
+        assert_eq!(
+            all,
+            vec![("Via".into(), "c".into()), ("To".into(), "t".into())]
+        );
     }
 }

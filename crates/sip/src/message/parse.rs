@@ -45,7 +45,11 @@ pub struct ParseError {
 
 impl ParseError {
     fn garbage(reason: &'static str) -> Self {
-        Self { kind: ParseErrorKind::Garbage, reason, partial: None }
+        Self {
+            kind: ParseErrorKind::Garbage,
+            reason,
+            partial: None,
+        }
     }
 
     /// The SIP status this error is answered with, if it is answered at all.
@@ -73,7 +77,10 @@ pub(crate) fn is_token_char(b: u8) -> bool {
 
 /// Parses one message. Leading CRLFs (keep-alives, RFC 3261 §7.5) are skipped.
 pub fn parse_message(buf: &[u8], framing: Framing) -> Result<Message, ParseError> {
-    let start = buf.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(buf.len());
+    let start = buf
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(buf.len());
     let buf = &buf[start..];
     if buf.is_empty() {
         return Err(ParseError::garbage("empty message"));
@@ -89,10 +96,18 @@ pub fn parse_message(buf: &[u8], framing: Framing) -> Result<Message, ParseError
         return parse_response(rest, lines, &buf[body_start..], framing).map(Message::Response);
     }
     let (method, uri, version) = parse_request_line(start_line)?;
-    let mut request = Request { method, uri, headers: Headers::new(), body: Bytes::new() };
+    let mut request = Request {
+        method,
+        uri,
+        headers: Headers::new(),
+        body: Bytes::new(),
+    };
     let mut error = version;
     if body_start == buf.len() && head_len == buf.len() && framing == Framing::Datagram {
-        error = error.or(Some((ParseErrorKind::Malformed, "no empty line after the headers")));
+        error = error.or(Some((
+            ParseErrorKind::Malformed,
+            "no empty line after the headers",
+        )));
     }
     match parse_headers(lines, &mut request.headers) {
         Ok(()) => {}
@@ -104,7 +119,11 @@ pub fn parse_message(buf: &[u8], framing: Framing) -> Result<Message, ParseError
     }
     match error {
         None => Ok(Message::Request(request)),
-        Some((kind, reason)) => Err(ParseError { kind, reason, partial: Some(Box::new(request)) }),
+        Some((kind, reason)) => Err(ParseError {
+            kind,
+            reason,
+            partial: Some(Box::new(request)),
+        }),
     }
 }
 
@@ -112,13 +131,29 @@ pub fn parse_message(buf: &[u8], framing: Framing) -> Result<Message, ParseError
 fn head_error(buf: &[u8], head_len: usize) -> ParseError {
     let lossy = String::from_utf8_lossy(&buf[..head_len]);
     let mut lines = split_lines(&lossy);
-    let partial = lines.next().and_then(|l| parse_request_line(l).ok()).map(|(method, uri, _)| {
-        let mut request = Request { method, uri, headers: Headers::new(), body: Bytes::new() };
-        let _ = parse_headers(lines, &mut request.headers);
-        Box::new(request)
-    });
-    let kind = if partial.is_some() { ParseErrorKind::Malformed } else { ParseErrorKind::Garbage };
-    ParseError { kind, reason: "header section is not UTF-8", partial }
+    let partial = lines
+        .next()
+        .and_then(|l| parse_request_line(l).ok())
+        .map(|(method, uri, _)| {
+            let mut request = Request {
+                method,
+                uri,
+                headers: Headers::new(),
+                body: Bytes::new(),
+            };
+            let _ = parse_headers(lines, &mut request.headers);
+            Box::new(request)
+        });
+    let kind = if partial.is_some() {
+        ParseErrorKind::Malformed
+    } else {
+        ParseErrorKind::Garbage
+    };
+    ParseError {
+        kind,
+        reason: "header section is not UTF-8",
+        partial,
+    }
 }
 
 /// Returns (length of the header section, offset of the body). On streams only CRLFCRLF ends
@@ -146,8 +181,11 @@ type RequestLine = (Method, String, Option<(ParseErrorKind, &'static str)>);
 fn parse_request_line(line: &str) -> Result<RequestLine, ParseError> {
     let mut parts = line.splitn(2, ' ');
     let method_str = parts.next().unwrap_or("");
-    let rest = parts.next().ok_or_else(|| ParseError::garbage("not a SIP request line"))?;
-    let method = Method::parse(method_str).ok_or_else(|| ParseError::garbage("method is not a token"))?;
+    let rest = parts
+        .next()
+        .ok_or_else(|| ParseError::garbage("not a SIP request line"))?;
+    let method =
+        Method::parse(method_str).ok_or_else(|| ParseError::garbage("method is not a token"))?;
     let (uri, version) = rest.rsplit_once(' ').unwrap_or((rest, ""));
     let version_ok = version.len() > 4 && has_sip_prefix(version);
     if !version_ok && !looks_like_version(uri) {
@@ -159,9 +197,14 @@ fn parse_request_line(line: &str) -> Result<RequestLine, ParseError> {
     } else if !version_ok {
         problem = Some((ParseErrorKind::Malformed, "malformed SIP-Version"));
     } else if version[4..] != *"2.0" {
-        let numeric = version[4..].split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        let numeric = version[4..]
+            .split('.')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
         problem = Some(if numeric {
-            (ParseErrorKind::VersionNotSupported, "SIP version not supported")
+            (
+                ParseErrorKind::VersionNotSupported,
+                "SIP version not supported",
+            )
         } else {
             (ParseErrorKind::Malformed, "malformed SIP-Version")
         });
@@ -171,12 +214,18 @@ fn parse_request_line(line: &str) -> Result<RequestLine, ParseError> {
 
 /// True for a request line with trailing whitespace after the version ("... SIP/2.0 ").
 fn looks_like_version(uri_and_version: &str) -> bool {
-    uri_and_version.trim_end().rsplit(' ').next().is_some_and(|v| v.len() > 4 && has_sip_prefix(v))
+    uri_and_version
+        .trim_end()
+        .rsplit(' ')
+        .next()
+        .is_some_and(|v| v.len() > 4 && has_sip_prefix(v))
 }
 
 /// `SIP/` in any case, compared as bytes (slicing a `str` at 4 could split a character).
 fn has_sip_prefix(v: &str) -> bool {
-    v.as_bytes().get(..4).is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/"))
+    v.as_bytes()
+        .get(..4)
+        .is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/"))
 }
 
 /// More header fields than any real message carries; beyond this a message is rejected
@@ -186,7 +235,10 @@ pub const MAX_HEADERS: usize = 256;
 
 /// Parses header lines into `headers`, unfolding continuation lines. Returns the first
 /// problem found; every well-formed line is still collected.
-fn parse_headers<'a>(lines: impl Iterator<Item = &'a str>, headers: &mut Headers) -> Result<(), &'static str> {
+fn parse_headers<'a>(
+    lines: impl Iterator<Item = &'a str>,
+    headers: &mut Headers,
+) -> Result<(), &'static str> {
     let mut problem = None;
     let mut current: Option<(HeaderName, String)> = None;
     let mut counted = 0;
@@ -241,7 +293,11 @@ fn frame_body(headers: &Headers, rest: &[u8], framing: Framing) -> Result<Bytes,
     match (length, framing) {
         (None, Framing::Datagram) => Ok(Bytes::copy_from_slice(rest)),
         (None, Framing::Stream) => {
-            if rest.is_empty() { Ok(Bytes::new()) } else { Err("missing Content-Length") }
+            if rest.is_empty() {
+                Ok(Bytes::new())
+            } else {
+                Err("missing Content-Length")
+            }
         }
         (Some(n), _) if n > rest.len() => Err("Content-Length exceeds the message"),
         (Some(n), _) => Ok(Bytes::copy_from_slice(&rest[..n])),
@@ -271,7 +327,9 @@ fn parse_response<'a>(
     after_head: &[u8],
     framing: Framing,
 ) -> Result<Response, ParseError> {
-    let (version, rest) = rest.split_once(' ').ok_or_else(|| ParseError::garbage("malformed Status-Line"))?;
+    let (version, rest) = rest
+        .split_once(' ')
+        .ok_or_else(|| ParseError::garbage("malformed Status-Line"))?;
     if version != "2.0" {
         return Err(ParseError::garbage("unsupported SIP version in response"));
     }
@@ -279,13 +337,16 @@ fn parse_response<'a>(
     if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ParseError::garbage("malformed status code"));
     }
-    let status: u16 = code.parse().map_err(|_| ParseError::garbage("malformed status code"))?;
+    let status: u16 = code
+        .parse()
+        .map_err(|_| ParseError::garbage("malformed status code"))?;
     if !(100..=699).contains(&status) {
         return Err(ParseError::garbage("status code out of range"));
     }
     let mut response = Response::new(status, reason);
     parse_headers(lines, &mut response.headers).map_err(ParseError::garbage)?;
-    response.body = frame_body(&response.headers, after_head, framing).map_err(ParseError::garbage)?;
+    response.body =
+        frame_body(&response.headers, after_head, framing).map_err(ParseError::garbage)?;
     Ok(response)
 }
 
@@ -302,8 +363,13 @@ mod tests {
 
     #[test]
     fn unfolds_and_expands_compact_names() {
-        let r = req("OPTIONS sip:a@b SIP/2.0\r\nv: SIP/2.0/UDP h\r\n ;branch=z9hG4bKx\r\ni: abc\r\nl: 0\r\n\r\n");
-        assert_eq!(r.headers.get(&HeaderName::Via), Some("SIP/2.0/UDP h ;branch=z9hG4bKx"));
+        let r = req(
+            "OPTIONS sip:a@b SIP/2.0\r\nv: SIP/2.0/UDP h\r\n ;branch=z9hG4bKx\r\ni: abc\r\nl: 0\r\n\r\n",
+        );
+        assert_eq!(
+            r.headers.get(&HeaderName::Via),
+            Some("SIP/2.0/UDP h ;branch=z9hG4bKx")
+        );
         assert_eq!(r.call_id(), Some("abc"));
     }
 
@@ -315,33 +381,59 @@ mod tests {
 
     #[test]
     fn datagram_ignores_octets_past_content_length() {
-        let r = req("REGISTER sip:b SIP/2.0\r\nContent-Length: 0\r\n\r\nINVITE sip:x SIP/2.0\r\n\r\n");
+        let r =
+            req("REGISTER sip:b SIP/2.0\r\nContent-Length: 0\r\n\r\nINVITE sip:x SIP/2.0\r\n\r\n");
         assert!(r.body.is_empty());
     }
 
     #[test]
     fn framing_errors_keep_a_partial_request() {
-        let e = parse_message(b"INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nContent-Length: 99\r\n\r\nx", Framing::Datagram)
-            .unwrap_err();
+        let e = parse_message(
+            b"INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nContent-Length: 99\r\n\r\nx",
+            Framing::Datagram,
+        )
+        .unwrap_err();
         assert_eq!(e.status(), Some(400));
-        assert_eq!(e.partial.unwrap().headers.get(&HeaderName::Via), Some("SIP/2.0/UDP h"));
+        assert_eq!(
+            e.partial.unwrap().headers.get(&HeaderName::Via),
+            Some("SIP/2.0/UDP h")
+        );
         for cl in ["-999", "12abc", "99999999999"] {
             let m = format!("INVITE sip:a@b SIP/2.0\r\nContent-Length: {cl}\r\n\r\n");
-            assert_eq!(parse_message(m.as_bytes(), Framing::Datagram).unwrap_err().status(), Some(400));
+            assert_eq!(
+                parse_message(m.as_bytes(), Framing::Datagram)
+                    .unwrap_err()
+                    .status(),
+                Some(400)
+            );
         }
         let m = "OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 3\r\nContent-Length: 1\r\n\r\nabc";
-        assert_eq!(parse_message(m.as_bytes(), Framing::Datagram).unwrap_err().reason, "conflicting Content-Length values");
+        assert_eq!(
+            parse_message(m.as_bytes(), Framing::Datagram)
+                .unwrap_err()
+                .reason,
+            "conflicting Content-Length values"
+        );
     }
 
     #[test]
     fn request_line_spacing_and_version() {
-        let bad = ["INVITE  sip:a@b SIP/2.0", "INVITE sip:a@b  SIP/2.0", "INVITE sip:a@b SIP/2.0 ", "INVITE sip:a @b SIP/2.0"];
+        let bad = [
+            "INVITE  sip:a@b SIP/2.0",
+            "INVITE sip:a@b  SIP/2.0",
+            "INVITE sip:a@b SIP/2.0 ",
+            "INVITE sip:a @b SIP/2.0",
+        ];
         for line in bad {
             let m = format!("{line}\r\nVia: SIP/2.0/UDP h\r\n\r\n");
             let e = parse_message(m.as_bytes(), Framing::Datagram).unwrap_err();
             assert_eq!(e.status(), Some(400), "{line:?}");
         }
-        let e = parse_message(b"OPTIONS sip:a@b SIP/7.0\r\nVia: SIP/2.0/UDP h\r\n\r\n", Framing::Datagram).unwrap_err();
+        let e = parse_message(
+            b"OPTIONS sip:a@b SIP/7.0\r\nVia: SIP/2.0/UDP h\r\n\r\n",
+            Framing::Datagram,
+        )
+        .unwrap_err();
         assert_eq!(e.status(), Some(505));
     }
 
@@ -357,27 +449,47 @@ mod tests {
 
     #[test]
     fn multibyte_characters_where_the_version_is_expected() {
-        for m in ["OPTIONS sip:a@b SIPé/2.0\r\nVia: SIP/2.0/UDP h\r\n\r\n", "OPTIONS SIPé/2.0 x\r\n\r\n", "OPTIONS sip:x é\r\n\r\n"] {
+        for m in [
+            "OPTIONS sip:a@b SIPé/2.0\r\nVia: SIP/2.0/UDP h\r\n\r\n",
+            "OPTIONS SIPé/2.0 x\r\n\r\n",
+            "OPTIONS sip:x é\r\n\r\n",
+        ] {
             let e = parse_message(m.as_bytes(), Framing::Datagram).unwrap_err();
-            assert!(matches!(e.kind, ParseErrorKind::Garbage | ParseErrorKind::Malformed), "{m:?}");
+            assert!(
+                matches!(e.kind, ParseErrorKind::Garbage | ParseErrorKind::Malformed),
+                "{m:?}"
+            );
         }
     }
 
     #[test]
     fn header_count_is_bounded() {
-        let mut m = String::from("OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n");
+        let mut m =
+            String::from("OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n");
         for i in 0..MAX_HEADERS {
             m.push_str(&format!("X-H{i}: v\r\n"));
         }
         m.push_str("\r\n");
         let e = parse_message(m.as_bytes(), Framing::Datagram).unwrap_err();
-        assert_eq!((e.status(), e.reason), (Some(400), "too many header fields"));
-        assert!(e.partial.unwrap().headers.get(&HeaderName::Via).is_some(), "the 400 can still be routed");
+        assert_eq!(
+            (e.status(), e.reason),
+            (Some(400), "too many header fields")
+        );
+        assert!(
+            e.partial.unwrap().headers.get(&HeaderName::Via).is_some(),
+            "the 400 can still be routed"
+        );
     }
 
     #[test]
     fn garbage_is_dropped() {
-        for g in [&b""[..], b"\r\n\r\n", b"hello", b"\xff\xfe\x00", b"GET / HTTP/1.1\r\n\r\n"] {
+        for g in [
+            &b""[..],
+            b"\r\n\r\n",
+            b"hello",
+            b"\xff\xfe\x00",
+            b"GET / HTTP/1.1\r\n\r\n",
+        ] {
             let e = parse_message(g, Framing::Datagram).unwrap_err();
             assert_eq!(e.status(), None, "{g:?}");
         }

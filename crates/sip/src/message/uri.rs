@@ -90,7 +90,9 @@ fn valid_escapes(s: &str) -> bool {
 impl Uri {
     /// Parses a URI. Whitespace anywhere is an error (RFC 4475 §3.1.2.8).
     pub fn parse(s: &str) -> Result<Uri, UriError> {
-        if s.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
+        if s.bytes()
+            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+        {
             return Err(UriError("whitespace or control character in URI"));
         }
         let (scheme, rest) = s.split_once(':').ok_or(UriError("URI has no scheme"))?;
@@ -137,9 +139,10 @@ impl Uri {
                     return Err(UriError("malformed user part"));
                 }
                 if let Some(p) = password
-                    && (!p.bytes().all(is_password_char) || !valid_escapes(p)) {
-                        return Err(UriError("malformed password"));
-                    }
+                    && (!p.bytes().all(is_password_char) || !valid_escapes(p))
+                {
+                    return Err(UriError("malformed password"));
+                }
                 (Some(user.to_owned()), password.map(str::to_owned))
             }
         };
@@ -160,12 +163,25 @@ impl Uri {
                 return Err(UriError("malformed URI parameter"));
             }
             if let Some(v) = value
-                && (v.is_empty() || !v.bytes().all(is_param_char) || !valid_escapes(v)) {
-                    return Err(UriError("malformed URI parameter value"));
-                }
-            params.push(Param { name: name.to_owned(), value: value.map(str::to_owned) });
+                && (v.is_empty() || !v.bytes().all(is_param_char) || !valid_escapes(v))
+            {
+                return Err(UriError("malformed URI parameter value"));
+            }
+            params.push(Param {
+                name: name.to_owned(),
+                value: value.map(str::to_owned),
+            });
         }
-        Ok(Uri { scheme, user, password, host, port, params, headers, opaque: rest.to_owned() })
+        Ok(Uri {
+            scheme,
+            user,
+            password,
+            host,
+            port,
+            params,
+            headers,
+            opaque: rest.to_owned(),
+        })
     }
 
     pub fn is_sip(&self) -> bool {
@@ -174,7 +190,10 @@ impl Uri {
 
     /// A URI parameter's value (`Some(None)` for a flag like `;lr`).
     pub fn param(&self, name: &str) -> Option<Option<&str>> {
-        self.params.iter().find(|p| p.name.eq_ignore_ascii_case(name)).map(|p| p.value.as_deref())
+        self.params
+            .iter()
+            .find(|p| p.name.eq_ignore_ascii_case(name))
+            .map(|p| p.value.as_deref())
     }
 
     /// The user part with `%HH` escapes decoded; may contain any byte, including NUL.
@@ -218,13 +237,18 @@ pub fn percent_decode(s: &str) -> Vec<u8> {
 /// `host [":" port]` where host is a hostname, an IPv4 address or a bracketed IPv6 reference.
 pub(crate) fn parse_hostport(s: &str) -> Result<(String, Option<u16>), UriError> {
     let (host, port) = if let Some(v6) = s.strip_prefix('[') {
-        let (addr, after) = v6.split_once(']').ok_or(UriError("unterminated IPv6 reference"))?;
+        let (addr, after) = v6
+            .split_once(']')
+            .ok_or(UriError("unterminated IPv6 reference"))?;
         if addr.parse::<std::net::Ipv6Addr>().is_err() {
             return Err(UriError("malformed IPv6 address"));
         }
         let port = match after {
             "" => None,
-            p => Some(p.strip_prefix(':').ok_or(UriError("junk after IPv6 reference"))?),
+            p => Some(
+                p.strip_prefix(':')
+                    .ok_or(UriError("junk after IPv6 reference"))?,
+            ),
         };
         (format!("[{addr}]"), port)
     } else {
@@ -233,7 +257,8 @@ pub(crate) fn parse_hostport(s: &str) -> Result<(String, Option<u16>), UriError>
             None => (s, None),
         };
         let ok = !h.is_empty()
-            && h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+            && h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
             && !h.starts_with(['-', '.']);
         if !ok {
             return Err(UriError("malformed host"));
@@ -246,7 +271,10 @@ pub(crate) fn parse_hostport(s: &str) -> Result<(String, Option<u16>), UriError>
             if p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(UriError("malformed port"));
             }
-            Some(p.parse::<u16>().map_err(|_| UriError("port out of range"))?)
+            Some(
+                p.parse::<u16>()
+                    .map_err(|_| UriError("port out of range"))?,
+            )
         }
     };
     Ok((host, port))
@@ -311,14 +339,27 @@ mod tests {
     fn unknown_schemes_stay_opaque_and_bad_ones_fail() {
         let u = Uri::parse("soap.beep://192.0.2.103:3002").unwrap();
         assert_eq!(u.scheme, Scheme::Other("soap.beep".into()));
-        for bad in ["<sip:a@b>", "sip:a@b c", "sip:", "sip:a@", "sip:a@b:99999", "1sip:x", "sip:a@b;;x", "sip:%zz@b"] {
+        for bad in [
+            "<sip:a@b>",
+            "sip:a@b c",
+            "sip:",
+            "sip:a@",
+            "sip:a@b:99999",
+            "1sip:x",
+            "sip:a@b;;x",
+            "sip:%zz@b",
+        ] {
             assert!(Uri::parse(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn display_round_trips() {
-        for s in ["sip:alice:pw@atlanta.com:5061;transport=tls?subject=x", "sips:[::1];lr", "tel:+4930123"] {
+        for s in [
+            "sip:alice:pw@atlanta.com:5061;transport=tls?subject=x",
+            "sips:[::1];lr",
+            "tel:+4930123",
+        ] {
             assert_eq!(Uri::parse(s).unwrap().to_string(), s);
         }
     }

@@ -64,11 +64,16 @@ mod tests {
     #[test]
     fn request_round_trips_through_the_parser() {
         let mut r = Request::new(Method::Invite, "sip:bob@example.com");
-        r.headers.push(HeaderName::Via, "SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK1");
+        r.headers.push(
+            HeaderName::Via,
+            "SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK1",
+        );
         r.headers.push(HeaderName::ContentLength, "999");
         r.body = bytes::Bytes::from_static(b"v=0\r\n");
         let wire = r.to_bytes();
-        let Ok(Message::Request(back)) = parse_message(&wire, Framing::Stream) else { panic!() };
+        let Ok(Message::Request(back)) = parse_message(&wire, Framing::Stream) else {
+            panic!()
+        };
         assert_eq!(back.body, r.body);
         assert_eq!(back.headers.get(&HeaderName::ContentLength), Some("5"));
     }
