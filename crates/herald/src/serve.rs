@@ -32,10 +32,10 @@ fn unix_ms() -> i64 {
 }
 
 pub fn run(config: Config) -> anyhow::Result<()> {
-    // One thread: the SIP endpoint is a single state machine, and keeping its socket tasks,
-    // timers and the record writer on the thread that drives it avoids a cross-thread wake-up
-    // per packet batch. Media (a later milestone) gets worker threads of its own.
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    // Several threads: the socket receive tasks must keep draining the kernel buffers while
+    // the driver is busy (under a flood of junk, a single thread let the buffer overflow and
+    // drop the datagrams of legitimate calls).
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(serve(config))

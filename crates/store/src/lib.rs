@@ -94,9 +94,28 @@ impl Store {
     /// directory) if needed, and applies any migrations not yet applied.
     /// Connecting again to a migrated database changes nothing.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        Self::open(url, false).await
+    }
+
+    /// Opens an existing database for reading only: no file is created, no migration is run
+    /// and no journal mode is set, so an inspection command (`herald calls list`) never takes
+    /// a write lock from under a running server.
+    pub async fn connect_read_only(url: &str) -> Result<Store, StoreError> {
+        Self::open(url, true).await
+    }
+
+    async fn open(url: &str, read_only: bool) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let location = Location::parse(url)?;
         let (pool, backend) = match &location {
+            Location::SqliteFile { url, .. } if read_only => {
+                let url = url.replace("mode=rwc", "mode=ro");
+                let pool = pool_options(2)
+                    .connect(&url)
+                    .await
+                    .map_err(StoreError::Connect)?;
+                (pool, Backend::Sqlite)
+            }
             Location::SqliteFile { path, url } => {
                 create_parent_dir(path)?;
                 let pool = pool_options(8)
@@ -126,7 +145,9 @@ impl Store {
                 (pool, Backend::Postgres)
             }
         };
-        MIGRATOR.run(&pool).await?;
+        if !read_only {
+            MIGRATOR.run(&pool).await?;
+        }
         Ok(Store { pool, backend })
     }
 
