@@ -2,7 +2,8 @@
 # Builds Herald (release) and runs `herald serve` on the embedded defaults, or with the
 # arguments given (e.g. --config herald.toml). Installs what the build needs first.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-bash scripts/setup-deps.sh build
-cargo build --release --locked -p herald
-exec target/release/herald serve "$@"
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+bash "$repo/scripts/setup-deps.sh" build
+cargo build --release --locked -p herald --manifest-path "$repo/Cargo.toml"
+# Runs where the user stands: the embedded defaults keep data in ./data of this directory.
+exec "$repo/target/release/herald" serve "$@"

@@ -47,9 +47,14 @@ pub fn run(command: CallsCommand) -> anyhow::Result<()> {
 async fn open(config: Option<PathBuf>) -> anyhow::Result<Store> {
     let config = crate::load_config(config.as_deref())?;
     let url = config.storage.database.as_str();
-    Store::connect(url)
-        .await
-        .with_context(|| format!("opening the database {}", redact_url(url)))
+    // Read-only: inspecting records must never create a database or lock the one a running
+    // server writes.
+    Store::connect_read_only(url).await.with_context(|| {
+        format!(
+            "opening the database {} (has `herald serve` run with this configuration?)",
+            redact_url(url)
+        )
+    })
 }
 
 /// Hides a password in a database URL.
