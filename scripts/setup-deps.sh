@@ -6,8 +6,8 @@ set -euo pipefail
 want=(pkg-config)
 if [ "${1:-build}" = test ]; then
   # sip-tester: SIPp; postgresql: a real PostgreSQL for the store tests; iproute2 + util-linux:
-  # private network namespaces for the RFC 4475 wire test.
-  want+=(sip-tester postgresql iproute2 util-linux)
+  # private network namespaces for the RFC 4475 wire test; openssl: the TLS test certificate.
+  want+=(sip-tester postgresql iproute2 util-linux openssl)
 fi
 if [ "${1:-build}" = bench ]; then
   want+=(sip-tester kamailio)

@@ -333,8 +333,6 @@ impl<R: RngCore> Endpoint<R> {
         (se.interval < self.config.min_se).then_some(self.config.min_se)
     }
 
-    /// Sends a provisional response (180 Ringing, or 183 with early media SDP). Reliable
-    /// (RFC 3262) when the caller supports or requires 100rel.
     fn ring_inner(&mut self, now: Instant, call: CallRef, early_sdp: Option<Bytes>) {
         let Some(c) = self.calls.by_ref.get(&call) else {
             return;
@@ -368,7 +366,6 @@ impl<R: RngCore> Endpoint<R> {
         self.refile(call);
     }
 
-    /// Answers the call with `sdp` (200 OK). The dialog is confirmed when the ACK arrives.
     fn answer_inner(&mut self, now: Instant, call: CallRef, sdp: Bytes) {
         let Some(c) = self.calls.by_ref.get(&call) else {
             return;
@@ -415,7 +412,6 @@ impl<R: RngCore> Endpoint<R> {
         self.refile(call);
     }
 
-    /// Rejects an unanswered call with a final status (e.g. 404, 486, 488, 603).
     fn reject_inner(&mut self, now: Instant, call: CallRef, status: FinalStatus) {
         let status = status.get();
         let Some(c) = self.calls.by_ref.get(&call) else {
@@ -428,7 +424,6 @@ impl<R: RngCore> Endpoint<R> {
         self.end_call(call, EndCause::Rejected);
     }
 
-    /// Ends the call from our side: a final error before the answer, BYE after it.
     fn hangup_inner(&mut self, now: Instant, call: CallRef) {
         let Some(c) = self.calls.by_ref.get(&call) else {
             return;
@@ -440,7 +435,6 @@ impl<R: RngCore> Endpoint<R> {
         }
     }
 
-    /// Answers a pending re-INVITE/UPDATE offer with our SDP.
     fn answer_offer_inner(&mut self, now: Instant, call: CallRef, sdp: Bytes) {
         let Some(c) = self.calls.by_ref.get_mut(&call) else {
             return;
@@ -475,7 +469,6 @@ impl<R: RngCore> Endpoint<R> {
         self.refile(call);
     }
 
-    /// Refuses a pending re-INVITE/UPDATE offer (e.g. 488); the session stays as it was.
     fn reject_offer_inner(&mut self, now: Instant, call: CallRef, status: FinalStatus) {
         let Some(c) = self.calls.by_ref.get_mut(&call) else {
             return;
@@ -487,31 +480,41 @@ impl<R: RngCore> Endpoint<R> {
         self.send_response(now, &pending.ctx, resp);
     }
 
+    // Application commands. Each drains the transaction output it produced, so nothing waits
+    // for the next packet to be sent.
+
+    /// Sends a provisional response (180 Ringing, or 183 with early media SDP). Reliable
+    /// (RFC 3262) when the caller supports or requires 100rel.
     pub fn ring(&mut self, now: Instant, call: CallRef, early_sdp: Option<Bytes>) {
         self.ring_inner(now, call, early_sdp);
         self.drain_transactions(now);
     }
 
+    /// Answers the call with `sdp` (200 OK). The dialog is confirmed when the ACK arrives.
     pub fn answer(&mut self, now: Instant, call: CallRef, sdp: Bytes) {
         self.answer_inner(now, call, sdp);
         self.drain_transactions(now);
     }
 
+    /// Rejects an unanswered call with a final status (e.g. 404, 486, 488, 603).
     pub fn reject(&mut self, now: Instant, call: CallRef, status: FinalStatus) {
         self.reject_inner(now, call, status);
         self.drain_transactions(now);
     }
 
+    /// Ends the call from our side: a final error before the answer, BYE after it.
     pub fn hangup(&mut self, now: Instant, call: CallRef) {
         self.hangup_inner(now, call);
         self.drain_transactions(now);
     }
 
+    /// Answers a pending re-INVITE/UPDATE offer with our SDP.
     pub fn answer_offer(&mut self, now: Instant, call: CallRef, sdp: Bytes) {
         self.answer_offer_inner(now, call, sdp);
         self.drain_transactions(now);
     }
 
+    /// Refuses a pending re-INVITE/UPDATE offer (e.g. 488); the session stays as it was.
     pub fn reject_offer(&mut self, now: Instant, call: CallRef, status: FinalStatus) {
         self.reject_offer_inner(now, call, status);
         self.drain_transactions(now);

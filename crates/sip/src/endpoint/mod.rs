@@ -70,8 +70,10 @@ impl Transport {
         self != Transport::Udp
     }
 
+    /// Byte-stream transports, cut into messages by Content-Length. SIP over WebSocket is
+    /// message-framed (RFC 7118: one SIP message per WebSocket message), like UDP.
     pub fn is_stream(self) -> bool {
-        self != Transport::Udp
+        matches!(self, Transport::Tcp | Transport::Tls)
     }
 
     /// The Via transport token.
@@ -461,40 +463,24 @@ impl<R: RngCore> Endpoint<R> {
         reason: &str,
         extra: &[(HeaderName, String)],
     ) {
-        let Ok(vias) = headers::vias(&req.headers) else {
-            return self.reply_unparsed_via(incoming, req, status, reason, extra);
+        // No Via at all: nowhere to answer. A Via that does not parse: answer the source
+        // address over the transport the request came on (nothing better to route by).
+        let target = match headers::vias(&req.headers) {
+            Ok(vias) => match vias.first() {
+                Some(top) => response_target(incoming, top),
+                None => return,
+            },
+            Err(_) if req.headers.contains(&HeaderName::Via) => Target {
+                transport: incoming.transport,
+                addr: incoming.remote,
+                conn: incoming.conn,
+            },
+            Err(_) => return,
         };
-        let Some(top) = vias.first() else { return };
-        let target = response_target(incoming, top);
         let mut resp = self.build_response(req, status, Some(reason), None);
         for (n, v) in extra {
             resp.headers.push(n.clone(), v.clone());
         }
-        self.transmit(target, Bytes::from(resp.to_bytes()));
-    }
-
-    /// A request whose Via list is malformed: answer the source address directly (there is
-    /// nothing better to route by), over the transport it came on.
-    fn reply_unparsed_via(
-        &mut self,
-        incoming: &Incoming<'_>,
-        req: &Request,
-        status: u16,
-        reason: &str,
-        extra: &[(HeaderName, String)],
-    ) {
-        if !req.headers.contains(&HeaderName::Via) {
-            return;
-        }
-        let mut resp = self.build_response(req, status, Some(reason), None);
-        for (n, v) in extra {
-            resp.headers.push(n.clone(), v.clone());
-        }
-        let target = Target {
-            transport: incoming.transport,
-            addr: incoming.remote,
-            conn: incoming.conn,
-        };
         self.transmit(target, Bytes::from(resp.to_bytes()));
     }
 
