@@ -7,6 +7,10 @@
 pub mod codec;
 pub mod dtmf;
 pub mod jitter;
+pub mod prompt;
+pub mod resample;
 pub mod rtcp;
 pub mod rtp;
 pub mod srtp;
+pub mod stream;
+pub mod tone;
