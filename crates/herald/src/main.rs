@@ -6,10 +6,12 @@
 mod calls_cmd;
 mod check;
 mod config;
-mod media_ports;
+mod media;
 mod router;
 mod serve;
 mod sip_io;
+mod store_writer;
+mod app;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

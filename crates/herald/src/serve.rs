@@ -1,28 +1,55 @@
 //! `herald serve`: start-up, the call application and persistence.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr, UdpSocket as StdUdpSocket};
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use bytes::Bytes;
-use herald_sdp::{AnswerPolicy, LocalMedia, SessionDescription, SessionVersion};
 use herald_sip::auth::{Algorithm, DigestConfig, Ha1, ServerSecret};
 use herald_sip::endpoint::{
-    Binding, CallInfo, CallRef, Endpoint, EndpointConfig, Event, FinalStatus, RegistrarSettings,
+    Binding, Endpoint, EndpointConfig, RegistrarSettings,
     UserCredentials,
 };
 use herald_sip::transaction::TimerConfig;
-use herald_store::{CallWrite, NewCall, Store};
+use herald_store::Store;
 use rand::{RngCore, SeedableRng};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;
 
-use crate::config::{Codec, Config, DigestAlgorithm, Transport as ConfTransport};
-use crate::media_ports::PortAllocator;
-use crate::router::{Route, Router};
-use crate::sip_io::{self, Application, Driver, Inbound, UdpListener};
+use crate::config::{Config, DigestAlgorithm, Transport as ConfTransport};
+use crate::app::CallApp;
+use crate::media::MediaEngine;
+use crate::media::prompts::PromptLibrary;
+use crate::media::worker::WorkerConfig;
+use crate::sip_io::{self, Driver, Inbound, UdpListener};
+use crate::store_writer::StoreWriter;
+
+/// Media worker threads: as configured, else one per CPU core.
+fn media_workers(config: &Config) -> usize {
+    match config.media.workers {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+}
+
+/// The prompts directory: as configured, else `./prompts`, else the `prompts` directory of
+/// the source tree the binary was built in (`target/<profile>/herald` → `../../prompts`),
+/// else `/usr/share/herald/prompts`.
+pub fn prompts_dir(config: &Config) -> PathBuf {
+    if let Some(dir) = &config.media.prompts {
+        return dir.clone();
+    }
+    let beside_build = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.parent()?.join("prompts")));
+    [Some(PathBuf::from("prompts")), beside_build]
+        .into_iter()
+        .flatten()
+        .find(|dir| dir.is_dir())
+        .unwrap_or_else(|| PathBuf::from("/usr/share/herald/prompts"))
+}
 
 /// Wall-clock unix milliseconds.
 fn unix_ms() -> i64 {
@@ -61,11 +88,24 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let max = config.sip.max_message_size;
     let udp = bind_listeners(&config, &tx, max).await?;
     let (writer, written) = StoreWriter::spawn(store.clone());
-    let app = CallApp::new(&config, writer);
-    let driver = Driver::new(endpoint, udp, app, rx, tx, max);
+    let (notice_tx, notices) = mpsc::unbounded_channel();
+    let engine = MediaEngine::start(
+        media_workers(&config),
+        WorkerConfig {
+            tick: config.media.tick,
+        },
+        notice_tx,
+    )
+    .context("starting the media workers")?;
+    let prompts_dir = prompts_dir(&config);
+    tracing::info!(prompts = %prompts_dir.display(), "prompt library");
+    let mut app = CallApp::new(&config, writer, engine, PromptLibrary::new(prompts_dir));
+    app.warm_prompts(&config);
+    let driver = Driver::new(endpoint, udp, app, rx, tx, notices, max);
     tracing::info!(listeners = ?config.sip.listen.iter().map(|l| format!("{}:{}", l.transport.as_str(), l.addr)).collect::<Vec<_>>(), "herald is serving");
-    driver.run(shutdown_signal()).await?;
+    let app = driver.run(shutdown_signal()).await?;
     tracing::info!("shutting down");
+    app.shutdown();
     // The driver (and with it the writer's sender) is gone: let the writer commit what is
     // queued before the store closes, so no call record is lost on a clean shutdown.
     if tokio::time::timeout(Duration::from_secs(30), written)
@@ -302,407 +342,4 @@ fn tls_acceptor(config: &Config) -> anyhow::Result<Option<tokio_rustls::TlsAccep
         .with_single_cert(certs, key)
         .context("building the TLS server configuration")?;
     Ok(Some(tokio_rustls::TlsAcceptor::from(Arc::new(server))))
-}
-
-/// Store writes, off the signalling path, in order. Call-record writes are drained in
-/// batches of up to [`MAX_BATCH`] and committed in one transaction each.
-enum StoreOp {
-    Call(CallWrite),
-    Bindings {
-        aor: String,
-        bindings: Vec<herald_store::Binding>,
-    },
-}
-
-const MAX_BATCH: usize = 1024;
-
-/// How long the writer gathers writes before committing them: records trail the calls by at
-/// most this much, and a busy server commits a few dozen transactions per second instead of
-/// one per call.
-const BATCH_WINDOW: Duration = Duration::from_millis(20);
-
-#[derive(Clone)]
-struct StoreWriter(mpsc::UnboundedSender<StoreOp>);
-
-impl StoreWriter {
-    /// Starts the writer task; the handle completes once every queued write is committed
-    /// after the last sender is dropped.
-    fn spawn(store: Store) -> (Self, tokio::task::JoinHandle<()>) {
-        let (tx, mut rx) = mpsc::unbounded_channel::<StoreOp>();
-        let task = tokio::spawn(async move {
-            let mut calls = Vec::with_capacity(MAX_BATCH);
-            // Only the newest binding set of an AOR matters.
-            let mut registrations: HashMap<String, Vec<herald_store::Binding>> = HashMap::new();
-            while let Some(first) = rx.recv().await {
-                let window = tokio::time::Instant::now() + BATCH_WINDOW;
-                let mut next = Some(first);
-                while let Some(op) = next.take() {
-                    match op {
-                        StoreOp::Call(w) => calls.push(w),
-                        StoreOp::Bindings { aor, bindings } => {
-                            registrations.insert(aor, bindings);
-                        }
-                    }
-                    if calls.len() + registrations.len() < MAX_BATCH {
-                        // Ok(None): every sender is gone (shutdown): commit what we have.
-                        next = tokio::time::timeout_at(window, rx.recv())
-                            .await
-                            .ok()
-                            .flatten();
-                    }
-                }
-                flush(&store, &mut calls, &mut registrations).await;
-            }
-        });
-        (Self(tx), task)
-    }
-
-    fn call(&self, write: CallWrite) {
-        let _ = self.0.send(StoreOp::Call(write));
-    }
-
-    fn event(&self, id: &str, at: i64, kind: &str, detail: serde_json::Value) {
-        self.call(CallWrite::Event {
-            call_id: id.to_owned(),
-            at,
-            kind: kind.to_owned(),
-            detail,
-        });
-    }
-
-    fn bindings(&self, aor: String, bindings: Vec<herald_store::Binding>) {
-        let _ = self.0.send(StoreOp::Bindings { aor, bindings });
-    }
-}
-
-async fn flush(
-    store: &Store,
-    calls: &mut Vec<CallWrite>,
-    registrations: &mut HashMap<String, Vec<herald_store::Binding>>,
-) {
-    if !calls.is_empty() {
-        let outcome = store.apply_call_writes(calls).await;
-        for (_, e) in &outcome.failed {
-            tracing::warn!(error = %e, "call record write failed");
-        }
-        tracing::debug!(target: "herald::records", writes = calls.len(), "call records committed");
-        calls.clear();
-    }
-    if !registrations.is_empty() {
-        let sets: Vec<_> = registrations.drain().collect();
-        if let Err(e) = store.replace_binding_sets(&sets).await {
-            tracing::warn!(error = %e, "saving registrations failed");
-        }
-    }
-}
-
-/// A live call's media placeholder: its RTP socket and SDP session state.
-struct LiveCall {
-    id: String,
-    media: Option<Media>,
-    on_hold: bool,
-}
-
-/// The negotiated media placeholder: the bound RTP socket and SDP session state.
-struct Media {
-    _rtp: StdUdpSocket,
-    local: LocalMedia,
-    version: SessionVersion,
-}
-
-/// The call application: placeholder routing, real RTP ports, real SDP offer/answer, and the
-/// call record.
-struct CallApp {
-    router: Router,
-    ports: PortAllocator,
-    policy: AnswerPolicy,
-    writer: StoreWriter,
-    calls: HashMap<CallRef, LiveCall>,
-    /// Ringing agent calls and when they give up (480).
-    ringing: std::collections::BTreeSet<(Instant, CallRef)>,
-    rng: rand::rngs::StdRng,
-}
-
-/// How long a call for an agent rings before it is answered 480.
-const RING_TIMEOUT: Duration = Duration::from_secs(30);
-
-impl CallApp {
-    fn new(config: &Config, writer: StoreWriter) -> Self {
-        let first = config.sip.listen.first();
-        let wildcard = first.is_none_or(|l| l.addr.ip().is_unspecified())
-            || config.sip.advertised_address.is_some();
-        let bind_ip = match first {
-            Some(l) if !wildcard => l.addr.ip(),
-            _ => IpAddr::from([0, 0, 0, 0]),
-        };
-        let codecs = config.media.codecs.iter().map(|c| match c {
-            Codec::Pcmu => herald_sdp::Codec::Pcmu,
-            Codec::Pcma => herald_sdp::Codec::Pcma,
-            Codec::G722 => herald_sdp::Codec::G722,
-            Codec::Opus => herald_sdp::Codec::Opus,
-        });
-        let policy = AnswerPolicy {
-            codecs: codecs.collect(),
-            default_ptime: config.media.ptime.as_millis() as u32,
-            telephone_event: config.media.telephone_event,
-            ..AnswerPolicy::default()
-        };
-        Self {
-            router: Router::new(
-                &config.sip.domain,
-                config.users.iter().map(|u| u.username.clone()),
-            ),
-            ports: PortAllocator::new(
-                bind_ip,
-                config.media.rtp_port_min,
-                config.media.rtp_port_max,
-            ),
-            policy,
-            writer,
-            calls: HashMap::new(),
-            ringing: std::collections::BTreeSet::new(),
-            rng: rand::rngs::StdRng::from_os_rng(),
-        }
-    }
-
-    fn incoming(
-        &mut self,
-        ep: &mut Endpoint<rand::rngs::StdRng>,
-        now: Instant,
-        call: CallRef,
-        info: &CallInfo,
-    ) {
-        let id = format!("{:016x}{:016x}", self.rng.next_u64(), self.rng.next_u64());
-        let route = self.router.route(info);
-        self.writer.call(CallWrite::Insert(Box::new(NewCall {
-            id: id.clone(),
-            sip_call_id: info.call_id.clone(),
-            from_uri: info.from.clone(),
-            to_uri: info.to.clone(),
-            caller: info.caller_user.clone().unwrap_or_default(),
-            callee: info.callee_user.clone().unwrap_or_default(),
-            source: info.source,
-            transport: info.transport.via_name().to_ascii_lowercase(),
-            route: Router::route_name(route).to_owned(),
-            started_at: ep.unix_ms(now),
-            user_agent: info.user_agent.clone(),
-        })));
-        if route == Route::Ring {
-            ep.ring(now, call, None);
-            self.ringing.insert((now + RING_TIMEOUT, call));
-            self.pending_end(call, id);
-            return;
-        }
-        if route == Route::NotFound {
-            self.writer
-                .event(&id, ep.unix_ms(now), "no-route", serde_json::json!({}));
-            ep.reject(now, call, FinalStatus::NOT_FOUND);
-            self.pending_end(call, id);
-            return;
-        }
-        let Some(rtp) = self.ports.allocate() else {
-            tracing::warn!("RTP port range exhausted; rejecting call with 503");
-            ep.reject(now, call, FinalStatus::SERVICE_UNAVAILABLE);
-            self.pending_end(call, id);
-            return;
-        };
-        let port = rtp.local_addr().map_or(0, |a| a.port());
-        let session_id = self.rng.next_u64() >> 1;
-        // SDP carries the address the call's signalling reached us on (per peer on a wildcard
-        // listener), so media follows the same route.
-        let local = LocalMedia::new(info.local.ip(), port, session_id);
-        let mut media = Media {
-            _rtp: rtp,
-            local,
-            version: SessionVersion::new(session_id, 1),
-        };
-        let sdp = match &info.offer {
-            Some(offer) => negotiate(offer, &mut media, &self.policy),
-            None => Ok(media
-                .version
-                .stamp(herald_sdp::offer(&media.local, &self.policy))),
-        };
-        let live = LiveCall {
-            id: id.clone(),
-            media: Some(media),
-            on_hold: false,
-        };
-        match sdp {
-            Ok(sdp) => {
-                self.calls.insert(call, live);
-                ep.answer(now, call, Bytes::from(sdp.to_string()));
-                self.writer.call(CallWrite::Answered {
-                    id,
-                    at: ep.unix_ms(now),
-                });
-            }
-            Err(status) => {
-                self.writer.event(
-                    &id,
-                    ep.unix_ms(now),
-                    "sdp-rejected",
-                    serde_json::json!({ "status": status }),
-                );
-                ep.reject(
-                    now,
-                    call,
-                    FinalStatus::new(status).unwrap_or(FinalStatus::NOT_ACCEPTABLE_HERE),
-                );
-                self.pending_end(call, id);
-            }
-        }
-    }
-
-    /// Keeps the record id of a call without media until its CallEnded event arrives.
-    fn pending_end(&mut self, call: CallRef, id: String) {
-        self.calls.insert(
-            call,
-            LiveCall {
-                id,
-                media: None,
-                on_hold: false,
-            },
-        );
-    }
-
-    fn reoffer(
-        &mut self,
-        ep: &mut Endpoint<rand::rngs::StdRng>,
-        now: Instant,
-        call: CallRef,
-        offer: Option<Bytes>,
-    ) {
-        let Some(live) = self.calls.get_mut(&call) else {
-            return ep.reject_offer(now, call, FinalStatus::NOT_ACCEPTABLE_HERE);
-        };
-        let Some(media) = live.media.as_mut() else {
-            return ep.reject_offer(now, call, FinalStatus::NOT_ACCEPTABLE_HERE);
-        };
-        let result = match &offer {
-            Some(o) => negotiate(o, media, &self.policy),
-            None => Ok(media
-                .version
-                .stamp(herald_sdp::offer(&media.local, &self.policy))),
-        };
-        match result {
-            Ok(sdp) => {
-                let held = offer
-                    .as_deref()
-                    .and_then(|o| SessionDescription::parse(o).ok())
-                    .is_some_and(|o| {
-                        herald_sdp::answer(&o, &media.local, &self.policy)
-                            .is_ok_and(|a| a.audio.remote_on_hold)
-                    });
-                if held != live.on_hold {
-                    live.on_hold = held;
-                    let kind = if held { "hold" } else { "resume" };
-                    self.writer
-                        .event(&live.id, ep.unix_ms(now), kind, serde_json::json!({}));
-                }
-                ep.answer_offer(now, call, Bytes::from(sdp.to_string()));
-            }
-            Err(status) => ep.reject_offer(
-                now,
-                call,
-                FinalStatus::new(status).unwrap_or(FinalStatus::NOT_ACCEPTABLE_HERE),
-            ),
-        }
-    }
-}
-
-/// Answers an SDP offer; the error is the SIP status to reject with.
-fn negotiate(
-    offer: &[u8],
-    media: &mut Media,
-    policy: &AnswerPolicy,
-) -> Result<SessionDescription, u16> {
-    let offer = SessionDescription::parse(offer).map_err(|e| e.sip_status())?;
-    let answer = herald_sdp::answer(&offer, &media.local, policy).map_err(|e| e.sip_status())?;
-    Ok(media.version.stamp(answer.sdp))
-}
-
-impl Application for CallApp {
-    fn on_event(&mut self, ep: &mut Endpoint<rand::rngs::StdRng>, now: Instant, event: Event) {
-        match event {
-            Event::IncomingCall { call, info } => self.incoming(ep, now, call, &info),
-            Event::CallConfirmed { call } => {
-                if let Some(live) = self.calls.get(&call) {
-                    self.writer.event(
-                        &live.id,
-                        ep.unix_ms(now),
-                        "confirmed",
-                        serde_json::json!({}),
-                    );
-                }
-            }
-            Event::CallEnded {
-                call,
-                cause,
-                status,
-            } => {
-                self.ringing.retain(|(_, c)| *c != call);
-                if let Some(live) = self.calls.remove(&call) {
-                    self.writer.call(CallWrite::Ended {
-                        id: live.id,
-                        at: ep.unix_ms(now),
-                        cause: cause.as_str().to_owned(),
-                        status,
-                    });
-                }
-            }
-            Event::Offer { call, offer } => self.reoffer(ep, now, call, offer),
-            Event::Info {
-                call,
-                content_type,
-                body: _,
-            } => {
-                // The body may carry DTMF digits: it is never stored or logged.
-                if let Some(live) = self.calls.get(&call) {
-                    let detail = serde_json::json!({ "content_type": content_type });
-                    self.writer.event(&live.id, ep.unix_ms(now), "info", detail);
-                }
-            }
-            Event::Registration {
-                aor,
-                bindings,
-                source,
-                user_agent,
-            } => {
-                let stored = bindings
-                    .into_iter()
-                    .map(|b| herald_store::Binding {
-                        aor: aor.clone(),
-                        contact_uri: b.contact,
-                        expires_at: b.expires_at as i64 * 1000,
-                        transport: b.transport.unwrap_or_else(|| "udp".into()),
-                        source: b.source.unwrap_or(source),
-                        user_agent: b.user_agent.or_else(|| user_agent.clone()),
-                        call_id: b.call_id,
-                        cseq: b.cseq,
-                        q_milli: b.q_milli,
-                        instance_id: None,
-                        reg_id: None,
-                    })
-                    .collect();
-                self.writer.bindings(aor, stored);
-            }
-            Event::Malformed { source: _, reason } => {
-                tracing::debug!(reason, "rejected or dropped a malformed SIP message");
-            }
-        }
-    }
-
-    fn poll_timeout(&self) -> Option<Instant> {
-        self.ringing.first().map(|(at, _)| *at)
-    }
-
-    fn handle_timeout(&mut self, ep: &mut Endpoint<rand::rngs::StdRng>, now: Instant) {
-        while let Some(&(at, call)) = self.ringing.first() {
-            if at > now {
-                break;
-            }
-            self.ringing.pop_first();
-            ep.reject(now, call, FinalStatus::TEMPORARILY_UNAVAILABLE);
-        }
-    }
 }

@@ -75,7 +75,15 @@ struct Conn {
 
 /// What the driver hands application events to.
 pub trait Application {
+    /// What other parts of the server (the media workers) report to the application.
+    type Notice: Send + 'static;
     fn on_event(&mut self, endpoint: &mut Endpoint<rand::rngs::StdRng>, now: Instant, event: Event);
+    fn on_notice(
+        &mut self,
+        endpoint: &mut Endpoint<rand::rngs::StdRng>,
+        now: Instant,
+        notice: Self::Notice,
+    );
     /// The application's next deadline (e.g. a ring timeout).
     fn poll_timeout(&self) -> Option<Instant>;
     fn handle_timeout(&mut self, endpoint: &mut Endpoint<rand::rngs::StdRng>, now: Instant);
@@ -241,6 +249,7 @@ pub struct Driver<A: Application> {
     pub app: A,
     pub inbound: mpsc::Receiver<Inbound>,
     pub inbound_tx: mpsc::Sender<Inbound>,
+    pub notices: mpsc::UnboundedReceiver<A::Notice>,
     pub max_message: usize,
     conns: HashMap<ConnId, Conn>,
     /// The newest connection to each remote address, for sending without a ConnId.
@@ -256,6 +265,7 @@ impl<A: Application> Driver<A> {
         app: A,
         inbound: mpsc::Receiver<Inbound>,
         inbound_tx: mpsc::Sender<Inbound>,
+        notices: mpsc::UnboundedReceiver<A::Notice>,
         max_message: usize,
     ) -> Self {
         Self {
@@ -264,6 +274,7 @@ impl<A: Application> Driver<A> {
             app,
             inbound,
             inbound_tx,
+            notices,
             max_message,
             conns: HashMap::new(),
             by_remote: HashMap::new(),
@@ -271,11 +282,11 @@ impl<A: Application> Driver<A> {
         }
     }
 
-    /// Runs until `shutdown` resolves.
+    /// Runs until `shutdown` resolves; hands the application back for its own shutdown.
     pub async fn run(
         mut self,
         shutdown: impl std::future::Future<Output = ()>,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<A> {
         tokio::pin!(shutdown);
         loop {
             let deadline = [self.endpoint.poll_timeout(), self.app.poll_timeout()]
@@ -285,7 +296,18 @@ impl<A: Application> Driver<A> {
             let deadline = deadline.map(tokio::time::Instant::from_std);
             tokio::select! {
                 biased;
-                () = &mut shutdown => return Ok(()),
+                () = &mut shutdown => return Ok(self.app),
+                Some(notice) = self.notices.recv() => {
+                    let now = Instant::now();
+                    guarded("a media notice", || {
+                        self.app.on_notice(&mut self.endpoint, now, notice);
+                    });
+                    while let Ok(more) = self.notices.try_recv() {
+                        guarded("a media notice", || {
+                            self.app.on_notice(&mut self.endpoint, now, more);
+                        });
+                    }
+                }
                 msg = self.inbound.recv() => {
                     let msg = msg.context("inbound channel closed")?;
                     self.handle_inbound(msg);

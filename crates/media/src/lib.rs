@@ -1,8 +1,31 @@
-//! Herald's media: everything that happens to audio between a UDP socket and the application,
-//! as sans-IO state machines. The binary owns sockets and clocks; this crate is handed datagrams
-//! and instants and hands back datagrams, events and the next deadline.
+//! Herald's media: everything that happens to audio between a UDP socket and the call
+//! application, as sans-IO state machines.
 //!
-//! (Crate documentation is completed when the stream machine lands.)
+//! # What it does
+//!
+//! - [`stream::MediaStream`]: one RTP session of one call leg, the crate's driver type. It
+//!   composes everything below: SRTP, symmetric RTP (latching), sources and SSRC changes, the
+//!   jitter buffer and decoder, DTMF by three methods behind one de-duplicating pipeline, paced
+//!   prompt playback with barge-in, and RTCP.
+//! - [`rtp`] and [`rtcp`]: RTP header view (over `rtp-rs`) and writer, sequence and timestamp
+//!   extension (RFC 3550 A.1), compound RTCP parsing and writing, reception statistics.
+//! - [`srtp`]: SRTP/SRTCP with SDES keys (RFC 3711, RFC 4568, RFC 7714), in place.
+//! - [`codec`]: G.711 µ-law/A-law, G.722, Opus (with in-band FEC) and packet-loss concealment;
+//!   [`resample`] for prompts and for feeding the 8 kHz DTMF detector.
+//! - [`jitter`]: the adaptive jitter buffer.
+//! - [`dtmf`]: RFC 4733 events, SIP INFO bodies, the in-band (Goertzel) detector, the pipeline.
+//! - [`prompt`]: prompt files decoded (WAV, FLAC, MP3, Ogg/Vorbis) and encoded once per codec
+//!   and packet time; [`tone`]: DTMF, beep and ringback tones.
+//!
+//! # What it does not do
+//!
+//! No sockets, threads, files or clock reads: the binary's media workers own those and drive
+//! streams (see `docs/media.md`). No ICE, DTLS or WebRTC; no mixing of several parties; no video.
+//!
+//! # Time
+//!
+//! Every machine takes `now: Instant` and answers `poll_timeout()`; nothing here reads a clock
+//! (`clippy.toml` forbids it). RTP media time is an extended `u64` in the stream's clock rate.
 
 pub mod codec;
 pub mod dtmf;

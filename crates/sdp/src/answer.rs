@@ -1,13 +1,14 @@
 //! The UAS side of RFC 3264: answering an offer (§6).
 
-use crate::attribute::Attribute;
+use crate::attribute::{Attribute, Crypto};
 use crate::codec::{Codec, RtpFormat};
 use crate::error::{NotAcceptableReason, OfferAnswerError};
 use crate::model::{MediaDescription, SessionDescription, Timing};
 use crate::negotiation::{
-    AnswerPolicy, AudioSection, LocalMedia, NegotiatedAudio, RTP_AVP, RemoteEndpoint,
-    TelephoneEvent, local_description, pick_telephone_event,
+    AnswerPolicy, AudioSection, LocalMedia, NegotiatedAudio, RemoteEndpoint, TelephoneEvent,
+    local_description, pick_telephone_event,
 };
+use crate::sdes::{NegotiatedSrtp, Profile, SrtpPolicy, choose_crypto};
 
 /// Our answer: the description to send, and the stream it sets up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,10 +96,7 @@ fn negotiate_section(
     if !offered.is_active_audio() {
         return Ok(None);
     }
-    if !offered.proto.eq_ignore_ascii_case(RTP_AVP) {
-        let reason = NotAcceptableReason::UnsupportedProto(offered.proto.clone());
-        return Err(OfferAnswerError::NotAcceptable(reason));
-    }
+    let (crypto, srtp) = negotiate_srtp(offered, local, policy)?.unzip();
     let formats = offered.rtp_formats();
     let voice = choose_voice(&formats, policy).ok_or(OfferAnswerError::NotAcceptable(
         NotAcceptableReason::NoCommonCodec,
@@ -115,9 +113,36 @@ fn negotiate_section(
             .reversed()
             .intersect(local.direction),
         rtcp_mux: policy.rtcp_mux && offered.rtcp_mux(),
+        crypto: crypto.into_iter().collect(),
     };
-    let negotiated = negotiated(index, voice, event, &section, &remote);
+    let mut negotiated = negotiated(index, voice, event, &section, &remote);
+    negotiated.srtp = srtp;
     Ok(Some((section.build(local.rtp_port), negotiated)))
+}
+
+/// The SRTP part of the answer to `offered` (RFC 4568): `None` for plain RTP; for `RTP/SAVP`,
+/// our `a=crypto` line and the negotiated keys. Refuses what the policy and our keys rule out.
+fn negotiate_srtp(
+    offered: &MediaDescription,
+    local: &LocalMedia,
+    policy: &AnswerPolicy,
+) -> Result<Option<(Crypto, NegotiatedSrtp)>, OfferAnswerError> {
+    let refuse = |reason| Err(OfferAnswerError::NotAcceptable(reason));
+    let unsupported = || NotAcceptableReason::UnsupportedProto(offered.proto.clone());
+    match Profile::of(&offered.proto) {
+        Profile::Plain if policy.srtp == SrtpPolicy::Required => {
+            refuse(NotAcceptableReason::SrtpRequired)
+        }
+        Profile::Plain => Ok(None),
+        Profile::Secure if policy.srtp == SrtpPolicy::Disabled || local.srtp_keys.is_empty() => {
+            refuse(unsupported())
+        }
+        Profile::Secure => match choose_crypto(offered, &local.srtp_keys) {
+            Some(chosen) => Ok(Some(chosen)),
+            None => refuse(NotAcceptableReason::NoAcceptableCrypto),
+        },
+        Profile::Unsupported => refuse(unsupported()),
+    }
 }
 
 fn negotiated(
@@ -143,6 +168,7 @@ fn negotiated(
         local_direction: section.direction,
         remote_on_hold: remote.on_hold,
         rtcp_mux: section.rtcp_mux,
+        srtp: None,
     }
 }
 

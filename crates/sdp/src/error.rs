@@ -123,10 +123,19 @@ pub enum NotAcceptableReason {
     /// The offer has no audio stream with a non-zero port (or the answer rejected ours).
     #[error("no audio stream")]
     NoAudioStream,
-    /// The audio stream uses a transport profile we do not accept, e.g. `RTP/SAVP` while SRTP is
-    /// not available.
+    /// The audio stream uses a transport profile we do not accept: `RTP/SAVP` while SRTP is
+    /// disabled or the caller supplied no SDES key, or a DTLS profile such as
+    /// `UDP/TLS/RTP/SAVPF`.
     #[error("unsupported transport profile {0:?}")]
     UnsupportedProto(String),
+    /// An `RTP/SAVP` stream without an `a=crypto` line we can use: no suite we have a key for,
+    /// or only lines with an MKI, several keys, a key of the wrong length or session parameters
+    /// we do not support. For an answer: it did not pick exactly one of our lines.
+    #[error("no acceptable SRTP crypto suite and key")]
+    NoAcceptableCrypto,
+    /// The policy requires SRTP and the stream is plain `RTP/AVP`.
+    #[error("SRTP is required")]
+    SrtpRequired,
     /// None of the offered codecs is in the policy's list.
     #[error("no common codec")]
     NoCommonCodec,

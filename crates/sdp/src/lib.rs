@@ -11,27 +11,32 @@
 //! - `Display` prints a description with CRLF line endings in RFC 8866 order. Lines and
 //!   attributes the model does not interpret are kept verbatim and printed back.
 //! - Typed views of what offer/answer reads: [`Attribute::RtpMap`], [`Attribute::Fmtp`],
-//!   `ptime`/`maxptime`, [`Direction`], `rtcp-mux`, [`Crypto`] (RFC 4568 SDES, kept as data),
+//!   `ptime`/`maxptime`, [`Direction`], `rtcp-mux`, [`Crypto`] (RFC 4568 SDES),
 //!   `telephone-event` formats, all through [`MediaDescription`] methods.
 //! - [`answer`] (UAS), [`offer`] and [`accept_answer`] (UAC) negotiate one audio stream into a
-//!   [`NegotiatedAudio`]: what the media layer needs to send and receive RTP.
+//!   [`NegotiatedAudio`]: what the media layer needs to send and receive RTP, and for `RTP/SAVP`
+//!   the SDES keys of both sides ([`NegotiatedSrtp`]).
 //! - [`SessionVersion`] keeps the `o=` line right across re-INVITEs.
 //!
 //! # What it does not do
 //!
-//! No I/O, no clock, no randomness: session ids and ports are inputs ([`LocalMedia`]). No name
-//! resolution: a `c=` with a host name is an unusable address. No SRTP yet: `RTP/SAVP` is
-//! refused, and `a=crypto` lines are parsed but never answered. No ICE or DTLS attributes beyond
-//! keeping them verbatim, no video, no multiple audio streams, no re-offer of several codecs
-//! after an answer narrowed them.
+//! No I/O, no clock, no randomness: session ids, ports and SRTP keys are inputs
+//! ([`LocalMedia`]). No cryptography: keys are opaque `inline:` text that the media crate
+//! decodes; this crate checks only their shape and length. No name resolution: a `c=` with a
+//! host name is an unusable address. No DTLS-SRTP: `RTP/SAVPF` and `UDP/TLS/RTP/SAVPF` (WebRTC)
+//! are refused. No "best effort" SRTP (RFC 4568 keys in an `RTP/AVP` offer): such crypto lines
+//! are ignored and the stream is plain RTP. No ICE or DTLS attributes beyond keeping them
+//! verbatim, no video, no multiple audio streams, no re-offer of several codecs after an answer
+//! narrowed them.
 //!
 //! # Offer/answer rules ([`answer`])
 //!
-//! 1. **One audio stream.** The first offered `m=audio` with a non-zero port, proto `RTP/AVP`, a
-//!    codec from [`AnswerPolicy::codecs`] and a usable address is answered with our port.
-//! 2. **Everything else is refused in place.** Other sections (video, a second audio, `RTP/SAVP`,
-//!    `image` T.38, ...) are answered with port 0, the same media type and proto, and their first
-//!    format, in the same position (RFC 3264 §6).
+//! 1. **One audio stream.** The first offered `m=audio` with a non-zero port, an acceptable
+//!    proto (rule 10), a codec from [`AnswerPolicy::codecs`] and a usable address is answered
+//!    with our port.
+//! 2. **Everything else is refused in place.** Other sections (video, a second audio, a proto we
+//!    refuse, `image` T.38, ...) are answered with port 0, the same media type and proto, and
+//!    their first format, in the same position (RFC 3264 §6).
 //! 3. **Nothing acceptable** gives [`OfferAnswerError::NotAcceptable`], which the SIP layer
 //!    answers with 488; invalid SDP is [`SdpError`] or [`OfferAnswerError::MissingConnection`],
 //!    answered with 400. Every error type documents its `sip_status()`.
@@ -54,6 +59,18 @@
 //! 9. **Origin.** The answer's `o=` uses [`LocalMedia::session_id`] and
 //!    [`LocalMedia::session_version`]; [`SessionVersion::stamp`] keeps the id and increments the
 //!    version only when the content changed. `t=` is copied from the offer.
+//! 10. **SRTP with SDES** (RFC 4568), by [`AnswerPolicy::srtp`] ([`SrtpPolicy`]). `RTP/AVP`
+//!     is answered as plain RTP, unless the policy is `Required`
+//!     ([`NotAcceptableReason::SrtpRequired`]). `RTP/SAVP` is answered when the policy is not
+//!     `Disabled` and [`LocalMedia::srtp_keys`] holds keys (else
+//!     [`NotAcceptableReason::UnsupportedProto`]): the first offered `a=crypto` line (the
+//!     offerer's order is its preference) whose suite we have a key for, with one `inline:` key
+//!     of our key's length, an optional lifetime (ignored), no MKI and no session parameter but
+//!     `WSH`, is answered with its tag, its suite and our key; none gives
+//!     [`NotAcceptableReason::NoAcceptableCrypto`]. So the caller's key list decides which
+//!     suites we accept, and phones that offer only `AES_CM_128_HMAC_SHA1_80` get that. The
+//!     negotiated keys are in [`NegotiatedAudio::srtp`]. Any other proto is refused
+//!     ([`NotAcceptableReason::UnsupportedProto`]).
 //!
 //! ```
 //! use herald_sdp::{answer, AnswerPolicy, Codec, LocalMedia, SessionDescription};
@@ -78,6 +95,7 @@ mod model;
 mod negotiation;
 mod offer;
 mod parse;
+mod sdes;
 mod version;
 
 pub use answer::{Answer, answer};
@@ -89,4 +107,5 @@ pub use model::{
 };
 pub use negotiation::{AnswerPolicy, LocalMedia, NegotiatedAudio, TelephoneEvent};
 pub use offer::{accept_answer, offer};
+pub use sdes::{LocalCryptoKey, NegotiatedSrtp, SrtpPolicy};
 pub use version::SessionVersion;

@@ -4,15 +4,13 @@
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
 
-use crate::attribute::{Attribute, Direction, Fmtp, RtpMap};
+use crate::attribute::{Attribute, Crypto, Direction, Fmtp, RtpMap};
 use crate::codec::{Codec, PayloadType, RtpFormat};
 use crate::error::{NotAcceptableReason, OfferAnswerError};
 use crate::model::{
     Connection, MediaDescription, Origin, SessionDescription, Timing, addr_type_of,
 };
-
-/// The only transport profile accepted until Herald does SRTP.
-pub(crate) const RTP_AVP: &str = "RTP/AVP";
+use crate::sdes::{LocalCryptoKey, NegotiatedSrtp, SrtpPolicy};
 
 /// The DTMF events we send and receive: digits, `*`, `#`, A-D (RFC 4733 §3.2).
 const TELEPHONE_EVENT_RANGE: &str = "0-15";
@@ -30,6 +28,10 @@ pub struct LocalMedia {
     pub session_version: u64,
     /// What we are willing to do: `sendonly` while we hold the peer, else `sendrecv`.
     pub direction: Direction,
+    /// Our SDES keys, one per crypto suite we accept, most preferred first (the order of our
+    /// offer's `a=crypto` lines). Empty (the default): no SRTP for this stream. Fresh keys for
+    /// each call, from a CSPRNG (the media crate's `SdesKey`); `Debug` hides them.
+    pub srtp_keys: Vec<LocalCryptoKey>,
 }
 
 impl LocalMedia {
@@ -41,7 +43,15 @@ impl LocalMedia {
             session_id,
             session_version: 1,
             direction: Direction::SendRecv,
+            srtp_keys: Vec::new(),
         }
+    }
+
+    /// The same with our SDES keys for SRTP (see [`LocalMedia::srtp_keys`]).
+    #[must_use]
+    pub fn with_srtp_keys(mut self, keys: Vec<LocalCryptoKey>) -> Self {
+        self.srtp_keys = keys;
+        self
     }
 }
 
@@ -63,12 +73,15 @@ pub struct AnswerPolicy {
     pub telephone_event: bool,
     /// Whether to accept `a=rtcp-mux` when offered, and offer it ourselves.
     pub rtcp_mux: bool,
+    /// Whether to do SRTP with SDES keys: [`SrtpPolicy::Optional`] by default, which answers
+    /// `RTP/SAVP` when the caller supplied keys and offers `RTP/AVP`.
+    pub srtp: SrtpPolicy,
 }
 
 impl Default for AnswerPolicy {
     /// G.722 first (AudioCodes and Polycom phones do HD voice), then A-law (the European trunk
     /// default), µ-law, and Opus last (the most CPU per call). ptime 20, following offers of
-    /// 10..=60 ms; telephone-event and rtcp-mux on.
+    /// 10..=60 ms; telephone-event and rtcp-mux on; SRTP optional.
     fn default() -> Self {
         Self {
             codecs: vec![Codec::G722, Codec::Pcma, Codec::Pcmu, Codec::Opus],
@@ -77,6 +90,7 @@ impl Default for AnswerPolicy {
             accepted_ptime: 10..=60,
             telephone_event: true,
             rtcp_mux: true,
+            srtp: SrtpPolicy::Optional,
         }
     }
 }
@@ -117,6 +131,8 @@ pub struct NegotiatedAudio {
     pub remote_on_hold: bool,
     /// Whether RTCP shares the RTP port (RFC 5761).
     pub rtcp_mux: bool,
+    /// The SDES keys when the stream is `RTP/SAVP`; `None` for plain RTP.
+    pub srtp: Option<NegotiatedSrtp>,
 }
 
 /// The peer's side of an audio stream, read from its description.
@@ -177,6 +193,8 @@ pub(crate) struct AudioSection<'a> {
     pub(crate) ptime: u32,
     pub(crate) direction: Direction,
     pub(crate) rtcp_mux: bool,
+    /// `a=crypto` lines: ours in an offer, the one echoing the chosen tag in an answer.
+    pub(crate) crypto: Vec<Crypto>,
 }
 
 impl AudioSection<'_> {
@@ -194,6 +212,7 @@ impl AudioSection<'_> {
         if self.rtcp_mux {
             attributes.push(Attribute::RtcpMux);
         }
+        attributes.extend(self.crypto.iter().cloned().map(Attribute::Crypto));
         attributes.push(Attribute::Direction(self.direction));
         MediaDescription {
             media: "audio".into(),

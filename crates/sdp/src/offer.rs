@@ -4,8 +4,11 @@ use crate::codec::{Codec, PayloadType, RtpFormat};
 use crate::error::{NotAcceptableReason, OfferAnswerError};
 use crate::model::{MediaDescription, SessionDescription, Timing};
 use crate::negotiation::{
-    AnswerPolicy, AudioSection, LocalMedia, NegotiatedAudio, RTP_AVP, RemoteEndpoint,
-    TelephoneEvent, local_description, pick_telephone_event,
+    AnswerPolicy, AudioSection, LocalMedia, NegotiatedAudio, RemoteEndpoint, TelephoneEvent,
+    local_description, pick_telephone_event,
+};
+use crate::sdes::{
+    NegotiatedSrtp, Profile, RTP_AVP, RTP_SAVP, SrtpPolicy, accept_crypto, offer_crypto,
 };
 
 /// Dynamic payload types we offer: the numbers browsers and most phones use.
@@ -16,6 +19,10 @@ const TELEPHONE_EVENT_48000_PT: u8 = 110;
 /// Builds our offer (RFC 3264 §5) for an outbound leg: one `RTP/AVP` audio section with the
 /// policy's codecs in order, `telephone-event` at 8000 (and at 48000 when Opus is offered) if the
 /// policy wants it, `a=ptime` from `policy.default_ptime` and the direction of `local`.
+///
+/// With [`SrtpPolicy::Required`] the section is `RTP/SAVP` with one `a=crypto` per key in
+/// [`LocalMedia::srtp_keys`], tagged 1, 2, ... in that order (RFC 4568). Supply at least one
+/// key then: an `RTP/SAVP` offer without `a=crypto` is one no peer can accept.
 ///
 /// Codecs without a fixed clock rate ([`Codec::Other`]) cannot be offered and are skipped; a
 /// policy with no offerable codec offers PCMU, the one codec every SIP device supports.
@@ -34,13 +41,19 @@ pub fn offer(local: &LocalMedia, policy: &AnswerPolicy) -> SessionDescription {
     } else {
         Vec::new()
     };
+    let secure = policy.srtp == SrtpPolicy::Required;
     let section = AudioSection {
-        proto: RTP_AVP,
+        proto: if secure { RTP_SAVP } else { RTP_AVP },
         voice: &voice,
         events: &events,
         ptime: policy.default_ptime,
         direction: local.direction,
         rtcp_mux: policy.rtcp_mux,
+        crypto: if secure {
+            offer_crypto(&local.srtp_keys)
+        } else {
+            Vec::new()
+        },
     };
     local_description(
         local,
@@ -88,13 +101,15 @@ fn offered_events(voice: &[RtpFormat]) -> Vec<RtpFormat> {
 ///
 /// The answer must have one section per offered one; the first audio section that both sides
 /// left enabled is the stream. Every payload type it lists must be one we offered, with the same
-/// meaning; its first voice format is the codec to send.
+/// meaning; its first voice format is the codec to send. For an `RTP/SAVP` offer the answer
+/// must keep `RTP/SAVP` and carry exactly one `a=crypto` with the tag and suite of one of ours
+/// and a key we can use; [`NegotiatedAudio::srtp`] then holds both keys.
 ///
 /// # Errors
 ///
 /// [`OfferAnswerError::MediaCountMismatch`] and [`OfferAnswerError::UnofferedFormat`] when the
 /// answer breaks RFC 3264; [`OfferAnswerError::NotAcceptable`] when it rejected our audio (port
-/// 0), changed the proto, or kept only `telephone-event`;
+/// 0), changed the proto, kept only `telephone-event`, or chose no usable crypto;
 /// [`OfferAnswerError::MissingConnection`] without `c=`.
 pub fn accept_answer(
     offer: &SessionDescription,
@@ -114,6 +129,7 @@ pub fn accept_answer(
         let reason = NotAcceptableReason::UnsupportedProto(theirs.proto.clone());
         return Err(OfferAnswerError::NotAcceptable(reason));
     }
+    let srtp = answered_srtp(ours, theirs)?;
     let formats = answered_formats(ours, theirs)?;
     let voice = formats
         .iter()
@@ -144,7 +160,23 @@ pub fn accept_answer(
             .intersect(remote.effective_direction.reversed()),
         remote_on_hold: remote.on_hold,
         rtcp_mux: ours.rtcp_mux() && theirs.rtcp_mux(),
+        srtp,
     })
+}
+
+/// The keys an answer to our `RTP/SAVP` section chose; `None` for `RTP/AVP`.
+fn answered_srtp(
+    ours: &MediaDescription,
+    theirs: &MediaDescription,
+) -> Result<Option<NegotiatedSrtp>, OfferAnswerError> {
+    if Profile::of(&ours.proto) != Profile::Secure {
+        return Ok(None);
+    }
+    accept_crypto(ours, theirs)
+        .map(Some)
+        .ok_or(OfferAnswerError::NotAcceptable(
+            NotAcceptableReason::NoAcceptableCrypto,
+        ))
 }
 
 /// The answered payload types, each checked against what we offered, in the answer's order.

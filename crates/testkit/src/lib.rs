@@ -6,6 +6,8 @@
 //!   on drop.
 //! - [`free_loopback_tcp_port`] and [`free_loopback_udp_port`] find ports
 //!   for test servers.
+//! - [`capture::udp_datagrams`] reads the UDP datagrams of a pcap or pcapng
+//!   file, for tests that replay real captures.
 //!
 //! This crate is a dev-dependency only. It runs external programs, blocks
 //! the calling thread while it waits for them, and panics in the `*_or_skip`
@@ -14,6 +16,7 @@
 //! Time: waiting is always polling a condition with a deadline (for example
 //! `pg_isready` every 50 ms for at most 30 s), never a fixed sleep.
 
+pub mod capture;
 mod ports;
 mod postgres;
 mod system_user;

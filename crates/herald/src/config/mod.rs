@@ -46,7 +46,7 @@ pub use error::{ConfigError, ConfigErrors};
 pub use net::{Host, HostPort, IpNet, Listen, Transport};
 #[allow(unused_imports)]
 pub use sections::{
-    ApiConfig, ApiToken, Codec, MediaConfig, RegistrarConfig, SipConfig, SipTimers, StorageConfig,
+    ApiConfig, ApiToken, Codec, InbandDtmf, MediaConfig, SrtpPolicy, RegistrarConfig, SipConfig, SipTimers, StorageConfig,
     Trunk, User,
 };
 #[allow(unused_imports)]

@@ -120,6 +120,15 @@ pub(crate) struct RawMedia {
     pub codecs: Vec<String>,
     pub ptime: i64,
     pub telephone_event: bool,
+    pub workers: i64,
+    pub tick_ms: i64,
+    pub jitter_min_ms: i64,
+    pub jitter_max_ms: i64,
+    pub inband_dtmf: String,
+    pub srtp: String,
+    pub media_timeout: i64,
+    pub prompts: Option<String>,
+    pub greeting: String,
 }
 
 impl Default for RawMedia {
@@ -130,6 +139,15 @@ impl Default for RawMedia {
             codecs: vec!["PCMU".to_owned(), "PCMA".to_owned()],
             ptime: 20,
             telephone_event: true,
+            workers: 0,
+            tick_ms: 5,
+            jitter_min_ms: 20,
+            jitter_max_ms: 200,
+            inband_dtmf: "auto".to_owned(),
+            srtp: "optional".to_owned(),
+            media_timeout: 60,
+            prompts: None,
+            greeting: "welcome".to_owned(),
         }
     }
 }

@@ -86,6 +86,70 @@ pub struct MediaConfig {
     pub ptime: Duration,
     /// Offer/accept RFC 4733 telephone-event.
     pub telephone_event: bool,
+    /// Media worker threads; 0 means one per CPU core.
+    pub workers: usize,
+    /// How often a media worker wakes to drain its sockets and send what is due.
+    pub tick: Duration,
+    /// Least and most delay the adaptive jitter buffer may hold.
+    pub jitter_min: Duration,
+    pub jitter_max: Duration,
+    /// When to listen for DTMF tones in the audio.
+    pub inband_dtmf: InbandDtmf,
+    /// SRTP (SDES) policy for `RTP/SAVP` offers and our own offers.
+    pub srtp: SrtpPolicy,
+    /// A call whose peer sends no RTP or RTCP for this long is ended; `None`: never.
+    pub media_timeout: Option<Duration>,
+    /// The prompts directory; `None`: found at start (see docs/configuration.md).
+    pub prompts: Option<PathBuf>,
+    /// The prompt the placeholder application plays on answered calls.
+    pub greeting: String,
+}
+
+/// `media.inband_dtmf`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InbandDtmf {
+    /// Only on calls that did not negotiate RFC 4733 telephone-event.
+    Auto,
+    /// Always (RFC 4733 digits still take precedence on a call that sends them).
+    On,
+    Off,
+}
+
+impl FromStr for InbandDtmf {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "on" => Ok(Self::On),
+            "off" => Ok(Self::Off),
+            _ => Err(format!("expected \"auto\", \"on\" or \"off\", got {s:?}")),
+        }
+    }
+}
+
+/// `media.srtp`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SrtpPolicy {
+    /// Plain RTP only: `RTP/SAVP` offers are refused.
+    Off,
+    /// Answer `RTP/SAVP` with SRTP and `RTP/AVP` with RTP; offer RTP.
+    Optional,
+    /// Refuse plain `RTP/AVP`; offer `RTP/SAVP`.
+    Required,
+}
+
+impl FromStr for SrtpPolicy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "off" => Ok(Self::Off),
+            "optional" => Ok(Self::Optional),
+            "required" => Ok(Self::Required),
+            _ => Err(format!(
+                "expected \"off\", \"optional\" or \"required\", got {s:?}"
+            )),
+        }
+    }
 }
 
 /// An audio codec Herald can negotiate.

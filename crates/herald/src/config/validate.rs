@@ -21,7 +21,7 @@ use super::raw::{
     RawApi, RawConfig, RawMedia, RawRegistrar, RawSip, RawStorage, RawTrunk, RawUser,
 };
 use super::sections::{
-    ApiConfig, ApiToken, MediaConfig, RegistrarConfig, SipConfig, SipTimers, StorageConfig, Trunk,
+    ApiConfig, ApiToken, InbandDtmf, MediaConfig, SrtpPolicy, RegistrarConfig, SipConfig, SipTimers, StorageConfig, Trunk,
     User,
 };
 use super::source::{KeyPath, SourceMap};
@@ -430,12 +430,41 @@ impl Checker<'_, '_> {
                 format_args!("must be a multiple of 10 ms, got {ptime}"),
             );
         }
+        let jitter_min = self.millis(&path.key("jitter_min_ms"), raw.jitter_min_ms, 0..=1000);
+        let jitter_max = self.millis(&path.key("jitter_max_ms"), raw.jitter_max_ms, 20..=2000);
+        if let (Some(lo), Some(hi)) = (jitter_min, jitter_max)
+            && lo > hi
+        {
+            self.error(
+                &path.key("jitter_max_ms"),
+                format_args!("must not be below jitter_min_ms ({} ms)", lo.as_millis()),
+            );
+        }
         MediaConfig {
             rtp_port_min: u16::try_from(min.unwrap_or_default()).unwrap_or_default(),
             rtp_port_max: u16::try_from(max.unwrap_or_default()).unwrap_or_default(),
             codecs: self.list(&path.key("codecs"), &raw.codecs, true),
             ptime: Duration::from_millis(ptime.unwrap_or_default().unsigned_abs()),
             telephone_event: raw.telephone_event,
+            workers: self
+                .int(&path.key("workers"), raw.workers, 0..=256)
+                .unwrap_or_default() as usize,
+            tick: self
+                .millis(&path.key("tick_ms"), raw.tick_ms, 1..=20)
+                .unwrap_or_default(),
+            jitter_min: jitter_min.unwrap_or_default(),
+            jitter_max: jitter_max.unwrap_or_default(),
+            inband_dtmf: self
+                .parse(&path.key("inband_dtmf"), &raw.inband_dtmf)
+                .unwrap_or(InbandDtmf::Auto),
+            srtp: self
+                .parse(&path.key("srtp"), &raw.srtp)
+                .unwrap_or(SrtpPolicy::Optional),
+            media_timeout: self
+                .secs(&path.key("media_timeout"), raw.media_timeout, 0..=86_400)
+                .filter(|d| !d.is_zero()),
+            prompts: raw.prompts.map(PathBuf::from),
+            greeting: raw.greeting,
         }
     }
 

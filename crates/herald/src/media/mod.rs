@@ -1,0 +1,108 @@
+//! The media engine's I/O shell: RTP ports, media worker threads, and the prompt library.
+//!
+//! The call application (on the SIP runtime) opens a stream per answered call on the least
+//! loaded worker and talks to it with [`worker::Command`]s; workers answer with
+//! [`worker::Notice`]s on one channel the SIP driver selects on. Streams never move between
+//! workers, so a stream's machine is only ever touched by one thread.
+
+pub mod ports;
+pub mod prompts;
+pub mod worker;
+
+use std::collections::HashMap;
+use std::net::UdpSocket;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use herald_media::stream::MediaStream;
+use tokio::sync::mpsc::UnboundedSender;
+
+use worker::{Command, Notice, StreamKey, Worker, WorkerConfig};
+
+/// Handle on the media workers.
+pub struct MediaEngine {
+    workers: Vec<WorkerHandle>,
+    placement: HashMap<StreamKey, usize>,
+    next_key: StreamKey,
+}
+
+struct WorkerHandle {
+    commands: mpsc::Sender<Command>,
+    thread: Option<JoinHandle<()>>,
+    streams: usize,
+}
+
+impl MediaEngine {
+    /// Starts `count` worker threads (at least one).
+    pub fn start(
+        count: usize,
+        config: WorkerConfig,
+        notices: UnboundedSender<Notice>,
+    ) -> std::io::Result<Self> {
+        let mut workers = Vec::new();
+        for index in 0..count.max(1) {
+            let (tx, rx) = mpsc::channel();
+            let worker = Worker::new(config, rx, notices.clone())?;
+            let thread = std::thread::Builder::new()
+                .name(format!("herald-media-{index}"))
+                .spawn(move || worker.run())?;
+            workers.push(WorkerHandle {
+                commands: tx,
+                thread: Some(thread),
+                streams: 0,
+            });
+        }
+        Ok(Self {
+            workers,
+            placement: HashMap::new(),
+            next_key: 1,
+        })
+    }
+
+    /// Hands a stream and its socket to the least loaded worker.
+    pub fn open(&mut self, socket: UdpSocket, stream: MediaStream) -> StreamKey {
+        let key = self.next_key;
+        self.next_key += 1;
+        let index = (0..self.workers.len())
+            .min_by_key(|&i| self.workers[i].streams)
+            .unwrap_or(0);
+        self.placement.insert(key, index);
+        let worker = &mut self.workers[index];
+        worker.streams += 1;
+        let _ = worker.commands.send(Command::Open {
+            key,
+            socket,
+            stream: Box::new(stream),
+        });
+        key
+    }
+
+    /// Sends a command to the worker that holds the stream.
+    pub fn command(&self, key: StreamKey, command: Command) {
+        if let Some(worker) = self.placement.get(&key).and_then(|&i| self.workers.get(i)) {
+            let _ = worker.commands.send(command);
+        }
+    }
+
+    /// Forgets a stream its worker reported closed.
+    pub fn closed(&mut self, key: StreamKey) {
+        if let Some(index) = self.placement.remove(&key)
+            && let Some(worker) = self.workers.get_mut(index)
+        {
+            worker.streams = worker.streams.saturating_sub(1);
+        }
+    }
+
+    /// Closes every stream (each sends its RTCP BYE) and waits for the workers to finish.
+    pub fn shutdown(mut self) {
+        for worker in &mut self.workers {
+            let (closed, _) = mpsc::channel();
+            drop(std::mem::replace(&mut worker.commands, closed));
+        }
+        for worker in &mut self.workers {
+            if let Some(thread) = worker.thread.take() {
+                let _ = thread.join();
+            }
+        }
+    }
+}

@@ -1,0 +1,362 @@
+//! A media worker: one OS thread that owns many RTP streams and serves them on a short tick.
+//!
+//! Every stream is a [`MediaStream`] (sans-IO, `herald-media`) plus its bound UDP socket.
+//! At 50 packets per second per stream, waking a task for every packet costs more than the
+//! packet's own work (DESIGN.md, "Media I/O"), so the worker never waits for a packet: it
+//! sleeps until the next tick, asks epoll (without blocking) which sockets hold datagrams,
+//! drains those, then lets every stream whose deadline has come send what is due. One wake-up
+//! serves every stream of the worker, whatever the number of packets.
+//!
+//! Commands (open a stream, play a prompt, close) arrive on a channel and are taken at the
+//! start of each tick; events (digits, prompt finished, stream closed with its statistics) go
+//! back to the call application on an unbounded channel. A panic in one stream's machine
+//! closes that stream and is reported; the worker and its other streams go on.
+
+use std::collections::HashMap;
+use std::io::ErrorKind;
+use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::AsFd;
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::time::{Duration, Instant};
+
+use herald_media::dtmf::Digit;
+use herald_media::prompt::EncodedPrompt;
+use herald_media::stream::{MediaStream, StreamEvent, StreamStats, StreamUpdate};
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use tokio::sync::mpsc::UnboundedSender;
+
+/// Identifies a stream across the engine (chosen by the engine, unique per process).
+pub type StreamKey = u64;
+
+/// What the call application asks of a stream.
+pub enum Command {
+    /// Take over a socket and start serving the stream.
+    Open {
+        key: StreamKey,
+        socket: UdpSocket,
+        stream: Box<MediaStream>,
+    },
+    /// Play a prompt (replacing what plays); `barge_in` stops it on the first digit.
+    Play {
+        key: StreamKey,
+        prompt: std::sync::Arc<EncodedPrompt>,
+        barge_in: bool,
+    },
+    /// A digit that arrived in signalling (SIP INFO), for the stream's de-duplication.
+    SignalledDigit { key: StreamKey, digit: Digit },
+    /// New negotiated parameters after a re-INVITE or UPDATE.
+    Update {
+        key: StreamKey,
+        update: Box<StreamUpdate>,
+    },
+    /// End the stream: RTCP BYE, then the socket is closed.
+    Close { key: StreamKey },
+}
+
+/// What a worker tells the call application.
+#[derive(Debug)]
+pub enum Notice {
+    /// An event of a live stream.
+    Event { key: StreamKey, event: StreamEvent },
+    /// The stream is gone; its final statistics.
+    Closed {
+        key: StreamKey,
+        stats: Box<StreamStats>,
+        reason: CloseReason,
+    },
+}
+
+/// Why a stream was closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The application asked.
+    Requested,
+    /// Its machine panicked; the stream was dropped to protect the others.
+    InternalError,
+    /// The socket failed.
+    SocketError,
+}
+
+/// The worker's tuning.
+#[derive(Debug, Clone, Copy)]
+pub struct WorkerConfig {
+    /// How often the worker wakes.
+    pub tick: Duration,
+}
+
+/// Largest datagram we accept: RTP of any codec we speak fits far below this.
+const MAX_DATAGRAM: usize = 2048;
+/// Datagrams read from one socket per tick before moving on (fairness under a flood).
+const MAX_READS_PER_SOCKET: usize = 16;
+
+struct Slot {
+    socket: UdpSocket,
+    stream: MediaStream,
+}
+
+/// One media worker thread's state.
+pub struct Worker {
+    config: WorkerConfig,
+    epoll: Epoll,
+    slots: HashMap<StreamKey, Slot>,
+    commands: Receiver<Command>,
+    notices: UnboundedSender<Notice>,
+    ready: Vec<EpollEvent>,
+    buf: Box<[u8; MAX_DATAGRAM]>,
+    closing: Vec<StreamKey>,
+}
+
+impl Worker {
+    pub fn new(
+        config: WorkerConfig,
+        commands: Receiver<Command>,
+        notices: UnboundedSender<Notice>,
+    ) -> std::io::Result<Self> {
+        Ok(Self {
+            config,
+            epoll: Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?,
+            slots: HashMap::new(),
+            commands,
+            notices,
+            ready: vec![EpollEvent::empty(); 1024],
+            buf: Box::new([0; MAX_DATAGRAM]),
+            closing: Vec::new(),
+        })
+    }
+
+    /// Runs until the command channel closes and every stream has been closed.
+    pub fn run(mut self) {
+        let mut next_tick = Instant::now();
+        loop {
+            let now = Instant::now();
+            if next_tick > now {
+                std::thread::sleep(next_tick - now);
+            }
+            let now = Instant::now();
+            // A stalled tick (machine overloaded) does not queue up ticks to catch up on.
+            next_tick = (next_tick + self.config.tick).max(now);
+            if !self.take_commands(now) && self.slots.is_empty() {
+                return;
+            }
+            self.receive(now);
+            self.serve(now);
+        }
+    }
+
+    /// Applies queued commands; false once the engine is gone.
+    fn take_commands(&mut self, now: Instant) -> bool {
+        loop {
+            match self.commands.try_recv() {
+                Ok(command) => self.apply(now, command),
+                Err(TryRecvError::Empty) => return true,
+                Err(TryRecvError::Disconnected) => {
+                    let keys: Vec<_> = self.slots.keys().copied().collect();
+                    for key in keys {
+                        self.with_stream(key, |s, now| s.close(now), now);
+                    }
+                    return false;
+                }
+            }
+        }
+    }
+
+    fn apply(&mut self, now: Instant, command: Command) {
+        match command {
+            Command::Open {
+                key,
+                socket,
+                stream,
+            } => self.open(key, socket, *stream),
+            Command::Play {
+                key,
+                prompt,
+                barge_in,
+            } => self.with_stream(key, |s, now| s.play(now, prompt, barge_in), now),
+            Command::SignalledDigit { key, digit } => {
+                self.with_stream(key, |s, now| s.handle_signalled_digit(now, digit), now)
+            }
+            Command::Update { key, update } => {
+                self.with_stream(key, |s, now| s.update(now, *update), now)
+            }
+            Command::Close { key } => self.with_stream(key, |s, now| s.close(now), now),
+        }
+    }
+
+    fn open(&mut self, key: StreamKey, socket: UdpSocket, stream: MediaStream) {
+        let registered = socket.set_nonblocking(true).and_then(|()| {
+            self.epoll
+                .add(socket.as_fd(), EpollEvent::new(EpollFlags::EPOLLIN, key))
+                .map_err(std::io::Error::from)
+        });
+        if let Err(error) = registered {
+            tracing::warn!(%error, "cannot serve an RTP socket");
+            let stats = Box::new(stream.stats());
+            let _ = self.notices.send(Notice::Closed {
+                key,
+                stats,
+                reason: CloseReason::SocketError,
+            });
+            return;
+        }
+        self.slots.insert(key, Slot { socket, stream });
+    }
+
+    /// Runs `f` on a stream's machine, containing a panic to that stream.
+    fn with_stream(
+        &mut self,
+        key: StreamKey,
+        f: impl FnOnce(&mut MediaStream, Instant),
+        now: Instant,
+    ) {
+        let Some(slot) = self.slots.get_mut(&key) else {
+            return;
+        };
+        let ok =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut slot.stream, now)));
+        if ok.is_err() {
+            tracing::error!("internal error in a media stream; closing that stream");
+            self.remove(key, CloseReason::InternalError);
+        }
+    }
+
+    /// Drains every socket that epoll reports readable, without blocking.
+    fn receive(&mut self, now: Instant) {
+        loop {
+            let n = match self.epoll.wait(&mut self.ready, EpollTimeout::ZERO) {
+                Ok(n) => n,
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(error) => {
+                    tracing::error!(%error, "epoll_wait failed");
+                    return;
+                }
+            };
+            for i in 0..n {
+                let key = self.ready[i].data();
+                self.drain(key, now);
+            }
+            if n < self.ready.len() {
+                return;
+            }
+        }
+    }
+
+    fn drain(&mut self, key: StreamKey, now: Instant) {
+        for _ in 0..MAX_READS_PER_SOCKET {
+            let Some(slot) = self.slots.get_mut(&key) else {
+                return;
+            };
+            let (len, from) = match slot.socket.recv_from(&mut self.buf[..]) {
+                Ok(got) => got,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                // ICMP port unreachable from a peer that went away: not our socket's fault.
+                Err(e) if e.kind() == ErrorKind::ConnectionRefused => continue,
+                Err(error) => {
+                    tracing::warn!(%error, "RTP socket failed; closing its stream");
+                    self.remove(key, CloseReason::SocketError);
+                    return;
+                }
+            };
+            let buf = &mut self.buf[..len];
+            let stream = &mut slot.stream;
+            let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                stream.handle_datagram(now, from, buf)
+            }));
+            if ok.is_err() {
+                tracing::error!("internal error on an RTP datagram; closing that stream");
+                self.remove(key, CloseReason::InternalError);
+                return;
+            }
+        }
+    }
+
+    /// Gives every stream whose deadline has come its turn: timers, packets, events.
+    fn serve(&mut self, now: Instant) {
+        // Packets due within half a tick go now: on average they leave on time.
+        let horizon = now + self.config.tick / 2;
+        let mut failed = Vec::new();
+        for (&key, slot) in &mut self.slots {
+            if slot.stream.poll_timeout().is_some_and(|t| t > horizon) {
+                continue;
+            }
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                serve_one(slot, horizon, &mut self.buf[..], &self.notices, key)
+            }));
+            match outcome {
+                Ok(Served::Open) => {}
+                Ok(Served::Finished) => self.closing.push(key),
+                Ok(Served::SocketFailed) => failed.push((key, CloseReason::SocketError)),
+                Err(_) => failed.push((key, CloseReason::InternalError)),
+            }
+        }
+        for (key, reason) in failed {
+            if reason == CloseReason::InternalError {
+                tracing::error!("internal error in a media stream; closing that stream");
+            }
+            self.remove(key, reason);
+        }
+        for key in std::mem::take(&mut self.closing) {
+            self.remove(key, CloseReason::Requested);
+        }
+    }
+
+    fn remove(&mut self, key: StreamKey, reason: CloseReason) {
+        if let Some(slot) = self.slots.remove(&key) {
+            let _ = self.epoll.delete(slot.socket.as_fd());
+            let stats = Box::new(slot.stream.stats());
+            let _ = self.notices.send(Notice::Closed { key, stats, reason });
+        }
+    }
+}
+
+enum Served {
+    Open,
+    Finished,
+    SocketFailed,
+}
+
+fn serve_one(
+    slot: &mut Slot,
+    now: Instant,
+    buf: &mut [u8],
+    notices: &UnboundedSender<Notice>,
+    key: StreamKey,
+) -> Served {
+    let stream = &mut slot.stream;
+    stream.handle_timeout(now);
+    while let Some(transmit) = stream.poll_transmit(now, buf) {
+        if let Err(error) = send(&slot.socket, &buf[..transmit.len], transmit.destination) {
+            tracing::warn!(%error, "RTP send failed; closing the stream");
+            return Served::SocketFailed;
+        }
+    }
+    while let Some(event) = stream.poll_event() {
+        let _ = notices.send(Notice::Event { key, event });
+    }
+    if stream.is_closed() {
+        Served::Finished
+    } else {
+        Served::Open
+    }
+}
+
+/// Sends one datagram; a full socket buffer or an unreachable peer drops it (RTP is loss
+/// tolerant) rather than failing the stream.
+fn send(socket: &UdpSocket, datagram: &[u8], to: SocketAddr) -> std::io::Result<()> {
+    match socket.send_to(datagram, to) {
+        Ok(_) => Ok(()),
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::WouldBlock
+                    | ErrorKind::ConnectionRefused
+                    | ErrorKind::HostUnreachable
+                    | ErrorKind::NetworkUnreachable
+                    | ErrorKind::Interrupted
+            ) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,1 @@
+//! Behaviour of the jitter buffer in virtual time.

@@ -1,0 +1,425 @@
+//! The media stream: one RTP session of one call leg, as a sans-IO machine.
+//!
+//! A [`MediaStream`] owns everything a call's audio needs between the socket and the
+//! application: SRTP, the RTP receive path (source latching, sequence and timestamp
+//! extension, SSRC changes), the jitter buffer and decoder, the three DTMF methods behind one
+//! de-duplicating pipeline, paced prompt playback, and RTCP.
+//!
+//! # Run loop
+//!
+//! The I/O layer (a media worker in the binary) owns the UDP socket and the clock:
+//!
+//! ```text
+//!   datagram from the socket ──> handle_datagram(now, from, &mut bytes)
+//!   poll_timeout() reached    ──> handle_timeout(now)
+//!   then, until None:             poll_transmit(now, &mut buf) ──> send_to(destination)
+//!   then, until None:             poll_event() ──> the call application
+//! ```
+//!
+//! Commands from the application ([`MediaStream::play`], [`MediaStream::stop_playback`],
+//! [`MediaStream::handle_signalled_digit`], [`MediaStream::update`], [`MediaStream::close`])
+//! take effect at the next `poll_transmit`.
+//!
+//! # Time
+//!
+//! Sending is paced by the stream's own schedule: packet `n` is due at `start + n × ptime`,
+//! with its RTP timestamp `n × samples per packet` after the first, so a worker that serves
+//! the stream a little early or late changes when a packet leaves, never its timestamp.
+//! A worker stalled for more than [`MAX_CATCH_UP`] packets skips what it missed (timestamps
+//! jump as real time did, and the skipped packets are counted as late) instead of bursting.
+//! Playout of received audio runs on the same ptime grid, starting at the first packet.
+//!
+//! # What it does not do
+//!
+//! No sockets, threads or clock reads; no ICE or DTLS (browser calls are another layer); no
+//! mixing of several sources (bridging is the call engine's); one audio stream per call leg.
+
+mod receive;
+mod send;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::codec::{CodecError, CodecKind, Decoder};
+use crate::dtmf::{Digit, DtmfPipeline, DtmfSource, EventReceiver, InbandDetector, PipelineConfig};
+use crate::jitter::{JitterBuffer, JitterConfig, JitterConfigError};
+use crate::prompt::EncodedPrompt;
+use crate::resample::Decimator;
+use crate::rtcp::ReceiverStats;
+use crate::rtp::{SourceTracker, Ssrc};
+use crate::srtp::SrtpSession;
+
+use receive::Receiver;
+use send::Sender;
+
+/// How many missed packets a late worker may still send in a burst; beyond that the stream
+/// skips ahead.
+pub const MAX_CATCH_UP: u32 = 3;
+
+/// Largest datagram a stream writes (RTP or RTCP, SRTP tag included).
+pub const MAX_DATAGRAM: usize = 1500;
+
+/// The RFC 4733 format negotiated for a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventFormat {
+    /// Its payload type.
+    pub payload_type: u8,
+    /// Its clock rate (8000, or 48000 with Opus).
+    pub clock_rate: u32,
+}
+
+/// Where DTMF detection in the audio is switched on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InbandMode {
+    /// Only when no telephone-event format was negotiated.
+    Auto,
+    /// Always; RFC 4733 digits still suppress in-band ones once they arrive.
+    On,
+    /// Never.
+    Off,
+}
+
+/// Everything a stream needs to start; built by the call application from the SDP
+/// negotiation and its configuration.
+pub struct StreamConfig {
+    /// The voice codec and its payload type.
+    pub codec: CodecKind,
+    pub payload_type: herald_sdp::PayloadType,
+    /// Our packet time.
+    pub ptime: Duration,
+    /// RFC 4733 events, if negotiated.
+    pub telephone_event: Option<EventFormat>,
+    /// Where the peer's SDP says to send RTP.
+    pub remote: SocketAddr,
+    /// Whether RTCP goes to the RTP port (RFC 5761) or the next one.
+    pub rtcp_mux: bool,
+    /// Whether we send and receive audio (SDP direction).
+    pub send: bool,
+    pub receive: bool,
+    /// Our SSRC, first sequence number and first timestamp: random, from the caller's RNG.
+    pub ssrc: Ssrc,
+    pub initial_sequence: u16,
+    pub initial_timestamp: u32,
+    /// Our RTCP CNAME.
+    pub cname: String,
+    /// SRTP keys, for `RTP/SAVP`.
+    pub srtp: Option<SrtpSession>,
+    /// The jitter buffer's settings (its frame duration and clock rate are set from `ptime`
+    /// and `codec`).
+    pub jitter: JitterConfig,
+    /// DTMF detection in the audio.
+    pub inband: InbandMode,
+    /// What we send while nothing plays: one encoded packet of silence for this codec and
+    /// ptime (shared by every stream with the same codec).
+    pub silence: Arc<EncodedPrompt>,
+    /// Report [`StreamEvent::MediaTimeout`] when nothing arrived for this long.
+    pub media_timeout: Option<Duration>,
+    /// Seeds the RTCP interval randomisation.
+    pub rtcp_seed: u64,
+    /// Wall clock at `now` of [`MediaStream::new`], for RTCP sender reports.
+    pub wall_clock_at_start: Duration,
+}
+
+/// What a stream tells the call application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamEvent {
+    /// A key press, once, whichever method(s) carried it.
+    Digit { digit: Digit, method: DtmfSource },
+    /// The prompt finished (`interrupted` when a digit or a command stopped it).
+    PlaybackFinished { interrupted: bool },
+    /// Symmetric RTP: we now send to where the peer's packets come from.
+    Latched { remote: SocketAddr },
+    /// Another synchronisation source took over (a transfer, a phone restart).
+    SourceChanged { ssrc: Ssrc },
+    /// Nothing arrived for the configured media timeout.
+    MediaTimeout,
+    /// The peer said goodbye in RTCP.
+    RemoteBye,
+}
+
+/// New parameters after a re-INVITE or UPDATE.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamUpdate {
+    /// Where the new SDP says to send.
+    pub remote: SocketAddr,
+    /// Directions after the new offer/answer (hold: `send` false).
+    pub send: bool,
+    pub receive: bool,
+}
+
+/// A stream's counters, for the call record and metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StreamStats {
+    pub packets_sent: u64,
+    pub bytes_sent: u64,
+    /// Packets sent more than a ptime after their slot, or skipped after a stall.
+    pub packets_late: u64,
+    pub packets_received: u64,
+    pub bytes_received: u64,
+    /// RFC 3550 cumulative loss of the current source.
+    pub packets_lost: i64,
+    /// Interarrival jitter of the current source, in microseconds.
+    pub jitter_us: u64,
+    /// Packets from somewhere other than the latched source.
+    pub foreign_packets: u64,
+    /// Datagrams that were neither valid RTP nor RTCP (or failed SRTP).
+    pub malformed: u64,
+    pub srtp_failures: u64,
+    /// Packets of a payload type we did not negotiate.
+    pub unknown_payload: u64,
+    pub rtcp_received: u64,
+    /// Playout slots filled by concealment, and of those, by Opus in-band FEC.
+    pub concealed: u64,
+    pub recovered_fec: u64,
+    pub digits: u64,
+}
+
+/// One call leg's audio. See the [module documentation](self).
+pub struct MediaStream {
+    sender: Sender,
+    receiver: Receiver,
+    dtmf: DtmfPipeline,
+    events: std::collections::VecDeque<StreamEvent>,
+    stats: StreamStats,
+    srtp: Option<SrtpSession>,
+    closing: bool,
+    closed: bool,
+}
+
+/// Why a stream cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamSetupError {
+    /// The codec cannot decode at the rate we need.
+    #[error("codec: {0}")]
+    Codec(#[from] CodecError),
+    /// The jitter buffer rejects its settings.
+    #[error("jitter buffer: {0}")]
+    Jitter(#[from] JitterConfigError),
+}
+
+/// A datagram to send: `len` bytes of the caller's buffer, to `destination`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transmit {
+    pub len: usize,
+    pub destination: SocketAddr,
+}
+
+impl MediaStream {
+    /// A stream that starts sending at `now`.
+    ///
+    /// # Errors
+    ///
+    /// [`StreamSetupError`] when the codec or the jitter buffer cannot be set up with this
+    /// configuration (a caller error: never for what SDP negotiated).
+    pub fn new(config: StreamConfig, now: Instant) -> Result<Self, StreamSetupError> {
+        let decoder = Decoder::new(config.codec, decode_rate(config.codec))?;
+        let inband = match (config.inband, config.telephone_event) {
+            (InbandMode::Off, _) | (InbandMode::Auto, Some(_)) => None,
+            _ => Inband::new(decode_rate(config.codec)),
+        };
+        let receiver = Receiver {
+            payload_type: config.payload_type,
+            event_format: config.telephone_event,
+            receive: config.receive,
+            latched: None,
+            sources: SourceTracker::new(1),
+            stats: ReceiverStats::new(config.codec.rtp_clock_rate()),
+            jitter: JitterBuffer::new(JitterConfig {
+                frame_duration: config.ptime,
+                clock_rate: config.codec.rtp_clock_rate(),
+                ..config.jitter.clone()
+            })?,
+            events: config
+                .telephone_event
+                .map(|f| EventReceiver::new(f.clock_rate)),
+            decoder,
+            inband,
+            pcm: vec![0; frame_samples(config.codec, config.ptime)],
+            next_playout: None,
+            ptime: config.ptime,
+            last_heard: now,
+            media_timeout: config.media_timeout,
+            timed_out: false,
+            rtcp_remote: None,
+        };
+        Ok(Self {
+            sender: Sender::new(&config, now),
+            receiver,
+            dtmf: DtmfPipeline::new(PipelineConfig::default()),
+            events: std::collections::VecDeque::new(),
+            stats: StreamStats::default(),
+            srtp: config.srtp,
+            closing: false,
+            closed: false,
+        })
+    }
+
+    /// Takes one datagram from the stream's socket. `datagram` is decrypted in place.
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &mut [u8]) {
+        if self.closed {
+            return;
+        }
+        receive::datagram(self, now, from, datagram);
+    }
+
+    /// Runs what is due at `now`: playout of received audio, DTMF timeouts, the media timeout.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.closed {
+            return;
+        }
+        receive::timeout(self, now);
+    }
+
+    /// The next instant [`Self::handle_timeout`] or [`Self::poll_transmit`] has work.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.closed {
+            return None;
+        }
+        if self.closing {
+            return Some(self.sender.next_due().min(self.receiver.last_heard));
+        }
+        [Some(self.sender.next_due()), self.receiver.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// The next datagram due at `now`, written into `out` (at least [`MAX_DATAGRAM`] bytes).
+    pub fn poll_transmit(&mut self, now: Instant, out: &mut [u8]) -> Option<Transmit> {
+        if self.closed {
+            return None;
+        }
+        send::transmit(self, now, out)
+    }
+
+    /// The next event for the call application.
+    pub fn poll_event(&mut self) -> Option<StreamEvent> {
+        self.events.pop_front()
+    }
+
+    /// Plays `prompt` from its start, replacing whatever plays (which finishes interrupted).
+    /// With `barge_in`, the first digit stops it.
+    pub fn play(&mut self, _now: Instant, prompt: Arc<EncodedPrompt>, barge_in: bool) {
+        if let Some(interrupted) = self.sender.play(prompt, barge_in) {
+            self.events.push_back(interrupted);
+        }
+    }
+
+    /// Stops what plays; it finishes interrupted.
+    pub fn stop_playback(&mut self, _now: Instant) {
+        if let Some(interrupted) = self.sender.stop() {
+            self.events.push_back(interrupted);
+        }
+    }
+
+    /// A digit that arrived in signalling (SIP INFO), de-duplicated with the media methods.
+    pub fn handle_signalled_digit(&mut self, now: Instant, digit: Digit) {
+        self.digit(now, DtmfSource::SipInfo, digit);
+    }
+
+    /// New negotiated parameters (re-INVITE, UPDATE).
+    pub fn update(&mut self, _now: Instant, update: StreamUpdate) {
+        self.receiver.receive = update.receive;
+        self.sender.update(&update);
+        if self.receiver.latched.is_some_and(|l| l != update.remote) {
+            // A new offer can move the peer: latch again to what it sends next.
+            self.receiver.latched = None;
+        }
+    }
+
+    /// Ends the stream: an RTCP BYE goes out at the next `poll_transmit`, then the stream is
+    /// closed.
+    pub fn close(&mut self, _now: Instant) {
+        self.closing = true;
+    }
+
+    /// Whether the stream has said goodbye and has nothing more to send.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> StreamStats {
+        let mut stats = self.stats.clone();
+        let (sent, bytes, late) = self.sender.counters();
+        stats.packets_sent = sent;
+        stats.bytes_sent = bytes;
+        stats.packets_late = late;
+        if let Some(sequence) = self.receiver.sources.sequence() {
+            let expected = sequence.expected();
+            stats.packets_lost = i64::try_from(expected).unwrap_or(i64::MAX)
+                - i64::try_from(sequence.received()).unwrap_or(i64::MAX);
+        }
+        stats.jitter_us = u64::from(self.receiver.stats.jitter()) * 1_000_000
+            / u64::from(self.sender.clock_rate().max(1));
+        stats
+    }
+
+    /// A digit from any method: reported once per key press; stops a barge-in prompt.
+    fn digit(&mut self, now: Instant, method: DtmfSource, digit: Digit) {
+        self.dtmf.handle_digit(now, method, digit);
+        while let Some(press) = self.dtmf.poll_digit() {
+            self.stats.digits += 1;
+            self.events.push_back(StreamEvent::Digit {
+                digit: press.digit,
+                method: press.source,
+            });
+            if let Some(interrupted) = self.sender.barge_in() {
+                self.events.push_back(interrupted);
+            }
+        }
+    }
+}
+
+/// The PCM rate a codec is decoded at: 8 kHz for G.711, 16 kHz for G.722 and Opus (wideband
+/// is what telephony audio carries; DTMF detection and recording need no more).
+pub fn decode_rate(codec: CodecKind) -> u32 {
+    match codec {
+        CodecKind::Pcmu | CodecKind::Pcma => 8_000,
+        CodecKind::G722 | CodecKind::Opus => 16_000,
+    }
+}
+
+/// PCM samples in one decoded frame of `ptime`, with room for 60 ms packets.
+fn frame_samples(codec: CodecKind, ptime: Duration) -> usize {
+    let per_ms = decode_rate(codec) as usize / 1000;
+    per_ms * (ptime.as_millis() as usize).max(60)
+}
+
+/// In-band DTMF detection: decimation to 8 kHz, then the Goertzel detector.
+struct Inband {
+    decimator: Option<Decimator>,
+    detector: InbandDetector,
+    narrow: Vec<i16>,
+}
+
+impl Inband {
+    fn new(rate: u32) -> Option<Self> {
+        let decimator = match rate {
+            8_000 => None,
+            _ => Some(Decimator::new(rate, 8_000).ok()?),
+        };
+        Some(Self {
+            decimator,
+            detector: InbandDetector::new(8_000).ok()?,
+            narrow: vec![0; 480],
+        })
+    }
+
+    /// Feeds one decoded frame; returns a detected digit.
+    fn process(&mut self, pcm: &[i16]) -> Option<Digit> {
+        match self.decimator.as_mut() {
+            Some(decimator) => {
+                let needed = decimator.output_len(pcm.len());
+                if self.narrow.len() < needed {
+                    self.narrow.resize(needed, 0);
+                }
+                let n = decimator.process(pcm, &mut self.narrow).unwrap_or(0);
+                self.detector.process(&self.narrow[..n]);
+            }
+            None => self.detector.process(pcm),
+        }
+        self.detector.poll_digit().map(|d| d.digit)
+    }
+}

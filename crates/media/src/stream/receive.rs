@@ -1,0 +1,274 @@
+//! The receiving half: SRTP, RTP/RTCP demultiplexing, latching, sources, RFC 4733 events,
+//! the jitter buffer and playout (decoding and in-band DTMF).
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use herald_sdp::PayloadType;
+
+use super::{EventFormat, Inband, MediaStream, StreamEvent};
+use crate::codec::Decoder;
+use crate::dtmf::{DtmfSource, EventReceiver};
+use crate::jitter::{JitterBuffer, Playout};
+use crate::rtcp::{Compound, ReceiverStats, ReportBlock, RtcpPacket};
+use crate::rtp::{RtpPacket, SourceTracker, is_rtcp};
+
+/// The comfort-noise payload type (RFC 3389): accepted and ignored.
+const COMFORT_NOISE: u8 = 13;
+
+/// Playout slots a stalled worker may still run in one go; older ones are skipped.
+const MAX_PLAYOUT_CATCH_UP: u32 = 10;
+
+pub(super) struct Receiver {
+    pub(super) payload_type: PayloadType,
+    pub(super) event_format: Option<EventFormat>,
+    pub(super) receive: bool,
+    /// The source we latched to (symmetric RTP); `None` until the first valid packet.
+    pub(super) latched: Option<SocketAddr>,
+    /// Where the peer's SDP said it sends from, before latching.
+    pub(super) sources: SourceTracker,
+    pub(super) stats: ReceiverStats,
+    pub(super) jitter: JitterBuffer,
+    pub(super) events: Option<EventReceiver>,
+    pub(super) decoder: Decoder,
+    pub(super) inband: Option<Inband>,
+    pub(super) pcm: Vec<i16>,
+    pub(super) next_playout: Option<Instant>,
+    pub(super) ptime: Duration,
+    pub(super) last_heard: Instant,
+    pub(super) media_timeout: Option<Duration>,
+    pub(super) timed_out: bool,
+    /// Where the peer's RTCP comes from, when that is not the RTP source (no rtcp-mux).
+    pub(super) rtcp_remote: Option<SocketAddr>,
+}
+
+impl Receiver {
+    pub(super) fn poll_timeout(&self) -> Option<Instant> {
+        let media = match self.media_timeout {
+            Some(limit) if self.receive && !self.timed_out => Some(self.last_heard + limit),
+            _ => None,
+        };
+        [
+            self.next_playout,
+            self.events.as_ref().and_then(EventReceiver::poll_timeout),
+            media,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Our reception report on the current source, if there is one.
+    pub(super) fn report_block(&mut self, now: Instant) -> Option<ReportBlock> {
+        let ssrc = self.sources.ssrc()?;
+        let sequence = self.sources.sequence()?;
+        self.stats.report_block(ssrc, sequence, now)
+    }
+}
+
+/// One datagram from the socket.
+pub(super) fn datagram(stream: &mut MediaStream, now: Instant, from: SocketAddr, buf: &mut [u8]) {
+    if is_rtcp(buf) {
+        return rtcp(stream, now, from, buf);
+    }
+    let len = match stream.srtp.as_mut().map(|s| s.unprotect_rtp(buf)) {
+        None => buf.len(),
+        Some(Ok(len)) => len,
+        Some(Err(_)) => {
+            stream.stats.srtp_failures += 1;
+            return;
+        }
+    };
+    let Ok(packet) = RtpPacket::parse(&buf[..len]) else {
+        stream.stats.malformed += 1;
+        return;
+    };
+    let pt = packet.payload_type();
+    let receiver = &mut stream.receiver;
+    let known = pt == receiver.payload_type
+        || receiver.event_format.is_some_and(|f| f.payload_type == pt.get())
+        || pt.get() == COMFORT_NOISE;
+    if !known {
+        stream.stats.unknown_payload += 1;
+        return;
+    }
+    match receiver.latched {
+        None => {
+            receiver.latched = Some(from);
+            stream.events.push_back(StreamEvent::Latched { remote: from });
+        }
+        Some(latched) if latched != from => {
+            stream.stats.foreign_packets += 1;
+            return;
+        }
+        Some(_) => {}
+    }
+    receiver.last_heard = now;
+    receiver.timed_out = false;
+    stream.stats.packets_received += 1;
+    stream.stats.bytes_received += packet.payload().len() as u64;
+    if !receiver.receive {
+        return;
+    }
+    let arrival = receiver.sources.track(&packet);
+    if let Some(change) = arrival.source_change {
+        receiver.jitter.reset();
+        receiver.stats.reset();
+        receiver.events = receiver
+            .event_format
+            .map(|f| EventReceiver::new(f.clock_rate));
+        if change.previous.is_some() {
+            stream.events.push_back(StreamEvent::SourceChanged {
+                ssrc: change.current,
+            });
+        }
+    }
+    let (Some(seq), Some(ts)) = (arrival.sequence.extended(), arrival.timestamp) else {
+        return;
+    };
+    if pt == receiver.payload_type {
+        receiver.stats.on_rtp(now, packet.timestamp());
+        receiver.jitter.put(now, seq, ts, packet.payload());
+        receiver.next_playout.get_or_insert(now);
+    } else if let Some(events) = receiver.events.as_mut() {
+        if pt.get() == COMFORT_NOISE {
+            return;
+        }
+        stream.dtmf.handle_rfc4733_seen(now);
+        if events
+            .handle_packet(now, seq, ts, packet.marker(), packet.payload())
+            .is_err()
+        {
+            stream.stats.malformed += 1;
+        }
+        take_event_digits(stream, now);
+    }
+}
+
+fn take_event_digits(stream: &mut MediaStream, now: Instant) {
+    while let Some(received) = stream
+        .receiver
+        .events
+        .as_mut()
+        .and_then(EventReceiver::poll_digit)
+    {
+        stream.digit(now, DtmfSource::Rfc4733, received.digit);
+    }
+}
+
+/// One RTCP compound (on the RTP port with rtcp-mux, or wherever it arrived).
+fn rtcp(stream: &mut MediaStream, now: Instant, from: SocketAddr, buf: &mut [u8]) {
+    let receiver = &stream.receiver;
+    let expected_ip = receiver.latched.map(|a| a.ip());
+    if expected_ip.is_some_and(|ip| ip != from.ip()) {
+        stream.stats.foreign_packets += 1;
+        return;
+    }
+    let len = match stream.srtp.as_mut().map(|s| s.unprotect_rtcp(buf)) {
+        None => buf.len(),
+        Some(Ok(len)) => len,
+        Some(Err(_)) => {
+            stream.stats.srtp_failures += 1;
+            return;
+        }
+    };
+    let Ok(compound) = Compound::parse(&buf[..len]) else {
+        stream.stats.malformed += 1;
+        return;
+    };
+    stream.stats.rtcp_received += 1;
+    let receiver = &mut stream.receiver;
+    receiver.last_heard = now;
+    if receiver.latched.is_some_and(|l| l != from) {
+        receiver.rtcp_remote = Some(from);
+    }
+    let current = receiver.sources.ssrc();
+    let mut bye = false;
+    for packet in compound.packets() {
+        match packet {
+            RtcpPacket::SenderReport(sr) if Some(sr.ssrc) == current => {
+                receiver.stats.on_sender_report(now, &sr.sender_info);
+            }
+            RtcpPacket::Bye(b) => bye |= b.sources().any(|s| Some(s) == current),
+            _ => {}
+        }
+    }
+    if bye {
+        stream.events.push_back(StreamEvent::RemoteBye);
+    }
+}
+
+/// Playout, DTMF event timeouts, and the media timeout.
+pub(super) fn timeout(stream: &mut MediaStream, now: Instant) {
+    playout(stream, now);
+    if let Some(events) = stream.receiver.events.as_mut() {
+        events.handle_timeout(now);
+    }
+    take_event_digits(stream, now);
+    let receiver = &mut stream.receiver;
+    if let Some(limit) = receiver.media_timeout
+        && receiver.receive
+        && !receiver.timed_out
+        && now.saturating_duration_since(receiver.last_heard) >= limit
+    {
+        receiver.timed_out = true;
+        stream.events.push_back(StreamEvent::MediaTimeout);
+    }
+}
+
+/// Runs every playout slot due by `now`: one frame out of the jitter buffer each, decoded and
+/// run through in-band DTMF detection when that is on.
+fn playout(stream: &mut MediaStream, now: Instant) {
+    let ptime = stream.receiver.ptime;
+    let mut ran = 0;
+    while let Some(at) = stream.receiver.next_playout.filter(|at| *at <= now) {
+        if ran >= MAX_PLAYOUT_CATCH_UP {
+            // A long stall: resume on the grid at `now`, the jitter buffer adapts.
+            let behind = now.saturating_duration_since(at);
+            let skip = (behind.as_nanos() / ptime.as_nanos().max(1)) as u32 + 1;
+            stream.receiver.next_playout = Some(at + ptime * skip);
+            break;
+        }
+        ran += 1;
+        stream.receiver.next_playout = Some(at + ptime);
+        if let Some(digit) = play_one(stream, at) {
+            stream.digit(now, DtmfSource::Inband, digit);
+        }
+    }
+}
+
+/// One playout slot; a digit the in-band detector found in it.
+fn play_one(stream: &mut MediaStream, at: Instant) -> Option<Digit> {
+    let receiver = &mut stream.receiver;
+    let decode = receiver.inband.is_some();
+    let n = match receiver.jitter.get(at) {
+        Playout::Frame(frame) if decode => {
+            receiver.decoder.decode(frame.payload, &mut receiver.pcm).ok()
+        }
+        Playout::Frame(_) | Playout::Continued { .. } => None,
+        Playout::Missing { next, .. } => {
+            stream.stats.concealed += 1;
+            if next.is_some() && receiver.decoder.kind() == crate::codec::CodecKind::Opus {
+                stream.stats.recovered_fec += 1;
+            }
+            if !decode {
+                return None;
+            }
+            let frame = frame_len(&receiver.decoder, receiver.ptime).min(receiver.pcm.len());
+            let out = &mut receiver.pcm[..frame];
+            match next {
+                Some(next) => receiver.decoder.decode_fec(next, out).ok(),
+                None => receiver.decoder.conceal(out).ok(),
+            }
+        }
+        Playout::Empty { .. } => None,
+    }?;
+    let inband = receiver.inband.as_mut()?;
+    inband.process(&receiver.pcm[..n.min(receiver.pcm.len())])
+}
+
+fn frame_len(decoder: &Decoder, ptime: Duration) -> usize {
+    decoder.pcm_rate() as usize * ptime.as_millis() as usize / 1000
+}
+
+use crate::dtmf::Digit;
