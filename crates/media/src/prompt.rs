@@ -342,7 +342,7 @@ mod tests {
         // 30 ms of the last packet past the end is padded, not dropped.
         let audio = PromptAudio::new(vec![1000; 8240], 8000).unwrap();
         let pcma = EncodedPrompt::encode(&audio, CodecKind::Pcma, Duration::from_millis(40)).unwrap();
-        assert_eq!((pcma.len(), pcma.timestamp_step()), (33, 320));
+        assert_eq!((pcma.len(), pcma.timestamp_step()), (26, 320));
         let opus = EncodedPrompt::encode(&audio, CodecKind::Opus, Duration::from_millis(20)).unwrap();
         assert_eq!((opus.len(), opus.timestamp_step()), (52, 960));
         let silence = EncodedPrompt::silence(CodecKind::Pcmu, Duration::from_millis(20)).unwrap();

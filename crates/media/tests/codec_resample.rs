@@ -132,10 +132,10 @@ fn decimated_output_is_the_input_delayed() {
     decimator.process(&input, &mut output).expect("sized");
     // Output k is the filtered input at 6k + 5, which the filter delays by `delay()` samples.
     let delay = decimator.delay();
-    for k in 200..300 {
+    for (k, &got) in output.iter().enumerate().skip(200).take(100) {
         let source = 6 * k + 5 - delay;
         let ideal = 10_000.0 * (std::f64::consts::TAU * 1000.0 * source as f64 / 48_000.0).sin();
-        assert!((f64::from(output[k]) - ideal).abs() < 20.0, "sample {k}");
+        assert!((f64::from(got) - ideal).abs() < 20.0, "sample {k}");
     }
 }
 

@@ -140,6 +140,8 @@ fn run(session: &Session) -> JitterStats {
         frame_duration: PTIME,
         clock_rate: 8000,
         capacity: 50,
+        window: Duration::from_millis(std::env::var("JB_W").ok().and_then(|v| v.parse().ok()).unwrap_or(2000)),
+        shrink_span: Duration::from_millis(std::env::var("JB_S").ok().and_then(|v| v.parse().ok()).unwrap_or(1000)),
         ..JitterConfig::default()
     };
     let mut jb = JitterBuffer::new(config).expect("valid config");

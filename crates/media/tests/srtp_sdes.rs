@@ -2,6 +2,8 @@
 //! `SdesKey` builds sessions that talk to the phone's side, for the UAS and the UAC.
 
 use herald_media::srtp::{SdesKey, SdesKeyError, SrtpSession, SrtpSuite};
+use proptest::prelude::*;
+
 use herald_sdp::{
     AnswerPolicy, LocalCryptoKey, LocalMedia, NegotiatedSrtp, SessionDescription, SrtpPolicy,
     accept_answer, answer, offer,
@@ -175,4 +177,18 @@ fn sdes_keys_print_as_padded_inline_text_and_refuse_bad_negotiations() {
             found: 3
         })
     );
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_key_parameters_never_panic_and_what_parses_prints_back(
+        params in "(inline:|INLINE:|uri:)?[A-Za-z0-9+/=|^:;]{0,80}",
+        suite in proptest::sample::select(SrtpSuite::ALL.to_vec()),
+    ) {
+        if let Ok(key) = SdesKey::from_key_params(suite, &params) {
+            let printed = key.key_params();
+            let again = SdesKey::from_key_params(suite, &printed).expect("ours parse");
+            prop_assert_eq!(&*again.key_params(), &*printed);
+        }
+    }
 }

@@ -308,6 +308,32 @@ fn misuse_is_reported_without_touching_the_buffer_or_the_state() {
 }
 
 #[test]
+fn replacing_the_remote_key_keeps_what_we_send_going() {
+    let suite = SrtpSuite::AesCm128HmacSha1_80;
+    let (mut alice, mut bob) = pair(suite);
+    for seq in 65_530..=65_535 {
+        let opened = unprotect_rtp(&mut bob, &protect_rtp(&mut alice, &rtp(1, seq)));
+        assert_eq!(opened, Ok(rtp(1, seq)));
+    }
+    // Bob re-keys with a re-INVITE; Alice keeps her key, her ROC and Bob's context for it.
+    let new_bob_key = SdesKey::new(suite, &[0x42; 30]).expect("30 bytes");
+    let alice_key = SdesKey::new(suite, &(0..30).collect::<Vec<u8>>()).expect("30 bytes");
+    alice
+        .replace_remote_key(new_bob_key.clone())
+        .expect("same suite");
+    let mut new_bob = SrtpSession::new(new_bob_key, alice_key).expect("same suite");
+    let from_bob = protect_rtp(&mut new_bob, &rtp(2, 1));
+    assert_eq!(unprotect_rtp(&mut alice, &from_bob), Ok(rtp(2, 1)));
+    // Alice's sequence numbers wrap on: the old receiving context still follows them.
+    for seq in 0..5 {
+        let opened = unprotect_rtp(&mut bob, &protect_rtp(&mut alice, &rtp(1, seq)));
+        assert_eq!(opened, Ok(rtp(1, seq)));
+    }
+    let wrong_suite = SdesKey::new(SrtpSuite::AeadAes128Gcm, &[1; 28]).expect("28 bytes");
+    assert!(alice.replace_remote_key(wrong_suite).is_err());
+}
+
+#[test]
 fn mismatched_suites_are_refused() {
     let ours = SdesKey::new(SrtpSuite::AesCm128HmacSha1_80, &[1; 30]).expect("30");
     let theirs = SdesKey::new(SrtpSuite::AesCm128HmacSha1_32, &[1; 30]).expect("30");

@@ -23,7 +23,7 @@ pub enum Attribute {
     Direction(Direction),
     /// `a=rtcp-mux` (RFC 5761): RTP and RTCP share one port.
     RtcpMux,
-    /// `a=crypto:` (RFC 4568 SDES), kept as data.
+    /// `a=crypto:` (RFC 4568 SDES): a crypto suite and its key.
     Crypto(Crypto),
     /// Any other attribute: `a=<name>` or `a=<name>:<value>`, verbatim.
     Other {
@@ -238,7 +238,8 @@ impl Direction {
     }
 }
 
-/// `a=crypto` (RFC 4568): an SDES key offer, kept as data until Herald does SRTP.
+/// `a=crypto` (RFC 4568): a tag, a crypto suite and an SDES key. Offer/answer reads and writes
+/// these for `RTP/SAVP` streams; the key parameters stay opaque text here.
 ///
 /// `Debug` hides the key parameters: they carry the master key.
 #[derive(Clone, PartialEq, Eq)]

@@ -2,6 +2,8 @@
 //! the policy knobs, and the UAC side. Keys are opaque `inline:` text here; the media crate's
 //! `tests/srtp_sdes.rs` runs packets through what these negotiations produce.
 
+use proptest::prelude::*;
+
 use herald_sdp::{
     AnswerPolicy, LocalCryptoKey, LocalMedia, NotAcceptableReason, OfferAnswerError,
     SessionDescription, SrtpPolicy, accept_answer, answer, offer,
@@ -364,4 +366,27 @@ fn uac_reads_the_crypto_line_the_answer_chose() {
         accept_answer(&ours, &plain),
         Err(OfferAnswerError::NotAcceptable(reason))
     );
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_crypto_lines_never_panic_and_a_chosen_line_echoes_its_tag(
+        lines in proptest::collection::vec(
+            "[0-9]{1,3} (AES_CM_128_HMAC_SHA1_(80|32)|AEAD_AES_256_GCM|X) \
+             (inline:VXSTstHwDy5NbIuqyegHJkVkg6LB4P8ePVx7mrnY|(inline:)?[A-Za-z0-9+/=]{0,64})\
+             (\\|2\\^[0-9]{1,2})?(\\|[0-9]:[0-9])?( WSH=[0-9]{1,3}| KDR=1)?",
+            0..4,
+        ),
+    ) {
+        let attributes: String = lines.iter().map(|l| format!("a=crypto:{l}\r\n")).collect();
+        let offer = offer_with("RTP/SAVP", &attributes);
+        if let Ok(answered) = answer(&offer, &local(), &AnswerPolicy::default()) {
+            let srtp = answered.audio.srtp.expect("an RTP/SAVP answer carries keys");
+            let ours = answered.sdp.media[0].crypto().next().expect("one crypto line");
+            prop_assert_eq!(ours.tag, srtp.tag);
+            prop_assert!(offer.media[0].crypto().any(|c| c.tag == srtp.tag));
+            let printed = answered.sdp.to_string();
+            prop_assert_eq!(SessionDescription::parse(printed.as_bytes()), Ok(answered.sdp));
+        }
+    }
 }

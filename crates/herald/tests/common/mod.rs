@@ -120,6 +120,8 @@ pub struct HeraldConfig {
     pub algorithms: Option<Vec<String>>,
     /// `storage.database`; `None` keeps the default (SQLite in the data directory).
     pub database: Option<String>,
+    /// Extra `key = value` lines for the `[media]` section.
+    pub media: Vec<String>,
 }
 
 impl Default for HeraldConfig {
@@ -131,6 +133,7 @@ impl Default for HeraldConfig {
             users: Vec::new(),
             algorithms: None,
             database: None,
+            media: Vec::new(),
         }
     }
 }
@@ -166,6 +169,9 @@ impl HeraldConfig {
             rtp.0, rtp.1
         )
         .unwrap();
+        for line in &self.media {
+            writeln!(out, "{line}").unwrap();
+        }
         if let Some(db) = &self.database {
             writeln!(out, "\n[storage]\ndatabase = {}", toml_str(db)).unwrap();
         }
@@ -387,6 +393,34 @@ impl Herald {
         }
     }
 
+    /// Waits until the one call's full record (`calls show`, with its events) satisfies
+    /// `done`; re-read after each commit herald reports.
+    pub fn wait_for_call_record(&self, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let calls = self.wait_for_calls("one call", |calls| calls.len() == 1);
+        let id = calls[0]["id"].as_str().expect("a call id").to_owned();
+        let deadline = Instant::now() + RECORD_TIMEOUT;
+        let (count, signal) = &*self.commits;
+        loop {
+            let seen = *count.lock().unwrap();
+            let call = self.call(&id);
+            if done(&call) {
+                return call;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            let guard = count.lock().unwrap();
+            let (_guard, timeout) = signal
+                .wait_timeout_while(guard, left, |c| *c == seen)
+                .unwrap();
+            if timeout.timed_out() {
+                panic!(
+                    "the call record never showed {what} within {RECORD_TIMEOUT:?}; last seen:\n{}\nherald log:\n{}",
+                    serde_json::to_string_pretty(&call).unwrap(),
+                    self.log()
+                );
+            }
+        }
+    }
+
     /// Waits for exactly one call record that satisfies `done`, and returns it with its
     /// events (`calls show`).
     pub fn wait_for_single_call(&self, what: &str, done: impl Fn(&Value) -> bool) -> Value {
@@ -570,6 +604,13 @@ impl Sipp {
     /// The user part of the Request-URI (`-s`).
     pub fn service(mut self, s: &str) -> Self {
         self.service = s.to_owned();
+        self
+    }
+
+    /// Sets a scenario's global variable (`-set NAME VALUE`).
+    pub fn set(mut self, name: &str, value: &str) -> Self {
+        self.extra
+            .extend(["-set".into(), name.into(), value.into()]);
         self
     }
 

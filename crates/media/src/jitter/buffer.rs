@@ -564,12 +564,20 @@ impl JitterBuffer {
             .min(edges.early.saturating_add(self.units.max))
     }
 
-    /// Time to wait before the next drop: the excess is spread over `shrink_span`.
+    /// Time to wait before the next drop: fast enough to drain the excess over `shrink_span`
+    /// on top of the frames a faster sender clock adds, never faster than `min_adjust_gap`.
     fn shrink_gap(&self, excess: i64) -> Duration {
-        let frames = u32::try_from(excess / signed(self.units.tick).max(1))
-            .unwrap_or(u32::MAX)
-            .max(1);
-        (self.config.shrink_span / frames).max(self.config.min_adjust_gap)
+        let excess_frames = excess as f64 / self.units.tick as f64;
+        let drain = excess_frames / self.config.shrink_span.as_secs_f64().max(1e-3);
+        let skew = (-self.transit.skew()).max(0.0);
+        let drift = skew * self.units.rate as f64 / self.units.tick as f64;
+        let per_second = drain + drift;
+        let gap = if per_second > 0.0 {
+            Duration::from_secs_f64((1.0 / per_second).min(3600.0))
+        } else {
+            self.config.shrink_span
+        };
+        gap.max(self.config.min_adjust_gap)
     }
 
     /// Drops one frame at the cursor: a lost one if one is due (nothing real is lost), else the
@@ -703,5 +711,22 @@ impl JitterBuffer {
 
     fn span_duration(&self, units: i64) -> Duration {
         self.units.duration(u64::try_from(units).unwrap_or(0))
+    }
+}
+
+#[cfg(test)]
+impl JitterBuffer {
+    pub(super) fn debug_line(&mut self, now: Instant) -> String {
+        let at = self.clock.units(now);
+        let edges = self.transit.edges(at);
+        format!(
+            "off={:6} edges={:?} skew={:.4} len={} shrunk={} phase={:?}",
+            self.offset / 160,
+            edges.map(|e| (e.early / 160, e.late / 160)),
+            self.transit.skew(),
+            self.len(),
+            self.tally.counts.shrunk,
+            self.phase
+        )
     }
 }

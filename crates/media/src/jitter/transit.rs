@@ -1,5 +1,6 @@
 //! Arrival times in media-clock units and the jitter estimate: the earliest and latest relative
-//! transit (arrival minus timestamp) seen within a sliding window.
+//! transit (arrival minus timestamp) seen within a sliding window, corrected for the clock skew
+//! between sender and receiver.
 
 use std::time::Instant;
 
@@ -70,11 +71,18 @@ impl Edges {
 }
 
 /// Sliding-window minimum and maximum of relative transit, in fixed memory.
+///
+/// When the sender's clock runs faster than ours, transit falls steadily and a plain window
+/// would remember the old, higher level for its whole length: the delay would stay too high by
+/// drift x window. The window therefore measures the skew (the slope of the transit extremes
+/// from one window length to the next) and reads each sub-window's extremes as they would be
+/// under today's clock relation.
 #[derive(Debug)]
 pub(super) struct TransitWindow {
     buckets: [Bucket; BUCKETS],
     /// Length of one sub-window, in clock units (at least 1).
     bucket_len: i64,
+    skew: Skew,
 }
 
 impl TransitWindow {
@@ -84,6 +92,7 @@ impl TransitWindow {
         Self {
             buckets: [UNUSED; BUCKETS],
             bucket_len,
+            skew: Skew::new(bucket_len * BUCKETS as i64),
         }
     }
 
@@ -95,6 +104,7 @@ impl TransitWindow {
 
     /// Records a packet that arrived at `at` with relative transit `transit`.
     pub fn record(&mut self, at: i64, transit: i64) {
+        self.skew.record(at, transit);
         let (span, index) = self.slot(at);
         let bucket = &mut self.buckets[index];
         if !bucket.used || bucket.span != span {
@@ -110,16 +120,21 @@ impl TransitWindow {
         }
     }
 
-    /// The extremes of the transits recorded within the window that ends at `at`.
+    /// The extremes of the transits recorded within the window that ends at `at`, each
+    /// sub-window's projected to `at` along the measured skew.
     pub fn edges(&self, at: i64) -> Option<Edges> {
         let (now_span, _) = self.slot(at);
         let oldest = now_span - (BUCKETS as i64 - 1);
         self.buckets
             .iter()
             .filter(|b| b.used && b.span >= oldest && b.span <= now_span)
-            .map(|b| Edges {
-                early: b.early,
-                late: b.late,
+            .map(|b| {
+                let age = at.saturating_sub((b.span + 1).saturating_mul(self.bucket_len));
+                let drift = self.skew.drift_over(age.max(0));
+                Edges {
+                    early: b.early.saturating_add(drift),
+                    late: b.late.saturating_add(drift),
+                }
             })
             .reduce(|a, b| Edges {
                 early: a.early.min(b.early),
@@ -127,8 +142,110 @@ impl TransitWindow {
             })
     }
 
+    /// The measured skew: transit change per clock unit (negative when the sender's clock is
+    /// faster than ours).
+    pub fn skew(&self) -> f64 {
+        self.skew.slope
+    }
+
     /// Forgets everything (a new timeline).
     pub fn clear(&mut self) {
         self.buckets = [UNUSED; BUCKETS];
+        self.skew = Skew::new(self.skew.period);
+    }
+}
+
+/// Clock skew, from the lowest and highest transit of consecutive periods of one window length.
+/// Drift moves both extremes alike; a burst of early packets moves only the lowest and a delay
+/// spike only the highest, so a period's sample is the smaller of the two slopes when they
+/// agree in sign, and zero when they do not.
+#[derive(Debug, Clone, Copy)]
+struct Skew {
+    /// Period length in clock units.
+    period: i64,
+    /// The period being filled.
+    filling: Option<Period>,
+    /// The last completed period.
+    completed: Option<Period>,
+    /// Smoothed slope: transit change per clock unit.
+    slope: f64,
+    /// Whether `slope` holds a measurement yet.
+    measured: bool,
+}
+
+/// Extremes of transit within one period.
+#[derive(Debug, Clone, Copy)]
+struct Period {
+    index: i64,
+    early: i64,
+    late: i64,
+}
+
+impl Skew {
+    fn new(period: i64) -> Self {
+        Self {
+            period: period.max(1),
+            filling: None,
+            completed: None,
+            slope: 0.0,
+            measured: false,
+        }
+    }
+
+    fn record(&mut self, at: i64, transit: i64) {
+        let index = at.div_euclid(self.period);
+        let fresh = Period {
+            index,
+            early: transit,
+            late: transit,
+        };
+        match self.filling.as_mut() {
+            Some(p) if p.index == index => {
+                p.early = p.early.min(transit);
+                p.late = p.late.max(transit);
+            }
+            Some(done) => {
+                let done = *done;
+                self.complete(done);
+                self.filling = Some(fresh);
+            }
+            None => self.filling = Some(fresh),
+        }
+    }
+
+    /// Takes a slope sample when `done` follows the last completed period directly.
+    fn complete(&mut self, done: Period) {
+        if let Some(before) = self.completed
+            && before.index + 1 == done.index
+        {
+            let sample = self.sample(before, done);
+            self.slope = if self.measured {
+                (self.slope + sample) / 2.0
+            } else {
+                sample
+            };
+            self.measured = true;
+        }
+        self.completed = Some(done);
+    }
+
+    fn sample(&self, before: Period, after: Period) -> f64 {
+        let early = after.early.saturating_sub(before.early);
+        let late = after.late.saturating_sub(before.late);
+        let agreed = if early.signum() != late.signum() {
+            0
+        } else if early.abs() < late.abs() {
+            early
+        } else {
+            late
+        };
+        agreed as f64 / self.period as f64
+    }
+
+    /// Transit change over `units` of time at the measured slope, when transit is falling (a
+    /// faster sender). A rising transit needs no projection: the newest sub-windows already
+    /// hold the highest values, and late packets make the buffer grow by themselves.
+    fn drift_over(&self, units: i64) -> i64 {
+        (self.slope.min(0.0) * units as f64) as i64
     }
 }

@@ -60,7 +60,8 @@
 //!
 //! After SDP negotiation, [`SrtpSession::from_negotiated`] builds the session from the keys the
 //! SDP crate returns. A re-INVITE that keeps both keys keeps the session (and so its ROC and
-//! replay state); a new key means a new crypto context, so a new session.
+//! replay state); one that changes only the peer's key calls
+//! [`SrtpSession::replace_remote_key`]; a new key of ours means a new session.
 //!
 //! # Why RustCrypto primitives rather than an SRTP library
 //!
@@ -111,20 +112,35 @@ const SRTCP_INDEX_LIMIT: u32 = 1 << 31;
 /// type is `Send`; a media worker owns it with the stream it belongs to.
 pub struct SrtpSession {
     suite: SrtpSuite,
-    outbound: Direction<u32>,
-    inbound: Direction<ReplayWindow>,
+    outbound: Side<u32>,
+    inbound: Side<ReplayWindow>,
 }
+
+/// `Debug` shows the suite only: everything else is key material or derived from it.
+impl std::fmt::Debug for SrtpSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SrtpSession")
+            .field("suite", &self.suite)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A media worker thread owns sessions: they must be `Send`.
+const _: fn() = || {
+    fn send<T: Send>() {}
+    send::<SrtpSession>();
+};
 
 /// The keys and per-SSRC state of one direction. `R` is the SRTCP state: the next index to send,
 /// or the replay window of received ones.
-struct Direction<R> {
+struct Side<R> {
     rtp: Transform,
     rtcp: Transform,
     rtp_streams: SsrcTable<ReplayWindow>,
     rtcp_streams: SsrcTable<R>,
 }
 
-impl<R> Direction<R> {
+impl<R> Side<R> {
     fn new(key: &SdesKey) -> Self {
         Self {
             rtp: Transform::derive(key, Protocol::Rtp),
@@ -149,8 +165,8 @@ impl SrtpSession {
         }
         Ok(Self {
             suite: local.suite(),
-            outbound: Direction::new(&local),
-            inbound: Direction::new(&remote),
+            outbound: Side::new(&local),
+            inbound: Side::new(&remote),
         })
     }
 
@@ -166,6 +182,23 @@ impl SrtpSession {
         let local = SdesKey::from_key_params(suite, &srtp.local_key_params)?;
         let remote = SdesKey::from_key_params(suite, &srtp.remote_key_params)?;
         Self::new(local, remote)
+    }
+
+    /// Replaces the peer's key after a re-INVITE that changed only theirs: the receiving side
+    /// starts afresh (a new key is a new crypto context), while what we send keeps its ROC and
+    /// replay state, as the peer still holds our unchanged key's context.
+    ///
+    /// # Errors
+    ///
+    /// [`SdesKeyError::SuiteMismatch`] when `remote` is for another suite; a new suite needs a
+    /// new session.
+    pub fn replace_remote_key(&mut self, remote: SdesKey) -> Result<(), SdesKeyError> {
+        if remote.suite() != self.suite {
+            let (local, remote) = (self.suite, remote.suite());
+            return Err(SdesKeyError::SuiteMismatch { local, remote });
+        }
+        self.inbound = Side::new(&remote);
+        Ok(())
     }
 
     /// The negotiated suite.

@@ -94,14 +94,21 @@ impl<const N: usize> GoertzelBank<N> {
     }
 }
 
-/// `|X|²` of the DFT value at `hz` of `len` samples (a one-off Goertzel, for checks made
-/// rarely).
-pub(super) fn dft_norm_sqr_at(samples: impl Iterator<Item = f32>, hz: f64, rate: f64, len: usize) -> f32 {
-    let mut bank = GoertzelBank::new([hz], rate, len);
+/// `|X|²` of the DFT value at `hz` of `samples` (a one-off Goertzel, for checks made rarely).
+///
+/// In `f64`: near DC the recursion's coefficient approaches 2 and `f32` rounding, amplified
+/// by about `1/ω²`, would show a loud tone's rounding noise as a partial at 100 Hz.
+pub(super) fn dft_norm_sqr_at(samples: impl Iterator<Item = f32>, hz: f64, rate: f64) -> f32 {
+    let omega = std::f64::consts::TAU * hz / rate;
+    let coef = 2.0 * omega.cos();
+    let (mut s1, mut s2) = (0.0f64, 0.0f64);
     for x in samples {
-        bank.push(x);
+        let s0 = f64::from(x) + coef * s1 - s2;
+        s2 = s1;
+        s1 = s0;
     }
-    bank.finish()[0].norm_sqr()
+    // |s1 - e^{-jω}·s2|², the phase reference does not change the magnitude.
+    (s1 * s1 + s2 * s2 - coef * s1 * s2) as f32
 }
 
 #[cfg(test)]

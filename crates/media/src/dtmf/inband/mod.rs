@@ -96,6 +96,9 @@ const HALF: usize = 51;
 /// Samples per analysis window.
 const WINDOW: usize = 2 * HALF;
 
+/// Samples kept for the checks made before reporting: two windows.
+const RECENT: usize = 2 * WINDOW;
+
 /// Normal twist (row louder) accepted over a burst, in dB.
 const NORMAL_TWIST_DB: f32 = 9.0;
 
@@ -109,13 +112,25 @@ const WINDOW_TWIST_SLACK_DB: f32 = 3.0;
 const PEAK_OVER_GROUP_DB: f32 = 8.0;
 
 /// The share of a window's energy the two tones must carry.
-const MIN_TONE_SHARE: f32 = 0.6;
+const MIN_TONE_SHARE: f32 = 0.7;
 
 /// Largest accepted deviation from a nominal frequency, as a fraction of it.
 const FREQUENCY_TOLERANCE: f32 = 0.025;
 
+/// How steady each tone's phase advance must be over the burst (1 for a pure tone).
+const MIN_COHERENCE: f32 = 0.98;
+
 /// How far the column tone's second harmonic must stay below the tone, in dB.
 const HARMONIC_BELOW_DB: f32 = 10.0;
+
+/// The band where voiced speech has its fundamental and first harmonics and DTMF has nothing,
+/// in Hz, and the spacing of the filters that scan it (a Hann window over 204 samples is
+/// 78 Hz wide, so 25 Hz steps miss no partial by more than 1 dB).
+const PITCH_BAND_HZ: (f64, f64) = (100.0, 600.0);
+const PITCH_STEP_HZ: f64 = 25.0;
+
+/// How far below the weaker tone anything in [`PITCH_BAND_HZ`] must stay, in dB.
+const PITCH_BELOW_DB: f32 = 15.0;
 
 /// Digits held for [`InbandDetector::poll_digit`]: at least 57 ms of audio per digit, so this
 /// covers more than 3.6 s of audio per `process` call.
@@ -151,9 +166,11 @@ pub struct InbandDetector {
     halves: [HalfBlock; 4],
     /// Half-blocks completed since the start.
     completed: u64,
-    /// The last [`WINDOW`] samples, for the harmonic check; `recent_next` is the oldest.
-    recent: [f32; WINDOW],
+    /// The last [`RECENT`] samples, for checks 7 and 8; `recent_next` is the oldest.
+    recent: [f32; RECENT],
     recent_next: usize,
+    /// A Hann window over [`RECENT`] samples, for check 8.
+    hann: [f32; RECENT],
     state: ToneState,
     run: Option<Run>,
     digits: OutputQueue<InbandDigit>,
@@ -197,6 +214,9 @@ struct Run {
     /// Sums of lag-51 and lag-102 phase products of the row and column tones.
     lag_half: [Complex; 2],
     lag_window: [Complex; 2],
+    /// Sums of the magnitudes of the lag-102 products: a steady tone's products all point
+    /// the same way, so `|lag_window| / lag_window_magnitude` is 1 for it.
+    lag_window_magnitude: [f32; 2],
 }
 
 impl InbandDetector {
@@ -215,8 +235,11 @@ impl InbandDetector {
             energy: 0.0,
             halves: [HalfBlock::default(); 4],
             completed: 0,
-            recent: [0.0; WINDOW],
+            recent: [0.0; RECENT],
             recent_next: 0,
+            hann: std::array::from_fn(|n| {
+                0.5 - 0.5 * (TAU * n as f32 / RECENT as f32).cos()
+            }),
             state: ToneState::Silent,
             run: None,
             digits: OutputQueue::new(QUEUE_CAPACITY),
@@ -230,7 +253,7 @@ impl InbandDetector {
             self.bank.push(x);
             self.energy += x * x;
             self.recent[self.recent_next] = x;
-            self.recent_next = (self.recent_next + 1) % WINDOW;
+            self.recent_next = (self.recent_next + 1) % RECENT;
             self.filled += 1;
             if self.filled == HALF {
                 self.end_half_block();
@@ -324,6 +347,7 @@ impl InbandDetector {
                 power: [0.0; 2],
                 lag_half: [Complex::default(); 2],
                 lag_window: [Complex::default(); 2],
+                lag_window_magnitude: [0.0; 2],
             },
         };
         run.windows += 1;
@@ -338,6 +362,7 @@ impl InbandDetector {
             if run.windows >= 3 {
                 let whole = now_dft[i].mul(before_dft[i].conj());
                 run.lag_window[k] = run.lag_window[k].add(whole);
+                run.lag_window_magnitude[k] += whole.norm_sqr().sqrt();
             }
         }
         self.run = Some(run);
@@ -355,6 +380,7 @@ impl InbandDetector {
         if !twist_ok(row_power, col_power, 0.0)
             || !self.frequencies_ok(&run)
             || !self.harmonic_ok(run.col)
+            || !self.no_voice_pitch(row_power.min(col_power))
         {
             return;
         }
@@ -373,20 +399,41 @@ impl InbandDetector {
                 .into_iter()
                 .min_by(|a, b| (a - coarse).abs().total_cmp(&(b - coarse).abs()))
                 .unwrap_or(fine);
-            offset.abs() <= FREQUENCY_TOLERANCE * FREQS[i] as f32
+            let coherence = run.lag_window[k].norm_sqr().sqrt() / run.lag_window_magnitude[k];
+            offset.abs() <= FREQUENCY_TOLERANCE * FREQS[i] as f32 && coherence >= MIN_COHERENCE
         })
     }
 
     /// Check 7: the column tone's second harmonic, over the newest window.
     fn harmonic_ok(&self, col: usize) -> bool {
-        let samples = || {
-            let (newer, older) = self.recent.split_at(self.recent_next);
-            older.iter().chain(newer).copied()
-        };
         let rate = f64::from(SAMPLE_RATE);
-        let tone = dft_norm_sqr_at(samples(), COL_HZ[col], rate, WINDOW);
-        let harmonic = dft_norm_sqr_at(samples(), 2.0 * COL_HZ[col], rate, WINDOW);
+        let tone = dft_norm_sqr_at(self.recent_samples(WINDOW), COL_HZ[col], rate);
+        let harmonic = dft_norm_sqr_at(self.recent_samples(WINDOW), 2.0 * COL_HZ[col], rate);
         harmonic * db(HARMONIC_BELOW_DB) <= tone
+    }
+
+    /// Check 8: nothing between [`PITCH_BAND_HZ`] within [`PITCH_BELOW_DB`] of `weaker_tone`
+    /// (a power), over the last two windows with a Hann window, which keeps the 697 Hz row
+    /// tone out of the band.
+    fn no_voice_pitch(&self, weaker_tone: f32) -> bool {
+        let rate = f64::from(SAMPLE_RATE);
+        // A sine of amplitude A gives |X| = A·N·0.5/2 through a Hann window: power A²/2.
+        let scale = 2.0 / (RECENT as f32 * 0.5).powi(2);
+        let limit = weaker_tone / db(PITCH_BELOW_DB);
+        let (low, high) = PITCH_BAND_HZ;
+        (0..)
+            .map(|i| low + PITCH_STEP_HZ * f64::from(i))
+            .take_while(|&hz| hz <= high)
+            .all(|hz| {
+                let windowed = self.recent_samples(RECENT).zip(self.hann).map(|(x, w)| x * w);
+                dft_norm_sqr_at(windowed, hz, rate) * scale < limit
+            })
+    }
+
+    /// The last `len` samples (at most [`RECENT`]), oldest first.
+    fn recent_samples(&self, len: usize) -> impl Iterator<Item = f32> + '_ {
+        let (newer, older) = self.recent.split_at(self.recent_next);
+        older.iter().chain(newer).copied().skip(RECENT.saturating_sub(len))
     }
 }
 

@@ -1,0 +1,292 @@
+//! The media engine on the wire: a SIPp call to the real binary, whose SDP points at a socket
+//! this test owns. Herald plays its greeting prompt to that socket; the test checks the RTP
+//! (count, pacing, sequence and timestamp continuity, and the decoded audio's energy envelope
+//! against the prompt file), then replays the RFC 4733 digits of a conformance capture from
+//! the same socket (so Herald's symmetric RTP stays latched to it) and checks that they reach
+//! the call record exactly once each. When the test stops sending, Herald's media timeout ends
+//! the call with a BYE, which the SIPp scenario answers.
+
+mod common;
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::{Herald, HeraldConfig, Sipp, sipp_available};
+use herald_media::codec::g711::ulaw_to_linear;
+use herald_testkit::capture::udp_datagrams;
+
+/// The prompt: 1.5 s at 16 kHz in five 300 ms segments of distinct level.
+const SEGMENTS: [(f64, f64); 5] = [
+    (1000.0, -6.0),
+    (0.0, f64::NEG_INFINITY),
+    (600.0, -20.0),
+    (0.0, f64::NEG_INFINITY),
+    (1000.0, -12.0),
+];
+const SEGMENT_MS: usize = 300;
+const PROMPT_PACKETS: usize = SEGMENTS.len() * SEGMENT_MS / 20;
+
+fn conformance() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "skipping: the conformance folder {} is absent",
+            dir.display()
+        );
+        None
+    }
+}
+
+/// Writes the envelope prompt as a 16-bit mono WAV at 16 kHz.
+fn write_prompt(path: &Path) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).expect("create the prompt");
+    let per_segment = 16 * SEGMENT_MS;
+    for (freq, dbfs) in SEGMENTS {
+        let amplitude = 32767.0 * 10f64.powf(dbfs / 20.0);
+        for n in 0..per_segment {
+            let t = n as f64 / 16_000.0;
+            let v = amplitude * (2.0 * std::f64::consts::PI * freq * t).sin();
+            w.write_sample(v.round() as i16).expect("write a sample");
+        }
+    }
+    w.finalize().expect("finish the prompt");
+}
+
+/// The level of 20 ms frame `index` of the prompt as written, in dBFS (RMS of a sine is
+/// amplitude / sqrt 2).
+fn expected_level(index: usize) -> f64 {
+    let (_, dbfs) = SEGMENTS[index * 20 / SEGMENT_MS];
+    dbfs - 3.0103
+}
+
+fn rms_dbfs(samples: &[i16]) -> f64 {
+    let power: f64 = samples.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>();
+    let rms = (power / samples.len().max(1) as f64).sqrt();
+    20.0 * (rms.max(1e-9) / 32768.0).log10()
+}
+
+/// One RTP packet as received.
+struct Received {
+    at: Instant,
+    marker: bool,
+    payload_type: u8,
+    sequence: u16,
+    timestamp: u32,
+    ssrc: u32,
+    payload: Vec<u8>,
+}
+
+fn parse(datagram: &[u8], at: Instant) -> Option<Received> {
+    if datagram.len() < 12 || datagram[0] >> 6 != 2 || (72..=95).contains(&(datagram[1] & 0x7f)) {
+        return None;
+    }
+    Some(Received {
+        at,
+        marker: datagram[1] & 0x80 != 0,
+        payload_type: datagram[1] & 0x7f,
+        sequence: u16::from_be_bytes([datagram[2], datagram[3]]),
+        timestamp: u32::from_be_bytes([datagram[4], datagram[5], datagram[6], datagram[7]]),
+        ssrc: u32::from_be_bytes([datagram[8], datagram[9], datagram[10], datagram[11]]),
+        payload: datagram[12..].to_vec(),
+    })
+}
+
+/// Replays the capture's RTP (from `skip` on) at its own pace from `socket` to `to`, while
+/// collecting what arrives; then keeps collecting until nothing came for `quiet`.
+fn converse(
+    socket: &UdpSocket,
+    capture: &[(Duration, Vec<u8>)],
+    skip: Duration,
+    quiet: Duration,
+    mut to: impl FnMut() -> Option<SocketAddr>,
+) -> Vec<Received> {
+    let mut received = Vec::new();
+    let mut buf = [0u8; 2048];
+    // Herald's first packet tells us where it sends from: that is where we send.
+    let start = Instant::now();
+    let mut queue = capture
+        .iter()
+        .filter(|(t, _)| *t >= skip)
+        .map(|(t, p)| (start + (*t - skip), p))
+        .peekable();
+    let mut last_arrival = Instant::now();
+    loop {
+        let now = Instant::now();
+        let wait = match queue.peek() {
+            Some((due, _)) => due.saturating_duration_since(now),
+            None => (last_arrival + quiet).saturating_duration_since(now),
+        };
+        if queue.peek().is_none() && wait.is_zero() {
+            return received;
+        }
+        socket
+            .set_read_timeout(Some(wait.max(Duration::from_millis(1))))
+            .expect("set a read timeout");
+        match socket.recv_from(&mut buf) {
+            Ok((n, _)) => {
+                last_arrival = Instant::now();
+                if let Some(packet) = parse(&buf[..n], last_arrival) {
+                    received.push(packet);
+                }
+            }
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(e) => panic!("receiving RTP: {e}"),
+        }
+        while let Some((due, payload)) = queue.peek() {
+            if *due > Instant::now() {
+                break;
+            }
+            if let Some(dest) = to() {
+                socket.send_to(payload, dest).expect("send RTP");
+            }
+            queue.next();
+        }
+    }
+}
+
+#[test]
+fn prompt_rtp_arrives_paced_and_capture_digits_reach_the_call_record_once() {
+    if !sipp_available() {
+        return;
+    }
+    let Some(conformance) = conformance() else {
+        return;
+    };
+    let capture_path = conformance.join("rtp-pcaps/dtmf_sdp_recognition_ulaw-2013785496.pcap");
+    let capture: Vec<(Duration, Vec<u8>)> = udp_datagrams(&capture_path)
+        .expect("read the capture")
+        .into_iter()
+        // RTP only, and nothing after the last digit's end (at 14.9 s) but a short tail.
+        .filter(|d| d.payload.len() >= 12 && d.payload[0] >> 6 == 2)
+        .filter(|d| d.time < Duration::from_millis(15_500))
+        .map(|d| (d.time, d.payload))
+        .collect();
+    assert!(capture.len() > 700, "the capture holds its RTP");
+
+    let prompts = tempfile::tempdir().expect("a prompts directory");
+    write_prompt(&prompts.path().join("envelope.wav"));
+    let config = HeraldConfig {
+        media: vec![
+            format!("prompts = {}", common::toml_str(&prompts.path().display().to_string())),
+            "greeting = \"envelope\"".into(),
+            "media_timeout = 2".into(),
+        ],
+        ..HeraldConfig::default()
+    };
+    let herald = Herald::start(&config);
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind the caller's RTP socket");
+    let rtp_port = socket.local_addr().expect("local address").port();
+
+    let received = std::thread::scope(|scope| {
+        let sipp = scope.spawn(|| {
+            Sipp::new("uac_media.xml")
+                .set("rtp_port", &rtp_port.to_string())
+                .run(&herald)
+        });
+        // Herald's first packet tells where it sends from: symmetric RTP, we answer there.
+        let mut buf = [0u8; 2048];
+        socket
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("set a read timeout");
+        let (n, herald_rtp) = socket.recv_from(&mut buf).expect("Herald's first RTP packet");
+        let first = parse(&buf[..n], Instant::now()).expect("an RTP packet");
+        // The first digit of the capture is at 5.8 s: start at 3.8 s so the prompt (1.5 s)
+        // has finished before it (a digit would barge in and cut it short).
+        let mut rest = converse(
+            &socket,
+            &capture,
+            Duration::from_millis(3800),
+            Duration::from_secs(3),
+            || Some(herald_rtp),
+        );
+        rest.insert(0, first);
+        sipp.join().expect("SIPp thread").assert_success("media call");
+        rest
+    });
+
+    // The prompt: the first PROMPT_PACKETS packets, marker on the first, PCMU, one SSRC,
+    // consecutive sequence numbers and timestamps 160 apart.
+    assert!(received.len() > PROMPT_PACKETS + 50, "got {} packets", received.len());
+    let prompt = &received[..PROMPT_PACKETS];
+    assert!(prompt[0].marker, "the prompt's first packet carries the marker bit");
+    for pair in received.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        assert_eq!((a.payload_type, b.ssrc), (0, a.ssrc), "PCMU from one SSRC");
+        assert_eq!(b.sequence, a.sequence.wrapping_add(1), "sequence continuity");
+        assert_eq!(b.timestamp, a.timestamp.wrapping_add(160), "timestamp continuity");
+        assert_eq!(b.payload.len(), 160, "20 ms of PCMU");
+    }
+    // Pacing: over the whole call, packets leave on a 20 ms grid. The median gap is 20 ms
+    // give or take the worker's tick; the span of the prompt is 1.5 s give or take one tick.
+    let mut gaps: Vec<f64> = received
+        .windows(2)
+        .map(|p| p[1].at.duration_since(p[0].at).as_secs_f64() * 1000.0)
+        .collect();
+    gaps.sort_by(f64::total_cmp);
+    let median = gaps[gaps.len() / 2];
+    assert!((15.0..=25.0).contains(&median), "median spacing {median:.1} ms");
+    let span = received[PROMPT_PACKETS].at.duration_since(received[0].at);
+    assert!(
+        (1400..=1600).contains(&span.as_millis()),
+        "the prompt's 75 packets spanned {span:?}"
+    );
+    // The decoded audio follows the prompt's energy envelope. Frames next to a segment
+    // boundary are skipped: the resampler's filter spreads an edge over a few samples.
+    for (i, packet) in prompt.iter().enumerate() {
+        if i % (SEGMENT_MS / 20) == 0 || i % (SEGMENT_MS / 20) == SEGMENT_MS / 20 - 1 {
+            continue;
+        }
+        let pcm: Vec<i16> = packet.payload.iter().map(|&b| ulaw_to_linear(b)).collect();
+        let level = rms_dbfs(&pcm);
+        let want = expected_level(i);
+        if want.is_finite() {
+            assert!((level - want).abs() < 1.0, "frame {i}: {level:.1} dBFS, want {want:.1}");
+        } else {
+            assert!(level < -60.0, "frame {i} should be silent: {level:.1} dBFS");
+        }
+    }
+    // After the prompt, silence.
+    let after: Vec<i16> = received[PROMPT_PACKETS + 5]
+        .payload
+        .iter()
+        .map(|&b| ulaw_to_linear(b))
+        .collect();
+    assert!(rms_dbfs(&after) < -60.0, "silence after the prompt");
+
+    // The digits, exactly and once, by RFC 4733, in the call record.
+    let call = herald.wait_for_call_record("the call ended with its media record", |c| {
+        c["state"] == "ended"
+            && c["events"]
+                .as_array()
+                .is_some_and(|e| e.iter().any(|e| e["kind"] == "media"))
+    });
+    let events = call["events"].as_array().expect("events");
+    let digits: String = events
+        .iter()
+        .filter(|e| e["kind"] == "dtmf")
+        .map(|e| {
+            assert_eq!(e["detail"]["method"], "rfc4733");
+            e["detail"]["digit"].as_str().expect("a digit").to_owned()
+        })
+        .collect();
+    assert_eq!(digits, "2013785496");
+    assert!(events.iter().any(|e| e["kind"] == "media-timeout"), "{events:?}");
+    let finished = events
+        .iter()
+        .find(|e| e["kind"] == "prompt-finished")
+        .expect("the prompt finished");
+    assert_eq!(finished["detail"]["interrupted"], false);
+    let media = events.iter().find(|e| e["kind"] == "media").expect("media stats");
+    assert_eq!(media["detail"]["digits"], 10);
+    assert_eq!(media["detail"]["foreign_packets"], 0);
+    assert!(media["detail"]["packets_received"].as_u64() > Some(500));
+}
