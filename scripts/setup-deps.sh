@@ -3,14 +3,17 @@
 #   setup-deps.sh build   what building the server needs
 #   setup-deps.sh test    plus the real peers the test suite runs against
 set -euo pipefail
-want=(pkg-config)
+# cmake and a C compiler: the opus crate builds libopus from source.
+want=(pkg-config cmake build-essential)
 if [ "${1:-build}" = test ]; then
   # sip-tester: SIPp; postgresql: a real PostgreSQL for the store tests; iproute2 + util-linux:
-  # private network namespaces for the RFC 4475 wire test; openssl: the TLS test certificate.
-  want+=(sip-tester postgresql iproute2 util-linux openssl)
+  # private network namespaces for the RFC 4475 wire test; openssl: the TLS test certificate;
+  # asterisk-core-sounds-en-wav: 25 minutes of speech for the in-band DTMF talk-off test.
+  want+=(sip-tester postgresql iproute2 util-linux openssl asterisk-core-sounds-en-wav)
 fi
 if [ "${1:-build}" = bench ]; then
-  want+=(sip-tester kamailio)
+  # kamailio: the SIP baseline; rtpengine-daemon: the media baseline (benches/load/).
+  want+=(sip-tester kamailio rtpengine-daemon)
 fi
 missing=()
 for p in "${want[@]}"; do

@@ -36,6 +36,7 @@ use std::time::Duration;
 use crate::dtmf::Digit;
 
 /// Level in dBm0 of a sine wave whose peak is full scale (32768), per ITU-T G.711 (A-law).
+#[allow(clippy::approx_constant, reason = "a level in dB from G.711, not π")]
 pub const FULL_SCALE_SINE_DBM0: f64 = 3.14;
 
 /// The peak amplitude, in 16-bit linear units, of a sine wave at `dbm0` dBm0.
@@ -91,12 +92,20 @@ pub struct ToneSpec {
 impl ToneSpec {
     /// One sine wave.
     pub fn single(hz: f64, dbm0: f64, cadence: Cadence) -> ToneSpec {
-        ToneSpec { first: ToneComponent { hz, dbm0 }, second: None, cadence }
+        ToneSpec {
+            first: ToneComponent { hz, dbm0 },
+            second: None,
+            cadence,
+        }
     }
 
     /// Two sine waves, each with its own level.
     pub fn dual(first: ToneComponent, second: ToneComponent, cadence: Cadence) -> ToneSpec {
-        ToneSpec { first, second: Some(second), cadence }
+        ToneSpec {
+            first,
+            second: Some(second),
+            cadence,
+        }
     }
 
     /// The DTMF tone of `digit`, sounding for `on`: low group at -10 dBm0, high group at
@@ -109,8 +118,14 @@ impl ToneSpec {
     pub fn dtmf_at(digit: Digit, low_dbm0: f64, high_dbm0: f64, on: Duration) -> ToneSpec {
         let (low, high) = digit.frequencies();
         ToneSpec::dual(
-            ToneComponent { hz: low, dbm0: low_dbm0 },
-            ToneComponent { hz: high, dbm0: high_dbm0 },
+            ToneComponent {
+                hz: low,
+                dbm0: low_dbm0,
+            },
+            ToneComponent {
+                hz: high,
+                dbm0: high_dbm0,
+            },
             Cadence::Once(on),
         )
     }
@@ -123,7 +138,14 @@ impl ToneSpec {
     /// European (ETSI/CEPT) ringback: 425 Hz at -13 dBm0, 1 s on, 4 s off.
     pub fn ringback_europe() -> ToneSpec {
         let on = Duration::from_secs(1);
-        ToneSpec::single(425.0, -13.0, Cadence::Repeat { on, off: Duration::from_secs(4) })
+        ToneSpec::single(
+            425.0,
+            -13.0,
+            Cadence::Repeat {
+                on,
+                off: Duration::from_secs(4),
+            },
+        )
     }
 
     /// North American ringback (precise tone plan): 440 + 480 Hz at -19 dBm0 each, 2 s on,
@@ -131,9 +153,18 @@ impl ToneSpec {
     pub fn ringback_north_america() -> ToneSpec {
         let on = Duration::from_secs(2);
         ToneSpec::dual(
-            ToneComponent { hz: 440.0, dbm0: -19.0 },
-            ToneComponent { hz: 480.0, dbm0: -19.0 },
-            Cadence::Repeat { on, off: Duration::from_secs(4) },
+            ToneComponent {
+                hz: 440.0,
+                dbm0: -19.0,
+            },
+            ToneComponent {
+                hz: 480.0,
+                dbm0: -19.0,
+            },
+            Cadence::Repeat {
+                on,
+                off: Duration::from_secs(4),
+            },
         )
     }
 }
@@ -177,7 +208,10 @@ impl ToneGenerator {
     pub fn new(sample_rate: u32, spec: ToneSpec) -> ToneGenerator {
         let rate = f64::from(sample_rate.max(1));
         let oscillator = |c: ToneComponent| (c.hz / rate, dbm0_to_peak(c.dbm0));
-        let oscillators = [oscillator(spec.first), spec.second.map_or((0.0, 0.0), oscillator)];
+        let oscillators = [
+            oscillator(spec.first),
+            spec.second.map_or((0.0, 0.0), oscillator),
+        ];
         let samples = |d: Duration| duration_to_samples(d, sample_rate);
         let (on, period, continuous) = match spec.cadence {
             Cadence::Continuous => (0, None, true),
@@ -187,7 +221,13 @@ impl ToneGenerator {
                 (on, Some(on + samples(off)), false)
             }
         };
-        ToneGenerator { oscillators, position: 0, on, period, continuous }
+        ToneGenerator {
+            oscillators,
+            position: 0,
+            on,
+            period,
+            continuous,
+        }
     }
 
     /// Writes the next `out.len()` samples. After a [`Cadence::Once`] tone has finished, the
@@ -255,7 +295,11 @@ mod tests {
     #[test]
     fn levels_follow_g711() {
         assert!((dbm0_to_peak(FULL_SCALE_SINE_DBM0) - 32768.0).abs() < 1e-9);
-        assert!((dbm0_to_peak(0.0) - 22828.0).abs() < 1.0, "{}", dbm0_to_peak(0.0));
+        assert!(
+            (dbm0_to_peak(0.0) - 22828.0).abs() < 1.0,
+            "{}",
+            dbm0_to_peak(0.0)
+        );
         let p = dbm0_to_peak(-13.0);
         assert!((power_to_dbm0(p * p / 2.0) + 13.0).abs() < 1e-9);
     }
@@ -307,13 +351,20 @@ mod tests {
         assert!(loud(0..8000) && !loud(8000..40000) && loud(40000..48000));
         assert!(!loud(48000..80000) && loud(80000..88000));
         // The second burst continues the phase of the first, as if never interrupted.
-        let continuous = generate(ToneSpec::single(425.0, -13.0, Cadence::Continuous), 8000, 48000);
+        let continuous = generate(
+            ToneSpec::single(425.0, -13.0, Cadence::Continuous),
+            8000,
+            48000,
+        );
         assert_eq!(out[40000..48000], continuous[40000..48000]);
     }
 
     #[test]
     fn loud_tones_clip_instead_of_wrapping() {
-        let c = ToneComponent { hz: 1000.0, dbm0: 3.0 };
+        let c = ToneComponent {
+            hz: 1000.0,
+            dbm0: 3.0,
+        };
         let out = generate(ToneSpec::dual(c, c, Cadence::Continuous), 8000, 8);
         assert_eq!(out.iter().max(), Some(&i16::MAX));
         assert_eq!(out.iter().min(), Some(&i16::MIN));

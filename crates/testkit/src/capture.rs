@@ -81,26 +81,40 @@ pub enum CaptureError {
 
 /// Every UDP datagram in the pcap or pcapng file at `path`. See the module documentation.
 pub fn udp_datagrams(path: &Path) -> Result<Vec<CapturedDatagram>, CaptureError> {
-    let data = std::fs::read(path)
-        .map_err(|source| CaptureError::Io { path: path.to_owned(), source })?;
+    let data = std::fs::read(path).map_err(|source| CaptureError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
     let frames = if data.starts_with(&[0x0a, 0x0d, 0x0d, 0x0a]) {
         pcapng_frames(&data)
     } else {
         pcap_frames(&data)
     }
-    .map_err(|e| CaptureError::Format { path: path.to_owned(), reason: e.to_string() })?;
+    .map_err(|e| CaptureError::Format {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })?;
     let first = frames.first().map(|f| f.timestamp).unwrap_or_default();
     let mut datagrams = Vec::new();
     for (index, frame) in frames.iter().enumerate() {
         let found = datagram_in(frame.link, &frame.data).map_err(|e| match e {
-            FrameError::Truncated => CaptureError::Truncated { path: path.to_owned(), index },
-            FrameError::LinkType(link_type) => {
-                CaptureError::UnsupportedLinkType { path: path.to_owned(), link_type }
-            }
+            FrameError::Truncated => CaptureError::Truncated {
+                path: path.to_owned(),
+                index,
+            },
+            FrameError::LinkType(link_type) => CaptureError::UnsupportedLinkType {
+                path: path.to_owned(),
+                link_type,
+            },
         })?;
         if let Some((src, dst, payload)) = found {
             let time = frame.timestamp.saturating_sub(first);
-            datagrams.push(CapturedDatagram { time, src, dst, payload: payload.to_vec() });
+            datagrams.push(CapturedDatagram {
+                time,
+                src,
+                dst,
+                payload: payload.to_vec(),
+            });
         }
     }
     Ok(datagrams)
@@ -120,8 +134,14 @@ fn pcap_frames(data: &[u8]) -> Result<Vec<Frame<'_>>, PcapError> {
     while !rest.is_empty() {
         match parser.next_packet(rest) {
             Ok((next, packet)) => {
-                let PcapPacket { timestamp, data, .. } = packet;
-                frames.push(Frame { link, timestamp, data });
+                let PcapPacket {
+                    timestamp, data, ..
+                } = packet;
+                frames.push(Frame {
+                    link,
+                    timestamp,
+                    data,
+                });
                 rest = next;
             }
             Err(PcapError::IncompleteBuffer) => break,
@@ -148,7 +168,11 @@ fn pcapng_frames(data: &[u8]) -> Result<Vec<Frame<'_>>, PcapError> {
             Block::Packet(p) => {
                 // The obsolete Packet Block's two timestamp words are read as one u64 in the
                 // section's byte order, which swaps them in little-endian files.
-                let t = if little_endian { p.timestamp.rotate_left(32) } else { p.timestamp };
+                let t = if little_endian {
+                    p.timestamp.rotate_left(32)
+                } else {
+                    p.timestamp
+                };
                 (u32::from(p.interface_id), Some(u128::from(t)), p.data)
             }
             Block::SimplePacket(p) => (0, None, p.data),
@@ -160,7 +184,11 @@ fn pcapng_frames(data: &[u8]) -> Result<Vec<Frame<'_>>, PcapError> {
         if let Some(raw) = raw_time {
             last_time = scale_timestamp(raw, tsresol(&idb.options));
         }
-        frames.push(Frame { link: u32::from(idb.linktype), timestamp: last_time, data });
+        frames.push(Frame {
+            link: u32::from(idb.linktype),
+            timestamp: last_time,
+            data,
+        });
     }
     Ok(frames)
 }
@@ -238,22 +266,34 @@ fn ip_datagram(ip: &[u8]) -> Result<Option<Datagram<'_>>, FrameError> {
 }
 
 fn ipv4_datagram(ip: &[u8]) -> Result<Option<Datagram<'_>>, FrameError> {
-    let Some(header) = ip.first_chunk::<20>() else { return Ok(None) };
+    let Some(header) = ip.first_chunk::<20>() else {
+        return Ok(None);
+    };
     let header_len = usize::from(header[0] & 0x0f) * 4;
     let fragment = u16::from_be_bytes([header[6], header[7]]) & 0x3fff != 0;
     if header[9] != 17 || fragment || header_len < 20 {
         return Ok(None);
     }
     let total = usize::from(u16::from_be_bytes([header[2], header[3]]));
-    let src = IpAddr::V4(Ipv4Addr::new(header[12], header[13], header[14], header[15]));
-    let dst = IpAddr::V4(Ipv4Addr::new(header[16], header[17], header[18], header[19]));
+    let src = IpAddr::V4(Ipv4Addr::new(
+        header[12], header[13], header[14], header[15],
+    ));
+    let dst = IpAddr::V4(Ipv4Addr::new(
+        header[16], header[17], header[18], header[19],
+    ));
     // Ethernet pads short frames: the IP total length says where the packet ends.
     let packet = ip.get(..total.min(ip.len())).unwrap_or(ip);
-    udp_datagram(src, dst, packet.get(header_len..).ok_or(FrameError::Truncated)?)
+    udp_datagram(
+        src,
+        dst,
+        packet.get(header_len..).ok_or(FrameError::Truncated)?,
+    )
 }
 
 fn ipv6_datagram(ip: &[u8]) -> Result<Option<Datagram<'_>>, FrameError> {
-    let Some(header) = ip.first_chunk::<40>() else { return Ok(None) };
+    let Some(header) = ip.first_chunk::<40>() else {
+        return Ok(None);
+    };
     let src: [u8; 16] = header[8..24].try_into().unwrap_or_default();
     let dst: [u8; 16] = header[24..40].try_into().unwrap_or_default();
     let payload_len = usize::from(u16::from_be_bytes([header[4], header[5]]));
@@ -269,17 +309,26 @@ fn ipv6_datagram(ip: &[u8]) -> Result<Option<Datagram<'_>>, FrameError> {
     if next != 17 {
         return Ok(None);
     }
-    let (src, dst) = (IpAddr::V6(Ipv6Addr::from(src)), IpAddr::V6(Ipv6Addr::from(dst)));
+    let (src, dst) = (
+        IpAddr::V6(Ipv6Addr::from(src)),
+        IpAddr::V6(Ipv6Addr::from(dst)),
+    );
     udp_datagram(src, dst, packet.get(offset..).ok_or(FrameError::Truncated)?)
 }
 
 fn udp_datagram(src: IpAddr, dst: IpAddr, udp: &[u8]) -> Result<Option<Datagram<'_>>, FrameError> {
-    let Some(header) = udp.first_chunk::<8>() else { return Err(FrameError::Truncated) };
+    let Some(header) = udp.first_chunk::<8>() else {
+        return Err(FrameError::Truncated);
+    };
     let src_port = u16::from_be_bytes([header[0], header[1]]);
     let dst_port = u16::from_be_bytes([header[2], header[3]]);
     let len = usize::from(u16::from_be_bytes([header[4], header[5]]));
     let payload = udp.get(8..len.max(8)).ok_or(FrameError::Truncated)?;
-    Ok(Some((SocketAddr::new(src, src_port), SocketAddr::new(dst, dst_port), payload)))
+    Ok(Some((
+        SocketAddr::new(src, src_port),
+        SocketAddr::new(dst, dst_port),
+        payload,
+    )))
 }
 
 fn be16(data: &[u8], offset: usize) -> Option<u16> {
@@ -437,7 +486,11 @@ mod tests {
         assert_eq!(v4[0].payload, PAYLOAD);
         let v6 = read(&pcap(276, &[((1, 0), sll2(&ipv6_udp()))])).unwrap();
         assert_eq!(v6[0].src, "[::1]:5004".parse().unwrap());
-        let raw = read(&pcap(101, &[((1, 0), ipv4_udp(false)), ((1, 5), ipv6_udp())])).unwrap();
+        let raw = read(&pcap(
+            101,
+            &[((1, 0), ipv4_udp(false)), ((1, 5), ipv6_udp())],
+        ))
+        .unwrap();
         assert_eq!(raw.len(), 2);
         assert_eq!(raw[1].time, Duration::from_micros(5));
     }
@@ -448,14 +501,21 @@ mod tests {
         let file = pcapng(
             &[(1, None), (101, Some(9))],
             &[
-                (0, 1_000_000, frame.clone()),        // 1 s in microseconds
+                (0, 1_000_000, frame.clone()),       // 1 s in microseconds
                 (1, 1_250_000_000, ipv4_udp(false)), // 1.25 s in nanoseconds
                 (0, 3_000_001, frame),
             ],
         );
         let got = read(&file).unwrap();
         let times: Vec<Duration> = got.iter().map(|d| d.time).collect();
-        assert_eq!(times, [Duration::ZERO, Duration::from_millis(250), Duration::from_micros(2_000_001)]);
+        assert_eq!(
+            times,
+            [
+                Duration::ZERO,
+                Duration::from_millis(250),
+                Duration::from_micros(2_000_001)
+            ]
+        );
     }
 
     #[test]
@@ -470,7 +530,10 @@ mod tests {
             read(&pcap(147, &[((1, 0), vec![0; 40])])),
             Err(CaptureError::UnsupportedLinkType { link_type: 147, .. })
         ));
-        assert!(matches!(read(b"not a capture at all"), Err(CaptureError::Format { .. })));
+        assert!(matches!(
+            read(b"not a capture at all"),
+            Err(CaptureError::Format { .. })
+        ));
         let missing = udp_datagrams(Path::new("/nonexistent/capture.pcap"));
         assert!(matches!(missing, Err(CaptureError::Io { .. })));
     }

@@ -86,8 +86,12 @@ pub struct WorkerConfig {
 
 /// Largest datagram we accept: RTP of any codec we speak fits far below this.
 const MAX_DATAGRAM: usize = 2048;
-/// Datagrams read from one socket per tick before moving on (fairness under a flood).
-const MAX_READS_PER_SOCKET: usize = 16;
+/// Datagrams a socket may deliver per second: four times a 20 ms stream's rate, twice a 10 ms
+/// one's. A worker reads at most this many per tick (one per 5 ms tick): at 20 ms ptime a
+/// socket rarely holds more, and reading until EAGAIN would waste a system call per packet.
+/// Epoll is level-triggered, so a socket with more waiting is served again next tick, and a
+/// flood on one socket cannot take a tick from the others.
+const READS_PER_SECOND: u32 = 200;
 
 struct Slot {
     socket: UdpSocket,
@@ -241,7 +245,8 @@ impl Worker {
     }
 
     fn drain(&mut self, key: StreamKey, now: Instant) {
-        for _ in 0..MAX_READS_PER_SOCKET {
+        let reads = (self.config.tick.as_millis() as u32 * READS_PER_SECOND / 1000).max(1);
+        for _ in 0..reads {
             let Some(slot) = self.slots.get_mut(&key) else {
                 return;
             };

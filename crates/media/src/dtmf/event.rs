@@ -37,9 +37,9 @@ impl TelephoneEvent {
 
     /// Reads the first event block of an RTP telephone-event payload.
     ///
-    /// Bytes after the first block are ignored: RFC 4733 §2.5.1.5 sends one event per packet
-    /// and achieves redundancy by repeating packets, but a tolerant reader accepts padding or
-    /// extra blocks. The reserved R bit is ignored.
+    /// Bytes after the first block are ignored: senders put one event in a packet and get
+    /// redundancy by repeating packets, and a tolerant reader accepts padding or further
+    /// blocks rather than refusing the packet. The reserved R bit is ignored.
     pub fn parse(payload: &[u8]) -> Result<TelephoneEvent, DtmfError> {
         let Some(&[event, flags, hi, lo]) = payload.first_chunk::<4>() else {
             return Err(DtmfError::ShortPayload { len: payload.len() });
@@ -116,16 +116,29 @@ mod tests {
 
     #[test]
     fn write_clamps_volume_and_checks_the_buffer() {
-        let e = TelephoneEvent { event: 10, end: true, volume: 200, duration: 1600 };
+        let e = TelephoneEvent {
+            event: 10,
+            end: true,
+            volume: 200,
+            duration: 1600,
+        };
         let mut buf = [0u8; 6];
         assert_eq!(e.write(&mut buf), Ok(4));
         assert_eq!(buf, [10, 0x80 | 63, 0x06, 0x40, 0, 0]);
-        assert_eq!(e.write(&mut buf[..3]), Err(DtmfError::BufferTooSmall { len: 3 }));
+        assert_eq!(
+            e.write(&mut buf[..3]),
+            Err(DtmfError::BufferTooSmall { len: 3 })
+        );
     }
 
     #[test]
     fn debug_hides_the_event_code() {
-        let e = TelephoneEvent { event: 7, end: false, volume: 10, duration: 0 };
+        let e = TelephoneEvent {
+            event: 7,
+            end: false,
+            volume: 10,
+            duration: 0,
+        };
         let s = format!("{e:?}");
         assert!(!s.contains('7'), "{s}");
         assert!(s.contains("event: .."), "{s}");

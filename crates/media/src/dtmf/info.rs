@@ -40,7 +40,10 @@ pub fn parse_info(content_type: &str, body: &[u8]) -> Result<InfoDigit, DtmfErro
     if kind.eq_ignore_ascii_case("application/dtmf-relay") {
         parse_relay(text)
     } else if kind.eq_ignore_ascii_case("application/dtmf") {
-        Ok(InfoDigit { digit: parse_signal(text)?, duration: None })
+        Ok(InfoDigit {
+            digit: parse_signal(text)?,
+            duration: None,
+        })
     } else {
         Err(DtmfError::UnsupportedContentType)
     }
@@ -65,7 +68,9 @@ fn parse_relay(text: &str) -> Result<InfoDigit, DtmfError> {
             }
             digit = Some(parse_signal(value)?);
         } else if key.eq_ignore_ascii_case("duration") {
-            let ms = value.parse::<u64>().map_err(|_| DtmfError::InvalidDuration)?;
+            let ms = value
+                .parse::<u64>()
+                .map_err(|_| DtmfError::InvalidDuration)?;
             duration = Some(Duration::from_millis(ms));
         }
     }
@@ -102,13 +107,25 @@ mod tests {
     #[test]
     fn reads_dtmf_relay_as_phones_send_it() {
         let relay = "application/dtmf-relay";
-        assert_eq!(key(relay, "Signal=5\r\nDuration=160\r\n"), Ok(('5', Some(160))));
-        assert_eq!(key(relay, "Signal= *\r\nDuration= 250\r\n"), Ok(('*', Some(250))));
+        assert_eq!(
+            key(relay, "Signal=5\r\nDuration=160\r\n"),
+            Ok(('5', Some(160)))
+        );
+        assert_eq!(
+            key(relay, "Signal= *\r\nDuration= 250\r\n"),
+            Ok(('*', Some(250)))
+        );
         assert_eq!(key(relay, "signal=#\nduration=100\n"), Ok(('#', Some(100))));
         assert_eq!(key(relay, "Signal=d"), Ok(('D', None)));
         assert_eq!(key(relay, "Signal=11\r\n"), Ok(('#', None)));
-        assert_eq!(key(relay, "\r\nMode=x\r\nSIGNAL = 0 \r\n\r\n"), Ok(('0', None)));
-        assert_eq!(key("Application/DTMF-Relay; charset=utf-8", "Signal=9"), Ok(('9', None)));
+        assert_eq!(
+            key(relay, "\r\nMode=x\r\nSIGNAL = 0 \r\n\r\n"),
+            Ok(('0', None))
+        );
+        assert_eq!(
+            key("Application/DTMF-Relay; charset=utf-8", "Signal=9"),
+            Ok(('9', None))
+        );
     }
 
     #[test]
@@ -122,16 +139,28 @@ mod tests {
     #[test]
     fn refuses_what_it_cannot_read() {
         let relay = "application/dtmf-relay";
-        assert_eq!(key("text/plain", "Signal=5"), Err(DtmfError::UnsupportedContentType));
+        assert_eq!(
+            key("text/plain", "Signal=5"),
+            Err(DtmfError::UnsupportedContentType)
+        );
         assert_eq!(key(relay, "Duration=160"), Err(DtmfError::MissingSignal));
         assert_eq!(key(relay, ""), Err(DtmfError::MissingSignal));
-        assert_eq!(key(relay, "Signal=5\nSignal=6"), Err(DtmfError::DuplicateSignal));
+        assert_eq!(
+            key(relay, "Signal=5\nSignal=6"),
+            Err(DtmfError::DuplicateSignal)
+        );
         assert_eq!(key(relay, "Signal=E"), Err(DtmfError::NotADigit));
         assert_eq!(key(relay, "Signal=16"), Err(DtmfError::NotADigit));
         assert_eq!(key(relay, "Signal=55"), Err(DtmfError::NotADigit));
         assert_eq!(key(relay, "Signal="), Err(DtmfError::NotADigit));
-        assert_eq!(key(relay, "Signal=5\nDuration=-1"), Err(DtmfError::InvalidDuration));
-        assert_eq!(key(relay, "Signal=5\nhello"), Err(DtmfError::MalformedLine { line: 2 }));
+        assert_eq!(
+            key(relay, "Signal=5\nDuration=-1"),
+            Err(DtmfError::InvalidDuration)
+        );
+        assert_eq!(
+            key(relay, "Signal=5\nhello"),
+            Err(DtmfError::MalformedLine { line: 2 })
+        );
         assert_eq!(key("application/dtmf", ""), Err(DtmfError::NotADigit));
         assert_eq!(
             parse_info("application/dtmf", &[0xff, 0x35]),

@@ -69,7 +69,9 @@ pub struct PipelineConfig {
 
 impl Default for PipelineConfig {
     fn default() -> Self {
-        PipelineConfig { same_press_window: Duration::from_millis(300) }
+        PipelineConfig {
+            same_press_window: Duration::from_millis(300),
+        }
     }
 }
 
@@ -139,8 +141,16 @@ impl DtmfPipeline {
         if self.confirm_recent(now, source, digit) {
             return;
         }
-        self.remember(Recent { digit, at: now, sources: source.bit() });
-        self.presses.push(KeyPress { digit, source, at: now });
+        self.remember(Recent {
+            digit,
+            at: now,
+            sources: source.bit(),
+        });
+        self.presses.push(KeyPress {
+            digit,
+            source,
+            at: now,
+        });
     }
 
     /// The next key press.
@@ -159,7 +169,9 @@ impl DtmfPipeline {
         let window = self.config.same_press_window;
         let newest_first = (0..RECENT).map(|i| (self.recent_next + RECENT - 1 - i) % RECENT);
         for index in newest_first {
-            let Some(press) = &mut self.recent[index] else { continue };
+            let Some(press) = &mut self.recent[index] else {
+                continue;
+            };
             let fresh = now.saturating_duration_since(press.at) < window;
             if fresh && press.digit == digit && press.sources & source.bit() == 0 {
                 press.sources |= source.bit();
@@ -226,8 +238,12 @@ mod tests {
 
     #[test]
     fn fast_repeats_signalled_two_ways_count_twice() {
-        let events =
-            [(0, SipInfo, '5'), (20, Rfc4733, '5'), (150, SipInfo, '5'), (170, Rfc4733, '5')];
+        let events = [
+            (0, SipInfo, '5'),
+            (20, Rfc4733, '5'),
+            (150, SipInfo, '5'),
+            (170, Rfc4733, '5'),
+        ];
         assert_eq!(run(&events), "55");
     }
 

@@ -16,7 +16,11 @@ impl<T> OutputQueue<T> {
     /// A queue holding at most `capacity` items (at least one).
     pub(crate) fn new(capacity: usize) -> Self {
         let capacity = capacity.max(1);
-        OutputQueue { items: VecDeque::with_capacity(capacity), capacity, dropped: 0 }
+        OutputQueue {
+            items: VecDeque::with_capacity(capacity),
+            capacity,
+            dropped: 0,
+        }
     }
 
     /// Appends `item`, dropping the oldest item when the queue is full.

@@ -1,14 +1,14 @@
 //! [`EventReceiver`]: RFC 4733 telephone-event packets in, one digit per key press out.
 //!
 //! A sender reports one key press as a run of packets that all carry the RTP timestamp of the
-//! moment the key went down (RFC 4733 §2.5.1.1): the first with the marker bit, then updates
+//! moment the key went down (RFC 4733 §2.5): the first with the marker bit, then updates
 //! with a growing duration, then (usually three copies of) an end packet with the E bit. Any of
 //! them may be lost, repeated or reordered. The receiver turns that run into exactly one
 //! [`ReceivedDigit`].
 //!
 //! # Identity of an event
 //!
-//! An event is its `(RTP timestamp, event code)` pair (§2.5.2.1):
+//! An event is its `(RTP timestamp, event code)` pair:
 //!
 //! - a packet with the current event's pair updates it (redundant copies, repeated end
 //!   packets and late non-end packets change nothing visible);
@@ -37,29 +37,31 @@
 //!
 //! On its end packet, when a newer event starts, or when no packet for it arrived for
 //! `max(3 × update interval, 200 ms)` ([`EventReceiver::poll_timeout`]). The update interval is
-//! measured as duration growth per sequence number, so lost packets do not inflate it; it
-//! defaults to 50 ms, the longest interval senders commonly use. Three missed updates in a row
-//! mean the sender has stopped, and 200 ms covers jitter for fast senders. Ending matters for
-//! long-press segments (above); it never produces or suppresses a digit.
+//! measured as duration growth per sequence number, so lost packets do not stretch it; until
+//! two packets have shown it, it is taken as 50 ms, the longest interval senders commonly use.
+//! Three missed updates in a row mean the sender has stopped; 200 ms covers jitter for fast
+//! senders. A packet of an event that timed out (but never sent its end) revives it: the
+//! sender was only late. Ending matters for long-press segments (above); it never produces or
+//! suppresses a digit.
 //!
-//! Non-DTMF events (code 16 and up, such as a flash) are tracked the same way so they can end
-//! the previous key press, but are not reported.
+//! Non-DTMF events (code 16 and up, such as a flash) are tracked the same way so they end the
+//! previous key press, but are not reported.
 //!
 //! # States
 //!
 //! ```text
-//!                    first packet of a new event / report digit
-//!        +------+  ---------------------------------------------->  +--------+
-//!        | Idle |                                                   | Active |<--+ packet of this event:
-//!        +------+             E bit (first packet) / report         +--------+---+ grow duration
-//!            |  -------------------------------------------+          |    |  ^
-//!            |                                             v          |    |  | newer event / report,
-//!            |                                         +-------+ E bit|    |  | or long-press segment
-//!            +---------------------------------------->| Ended |<-----+    |  | (no report)
-//!                                                      +-------+ <---------+  |
-//!                                                        |     timeout       |
-//!                                                        +-------------------+
-//!                                    newer event / report (same event or older: ignored)
+//!           first packet of a new event: report it                packet of this event:
+//!  +------+ ------------------------------------> +--------+ <--+ keep the longest duration
+//!  | Idle |                                       | Active | ---+
+//!  +------+ ---------------+                      +--------+ <---------------------------+
+//!                          |                       |  |   |                              |
+//!          first packet is |   end packet, timeout |  |   | newer event: report it;      | packet of it
+//!          an end packet:  |                       |  |   | next long-press segment:     | after a timeout
+//!          report it       v                       v  |   | no report                    | (revived)
+//!                       +-------+ <----------------+  +---+                              |
+//!                       | Ended | -------------------------------------------------------+
+//!                       +-------+ ---> newer event: report it, Active (or Ended if it is an
+//!                                      end packet); this or an older event: ignored
 //! ```
 
 use std::time::{Duration, Instant};
@@ -187,7 +189,13 @@ impl EventReceiver {
     ) -> Result<(), DtmfError> {
         let te = TelephoneEvent::parse(payload)?;
         self.handle_timeout(now);
-        let packet = Packet { now, seq, timestamp, marker, te };
+        let packet = Packet {
+            now,
+            seq,
+            timestamp,
+            marker,
+            te,
+        };
         match self.relation(&packet) {
             Relation::Stale => {}
             Relation::Same => self.update(&packet),
@@ -203,7 +211,10 @@ impl EventReceiver {
         if let State::Active(event) = self.state
             && now >= self.deadline(&event)
         {
-            self.state = State::Ended { event, by_end_bit: false };
+            self.state = State::Ended {
+                event,
+                by_end_bit: false,
+            };
         }
     }
 
@@ -257,16 +268,18 @@ impl EventReceiver {
     }
 
     fn update(&mut self, p: &Packet) {
-        let (mut event, ended) = match self.state {
+        let (mut event, by_end_bit) = match self.state {
             State::Active(event) => (event, false),
             State::Ended { event, by_end_bit } => (event, by_end_bit),
             State::Idle => return,
         };
         event.absorb(p);
-        // A packet of an event already over (late update, repeated end) changes nothing more.
-        self.state = match self.state {
-            State::Active(_) => after_packet(event, p.te.end),
-            _ => State::Ended { event, by_end_bit: ended || p.te.end },
+        // After an end packet the event is over for good (late updates, repeated ends); after
+        // a timeout a packet of it shows the sender was only late, and revives it.
+        self.state = if by_end_bit {
+            State::Ended { event, by_end_bit }
+        } else {
+            after_packet(event, p.te.end)
         };
     }
 
@@ -349,5 +362,12 @@ fn continues(latest: &Event, p: &Packet) -> bool {
 }
 
 fn after_packet(event: Event, end: bool) -> State {
-    if end { State::Ended { event, by_end_bit: true } } else { State::Active(event) }
+    if end {
+        State::Ended {
+            event,
+            by_end_bit: true,
+        }
+    } else {
+        State::Active(event)
+    }
 }

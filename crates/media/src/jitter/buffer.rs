@@ -6,8 +6,10 @@ use super::config::{JitterConfig, JitterConfigError, Units, signed};
 use super::playout::{EmptyReason, Frame, Playout, PutOutcome};
 use super::slots::{SlotRing, Stored};
 use super::stats::{JitterStats, Tally};
-use super::transit::{Edges, MediaClock, TransitWindow};
-use crate::rtp::{MAX_DROPOUT, MAX_MISORDER};
+use super::transit::{MediaClock, TransitWindow};
+
+mod adaptation;
+mod admission;
 
 /// An adaptive jitter buffer for one RTP stream: packets go in with [`put`](Self::put) as they
 /// arrive, one tick of playout comes out of [`get`](Self::get) per `frame_duration`. See the
@@ -21,14 +23,22 @@ pub struct JitterBuffer {
     transit: TransitWindow,
     phase: Phase,
     cursor: Cursor,
-    /// Usual timestamp step between consecutive packets (learned; one tick until then).
+    /// Usual timestamp step between consecutive packets (one tick until learned).
     step: u64,
+    /// Whether two consecutive steps agreed on `step` (until then a larger step with
+    /// consecutive sequence numbers may be a long packet rather than a pause).
+    step_confirmed: bool,
+    /// The last step seen between consecutive packets.
+    last_delta: Option<u64>,
     /// Highest sequence number stored since the (re)start, with its timestamp.
     newest: Option<(u64, u64)>,
     /// Playout offset (tick time minus the timestamp it plays), smoothed over tick jitter.
     offset: i64,
     /// Clock reading of the latest call, for the figures in `stats`.
     last_at: i64,
+    /// Until this clock reading (one window after playout first started) the adaptive target
+    /// is at least the initial delay: there is not yet a window of measurements.
+    warm_until: i64,
     /// Earliest instant for the next dropped or inserted frame.
     next_adjust: Option<Instant>,
     /// Packets stored since the last tick.
@@ -41,23 +51,26 @@ pub struct JitterBuffer {
 /// Where playout stands.
 ///
 /// ```text
-///                  put (first packet, or a restart)
-///                               │
-///                               ▼
-///      ┌──────────────── Prefetching(cause) ◀──────────────────────────────┐
-///      │  head due: waited ≥ target,               ▲                       │
-///      │  or enough media held                     │ next packet here but  │
-///      ▼                                           │ timestamp jumps ahead │
-///   Playing ───────────────────────────────────────┘ (sender paused: DTX)  │
-///    │  ▲  one tick per get: Frame, Continued, Missing                     │
-///    │  │  (adaptive: may drop one frame, or insert one Empty(Stretch))    │
-///    │  │                                                                  │
-///    │  └─ a long packet's tail turns up (the held ticks played it)        │
-///    │     no media for this tick                                          │
-///    └──────────────────────────▶ Underrun{ticks} ─────────────────────────┘
-///                                  holds the cursor     a packet arrives: the awaited one (late:
-///                                  (the delay grows)    delay grew), or one after a gap (lost or
-///                                                       paused: re-anchor on it)
+///        new(), reset(), or a restart (sequence/timestamp jump)
+///                     │
+///                     ▼
+///        ┌──── Prefetching(cause) ◀───────────────────────────────────────────┐
+///        │     Empty(Prefetching | Silence)            ▲                      │
+///        │                                             │ next in sequence,    │
+///        │ head due: waited ≥ target,                  │ timestamp jumps      │
+///        │ or that much media already held             │ ahead (a pause)      │
+///        ▼                                             │                      │
+///     Playing ─────────────────────────────────────────┘                      │
+///      │  ▲   one tick per get: Frame | Continued | Missing                   │
+///      │  │   (adaptive: drop one frame, or insert Empty(Stretch))            │
+///      │  │                                                                   │
+///      │  ├── after a gap: hand out its end as Missing while the margin       │
+///      │  │   is rebuilt; or the tail of a longer packet turns up             │
+///      │  │                                                                   │
+///      │  no media for this tick                  the awaited packet, late    │
+///      └───────────────▶ Underrun{ticks} ─────────(cause Late), or one after ─┘
+///                        Empty(Underrun),          a gap or pause (Gap, Silence):
+///                        the cursor holds          re-anchor on it
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -136,9 +149,18 @@ enum Admission {
 
 /// What `get` decided, before borrowing the payload.
 enum Decision {
-    Frame { seq: u64, duration: u64 },
-    Continued { timestamp: u64 },
-    Missing { timestamp: u64, duration: u64, next: Option<u64> },
+    Frame {
+        seq: u64,
+        duration: u64,
+    },
+    Continued {
+        timestamp: u64,
+    },
+    Missing {
+        timestamp: u64,
+        duration: u64,
+        next: Option<u64>,
+    },
     Empty(EmptyReason),
 }
 
@@ -153,9 +175,12 @@ impl JitterBuffer {
             phase: Phase::Prefetching(Cause::Start),
             cursor: Cursor::new(),
             step: units.tick,
+            step_confirmed: false,
+            last_delta: None,
             newest: None,
             offset: 0,
             last_at: 0,
+            warm_until: 0,
             next_adjust: None,
             arrivals: 0,
             sample_delay: false,
@@ -234,7 +259,9 @@ impl JitterBuffer {
         let edges = self.transit.edges(self.last_at);
         let spread = edges.map_or(0, |e| e.spread());
         let target = match edges {
-            Some(e) if self.units.adaptive => self.adaptive_target(e) - e.early,
+            Some(e) if self.units.adaptive => {
+                self.adaptive_target(e, self.last_at).saturating_sub(e.early)
+            }
             Some(_) | None => self.units.initial,
         };
         self.tally
@@ -246,115 +273,6 @@ impl JitterBuffer {
         let flushed = self.ring.clear();
         self.tally.counts.flushed += flushed as u64;
         self.start_over();
-    }
-
-    // ----- put -----
-
-    fn admit(&mut self, seq: u64, ts: u64) -> Admission {
-        let Some((newest, _)) = self.newest else {
-            self.cursor.next_seq = seq;
-            return Admission::Store;
-        };
-        let next = self.cursor.next_seq;
-        if seq < next {
-            if next - seq > u64::from(MAX_MISORDER) {
-                return Admission::Restart;
-            }
-            if !self.cursor.started && newest.saturating_sub(seq) < self.ring.capacity() {
-                self.cursor.next_seq = seq;
-                return Admission::Store;
-            }
-            return Admission::Late;
-        }
-        if seq - next > u64::from(MAX_DROPOUT) {
-            return Admission::Restart;
-        }
-        if self.cursor.started && ts < self.cursor.ts {
-            let behind = self.cursor.ts - ts;
-            if behind > self.ring.capacity() * self.units.tick {
-                return Admission::Restart;
-            }
-            return Admission::Late;
-        }
-        if seq - next >= self.ring.capacity() {
-            return Admission::Overflow;
-        }
-        Admission::Store
-    }
-
-    /// A late packet still tells how late packets come, unless it is later than anything the
-    /// buffer would wait for.
-    fn note_late(&mut self, at: i64, transit: i64) {
-        self.tally.counts.late += 1;
-        let lateness = transit.saturating_sub(self.offset);
-        if self.cursor.started && lateness < self.units.max {
-            self.transit.record(at, transit);
-        }
-    }
-
-    fn restart(&mut self, seq: u64) -> u32 {
-        let flushed = self.ring.clear();
-        self.tally.counts.flushed += flushed as u64;
-        self.tally.counts.restarts += 1;
-        self.start_over();
-        self.cursor.next_seq = seq;
-        u32::try_from(flushed).unwrap_or(u32::MAX)
-    }
-
-    fn start_over(&mut self) {
-        self.transit.clear();
-        self.phase = Phase::Prefetching(Cause::Start);
-        self.cursor = Cursor::new();
-        self.newest = None;
-        self.offset = 0;
-        self.next_adjust = None;
-    }
-
-    /// Drops the oldest waiting packets so that `seq` fits, and skips playout ahead.
-    fn make_room(&mut self, seq: u64, ts: u64) -> u32 {
-        let keep_from = seq + 1 - self.ring.capacity();
-        let dropped = if keep_from - self.cursor.next_seq >= self.ring.capacity() {
-            self.ring.clear()
-        } else {
-            (self.cursor.next_seq..keep_from)
-                .filter(|&s| self.ring.discard(s))
-                .count()
-        };
-        self.tally.counts.overflow += dropped as u64;
-        let (head_seq, head_ts) = self
-            .ring
-            .first_in(keep_from, seq)
-            .map_or((seq, ts), |slot| (slot.seq, slot.ts));
-        self.cursor.next_seq = head_seq;
-        if self.cursor.started {
-            self.cursor.ts = head_ts;
-            self.cursor.covered = head_ts;
-        }
-        u32::try_from(dropped).unwrap_or(u32::MAX)
-    }
-
-    fn after_store(&mut self, seq: u64, ts: u64, at: i64, transit: i64) {
-        self.learn_step(seq, ts);
-        if self.newest.is_none_or(|(s, _)| seq > s) {
-            self.newest = Some((seq, ts));
-        }
-        self.transit.record(at, transit);
-        self.arrivals = self.arrivals.saturating_add(1);
-    }
-
-    /// Learns the usual packet duration from a consecutive neighbour.
-    fn learn_step(&mut self, seq: u64, ts: u64) {
-        let before = seq
-            .checked_sub(1)
-            .and_then(|p| self.ring.get(p).map(|s| s.ts))
-            .or_else(|| self.newest.filter(|&(s, _)| s + 1 == seq).map(|(_, t)| t));
-        let step = match before {
-            Some(prev) => ts.checked_sub(prev),
-            None => self.ring.get(seq + 1).and_then(|n| n.ts.checked_sub(ts)),
-        };
-        if let Some(step) = step.filter(|&d| d > 0 && d <= self.units.max_packet) {
-            self.step = step;
-        }
     }
 
     // ----- get: phases -----
@@ -369,15 +287,20 @@ impl JitterBuffer {
         self.cursor.next_seq = head.seq;
         self.cursor.ts = head.ts;
         self.cursor.covered = head.ts;
+        if cause == Cause::Start {
+            self.warm_until = at.saturating_add(signed(self.units.of(self.config.window)));
+        }
         self.cursor.started = true;
         self.offset = at.wrapping_sub(head.ts as i64);
-        self.phase = Phase::Playing;
-        self.select_media(at)
+        // The head is at the cursor: it plays now.
+        self.frame(head)
     }
 
     fn underrun_tick(&mut self, at: i64, ticks: u64) -> Decision {
         let Some(head) = self.head() else {
-            self.phase = Phase::Underrun { ticks: ticks + 1 };
+            self.phase = Phase::Underrun {
+                ticks: ticks.saturating_add(1),
+            };
             return Decision::Empty(EmptyReason::Underrun);
         };
         let c = self.cursor;
@@ -389,16 +312,43 @@ impl JitterBuffer {
         if contiguous && self.is_long_packet(head) {
             // The held ticks played the tail of a packet longer than assumed.
             self.cursor.covered = head.ts;
-            self.cursor.ts = head.ts.min(c.ts.saturating_add(ticks * self.units.tick));
+            self.cursor.ts = head.ts.min(c.ts.saturating_add(ticks.saturating_mul(self.units.tick)));
             self.phase = Phase::Playing;
             return self.select_media(at);
         }
-        let cause = if contiguous { Cause::Silence } else { Cause::Gap };
-        self.re_anchor(head, cause);
-        self.prefetch_tick(at, cause)
+        if contiguous {
+            self.re_anchor(head, Cause::Silence);
+            return self.prefetch_tick(at, Cause::Silence);
+        }
+        self.resume_after_gap(at, head)
+    }
+
+    /// After an underrun, packets are missing before `head`. The held ticks stood in for the
+    /// start of the gap; if the target asks to wait before `head`, the end of the gap is
+    /// concealed (as `Missing`, FEC-ready) during that wait instead of left empty.
+    fn resume_after_gap(&mut self, at: i64, head: Head) -> Decision {
+        let tick = self.units.tick;
+        let target = self.start_target(at, head.transit, Cause::Gap);
+        let short = target.saturating_sub(at.wrapping_sub(head.ts as i64));
+        let wait = u64::try_from(short).unwrap_or(0).div_ceil(tick);
+        let gap = head.ts.saturating_sub(self.cursor.ts);
+        if wait == 0 || wait > gap / tick {
+            self.re_anchor(head, Cause::Gap);
+            return self.prefetch_tick(at, Cause::Gap);
+        }
+        let concealed = wait * tick;
+        let remaining = concealed.div_ceil(self.step.max(1));
+        let missing = head.seq - self.cursor.next_seq;
+        self.count_lost((gap - concealed) / tick);
+        self.cursor.next_seq = head.seq - remaining.min(missing);
+        self.cursor.ts = head.ts - concealed;
+        self.cursor.covered = self.cursor.ts;
+        self.phase = Phase::Playing;
+        self.select_media(at)
     }
 
     fn play_tick(&mut self, now: Instant, at: i64) -> Decision {
+        self.drop_stale();
         let actual = at.wrapping_sub(self.cursor.ts as i64);
         if actual.abs_diff(self.offset) > self.units.tick / 2 {
             self.offset = actual;
@@ -409,6 +359,18 @@ impl JitterBuffer {
             return inserted;
         }
         self.select_media(at)
+    }
+
+    /// Discards waiting packets whose timestamp playout has already passed (a sender whose
+    /// timestamps go backwards while its sequence numbers go forwards).
+    fn drop_stale(&mut self) {
+        while let Some(head) = self.head().filter(|h| h.ts < self.cursor.ts) {
+            self.ring.discard(head.seq);
+            self.tally.counts.late += 1;
+            if head.seq == self.cursor.next_seq {
+                self.cursor.next_seq = self.cursor.next_seq.saturating_add(1);
+            }
+        }
     }
 
     /// Hands out the media for the tick that starts at the cursor.
@@ -443,7 +405,7 @@ impl JitterBuffer {
         let duration = self.duration_of(head);
         self.sample_delay_at(self.cursor.ts);
         let c = &mut self.cursor;
-        c.next_seq = head.seq + 1;
+        c.next_seq = head.seq.saturating_add(1);
         c.last_frame = Some(head.ts);
         c.covered = c.covered.max(head.ts.saturating_add(duration));
         c.ts = c.ts.saturating_add(self.units.tick);
@@ -467,18 +429,18 @@ impl JitterBuffer {
     fn missing(&mut self, head: Head) -> Decision {
         let c = self.cursor;
         let duration = self.step.min(head.ts - c.ts);
-        let next = (c.next_seq + 1 == head.seq).then_some(head.seq);
+        let next = (c.next_seq.saturating_add(1) == head.seq).then_some(head.seq);
         self.sample_delay_at(c.ts);
         let cursor = &mut self.cursor;
-        cursor.covered = c.ts + duration;
+        cursor.covered = c.ts.saturating_add(duration);
         cursor.ts = c.ts.saturating_add(self.units.tick);
         cursor.last_frame = Some(c.ts);
         cursor.next_seq = if cursor.covered >= head.ts {
             head.seq
         } else {
-            (c.next_seq + 1).min(head.seq)
+            c.next_seq.saturating_add(1).min(head.seq)
         };
-        self.tally.counts.lost += self.units.ticks(duration);
+        self.count_lost(self.units.ticks(duration));
         self.tally.counts.lost_with_next += u64::from(next.is_some());
         Decision::Missing {
             timestamp: c.ts,
@@ -489,8 +451,14 @@ impl JitterBuffer {
 
     /// Restarts playout on `head`, skipping what lies between (lost, or a pause).
     fn re_anchor(&mut self, head: Head, cause: Cause) {
-        let skipped = head.seq.saturating_sub(self.cursor.next_seq);
-        self.tally.counts.lost += skipped * self.units.ticks(self.step);
+        let missing = head.seq.saturating_sub(self.cursor.next_seq);
+        if missing > 0 {
+            // What lay between, in frames: the time gap, but no more than the missing packets
+            // could have covered (a pause may hide in it too).
+            let gap = head.ts.saturating_sub(self.cursor.ts) / self.units.tick;
+            let packets = missing.saturating_mul(self.units.ticks(self.step));
+            self.count_lost(gap.min(packets));
+        }
         self.cursor.next_seq = head.seq;
         self.cursor.ts = head.ts;
         self.cursor.covered = head.ts;
@@ -530,105 +498,6 @@ impl JitterBuffer {
         }
     }
 
-    // ----- adaptation -----
-
-    /// Drops a frame if the delay exceeds the target by a frame, or asks for an inserted tick
-    /// if it falls short by more than half a frame; at most once per adjustment gap.
-    fn adapt(&mut self, now: Instant, at: i64) -> Option<Decision> {
-        if self.next_adjust.is_some_and(|t| now < t) {
-            return None;
-        }
-        let edges = self.transit.edges(at)?;
-        let target = self.adaptive_target(edges);
-        let tick = signed(self.units.tick);
-        let excess = self.offset.saturating_sub(target.max(edges.late));
-        if excess >= tick {
-            if self.shrink(excess) {
-                self.next_adjust = now.checked_add(self.shrink_gap(excess));
-            }
-            return None;
-        }
-        if target.saturating_sub(self.offset) > tick / 2 && self.frame_at_cursor() {
-            self.next_adjust = now.checked_add(self.config.min_adjust_gap);
-            return Some(Decision::Empty(EmptyReason::Stretch));
-        }
-        None
-    }
-
-    /// The playout offset aimed at: `min` behind the latest recent arrival, but no more than
-    /// `max` behind the earliest.
-    fn adaptive_target(&self, edges: Edges) -> i64 {
-        edges
-            .late
-            .saturating_add(self.units.min)
-            .min(edges.early.saturating_add(self.units.max))
-    }
-
-    /// Time to wait before the next drop: fast enough to drain the excess over `shrink_span`
-    /// on top of the frames a faster sender clock adds, never faster than `min_adjust_gap`.
-    fn shrink_gap(&self, excess: i64) -> Duration {
-        let excess_frames = excess as f64 / self.units.tick as f64;
-        let drain = excess_frames / self.config.shrink_span.as_secs_f64().max(1e-3);
-        let skew = (-self.transit.skew()).max(0.0);
-        let drift = skew * self.units.rate as f64 / self.units.tick as f64;
-        let per_second = drain + drift;
-        let gap = if per_second > 0.0 {
-            Duration::from_secs_f64((1.0 / per_second).min(3600.0))
-        } else {
-            self.config.shrink_span
-        };
-        gap.max(self.config.min_adjust_gap)
-    }
-
-    /// Drops one frame at the cursor: a lost one if one is due (nothing real is lost), else the
-    /// received one if the packet after it is here. Tells whether it did.
-    fn shrink(&mut self, excess: i64) -> bool {
-        let c = self.cursor;
-        let Some(head) = self.head().filter(|_| c.covered <= c.ts) else {
-            return false;
-        };
-        let tick_end = c.ts.saturating_add(self.units.tick);
-        let (duration, dropped_seq) = if head.seq != c.next_seq {
-            if head.ts < tick_end {
-                return false;
-            }
-            (self.step.min(head.ts - c.ts), None)
-        } else {
-            if head.ts >= tick_end || self.ring.get(head.seq + 1).is_none() {
-                return false;
-            }
-            (self.duration_of(head), Some(head.seq))
-        };
-        if signed(duration) > excess {
-            return false;
-        }
-        self.skip(head, duration, dropped_seq);
-        true
-    }
-
-    fn skip(&mut self, head: Head, duration: u64, dropped_seq: Option<u64>) {
-        let ticks = self.units.ticks(duration);
-        match dropped_seq {
-            Some(seq) => {
-                self.ring.discard(seq);
-                self.tally.counts.shrunk += ticks;
-                self.cursor.next_seq = seq + 1;
-            }
-            None => {
-                self.tally.counts.lost += ticks;
-                let past = self.cursor.ts + duration >= head.ts;
-                self.cursor.next_seq = if past {
-                    head.seq
-                } else {
-                    (self.cursor.next_seq + 1).min(head.seq)
-                };
-            }
-        }
-        self.cursor.last_frame = Some(self.cursor.ts);
-        self.cursor.ts += duration;
-        self.cursor.covered = self.cursor.ts;
-    }
-
     // ----- queries -----
 
     fn head(&self) -> Option<Head> {
@@ -658,15 +527,19 @@ impl JitterBuffer {
         let edges = self.transit.edges(at).map(|e| e.with(transit));
         match (cause, edges) {
             (Cause::Start, _) | (_, None) => transit.saturating_add(self.units.initial),
-            (_, Some(e)) if self.units.adaptive => self.adaptive_target(e),
+            (_, Some(e)) if self.units.adaptive => self.adaptive_target(e, at),
             (_, Some(e)) => e.late.saturating_add(self.units.min),
         }
     }
 
+    /// Whether `head`, next in sequence but a gap ahead, is more likely the end of a packet
+    /// longer than assumed than a pause: only while the stream's step is unconfirmed.
     fn is_long_packet(&self, head: Head) -> bool {
-        self.cursor
-            .last_frame
-            .is_some_and(|start| head.ts > start && head.ts - start <= self.units.max_packet)
+        !self.step_confirmed
+            && self
+                .cursor
+                .last_frame
+                .is_some_and(|start| head.ts > start && head.ts - start <= self.units.max_packet)
     }
 
     fn frame_at_cursor(&self) -> bool {
@@ -678,12 +551,17 @@ impl JitterBuffer {
                 .is_some_and(|h| h.seq == c.next_seq && h.ts < tick_end)
     }
 
-    /// Media covered by a packet: up to the next packet if it is here, else the usual step.
+    /// Media covered by a packet: up to the next packet if it is here and not a pause away,
+    /// else the usual step.
     fn duration_of(&self, head: Head) -> u64 {
-        match self.ring.get(head.seq + 1) {
-            Some(next) if next.ts > head.ts && next.ts - head.ts <= self.units.max_packet => {
-                next.ts - head.ts
-            }
+        let to_next = self
+            .ring
+            .get(head.seq.saturating_add(1))
+            .and_then(|next| next.ts.checked_sub(head.ts))
+            .filter(|&d| d > 0);
+        match to_next {
+            Some(d) if d <= self.step => d,
+            Some(d) if !self.step_confirmed && d <= self.units.max_packet => d,
             _ => self.step,
         }
     }
@@ -694,6 +572,11 @@ impl JitterBuffer {
             Some((seq, ts)) if self.ring.get(seq).is_some() => ts.saturating_add(self.step),
             _ => self.cursor.covered,
         }
+    }
+
+    /// Adds `frames` to the lost count.
+    fn count_lost(&mut self, frames: u64) {
+        self.tally.counts.lost = self.tally.counts.lost.saturating_add(frames);
     }
 
     /// Records the delay sample of this tick, if it is the first after arrivals.
@@ -711,22 +594,5 @@ impl JitterBuffer {
 
     fn span_duration(&self, units: i64) -> Duration {
         self.units.duration(u64::try_from(units).unwrap_or(0))
-    }
-}
-
-#[cfg(test)]
-impl JitterBuffer {
-    pub(super) fn debug_line(&mut self, now: Instant) -> String {
-        let at = self.clock.units(now);
-        let edges = self.transit.edges(at);
-        format!(
-            "off={:6} edges={:?} skew={:.4} len={} shrunk={} phase={:?}",
-            self.offset / 160,
-            edges.map(|e| (e.early / 160, e.late / 160)),
-            self.transit.skew(),
-            self.len(),
-            self.tally.counts.shrunk,
-            self.phase
-        )
     }
 }

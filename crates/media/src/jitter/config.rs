@@ -20,7 +20,8 @@ pub enum JitterMode {
     Adaptive {
         /// Delay before the first frame plays.
         initial: Duration,
-        /// Smallest margin kept behind the latest recent arrival (for FEC, at least one frame).
+        /// Smallest margin kept behind the latest recent arrival, to within half a frame (for
+        /// FEC: one packet plus the jitter, so that the packet after a lost one is here).
         min: Duration,
         /// Largest target delay; the buffer's capacity is the hard bound.
         max: Duration,
@@ -36,7 +37,8 @@ pub enum JitterMode {
 /// Settings of a [`JitterBuffer`](super::JitterBuffer). `Default` suits 20 ms G.711 or Opus.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JitterConfig {
-    /// Adaptive (default: initial 40 ms, min 20 ms, max 200 ms) or fixed.
+    /// Adaptive (default: initial 40 ms, min 40 ms, max 200 ms: the 40 ms margin keeps the
+    /// packet after a lost one at hand, for FEC, under a few ms of jitter) or fixed.
     pub mode: JitterMode,
     /// The playout tick (the negotiated ptime): `get` is called once per tick and hands out this
     /// much media. Must be a whole number of clock units. Default 20 ms.
@@ -61,7 +63,7 @@ impl Default for JitterConfig {
         Self {
             mode: JitterMode::Adaptive {
                 initial: Duration::from_millis(40),
-                min: Duration::from_millis(20),
+                min: Duration::from_millis(40),
                 max: Duration::from_millis(200),
             },
             frame_duration: Duration::from_millis(20),
@@ -134,7 +136,8 @@ impl Units {
             return Err(JitterConfigError::ZeroClockRate);
         }
         let rate = u64::from(config.clock_rate);
-        let tick = whole_units(config.frame_duration, rate).ok_or(JitterConfigError::FrameDuration)?;
+        let tick =
+            whole_units(config.frame_duration, rate).ok_or(JitterConfigError::FrameDuration)?;
         if !(2..=MAX_CAPACITY).contains(&config.capacity) {
             return Err(JitterConfigError::Capacity);
         }
@@ -194,7 +197,7 @@ pub(super) fn to_units(duration: Duration, rate: u64) -> u64 {
 /// `duration` in units of `rate`, if that is a positive whole number.
 fn whole_units(duration: Duration, rate: u64) -> Option<u64> {
     let scaled = duration.as_nanos() * u128::from(rate);
-    if scaled == 0 || scaled % 1_000_000_000 != 0 {
+    if scaled == 0 || !scaled.is_multiple_of(1_000_000_000) {
         return None;
     }
     u64::try_from(scaled / 1_000_000_000).ok()

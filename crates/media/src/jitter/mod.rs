@@ -46,33 +46,42 @@
 //!
 //! # Adaptation rule
 //!
-//! The buffer keeps, over a sliding window ([`JitterConfig::window`], 2 s), the earliest and the
-//! latest transit that arrived. The target offset is the latest transit plus `min`, capped at the
-//! earliest plus `max`: no recent packet would have been late, the latest ones wait at least
-//! `min`, and the earliest at most `max`. Every tick (adaptive mode):
+//! Over a sliding window ([`JitterConfig::window`], 2 s) the buffer keeps the earliest and the
+//! latest transit that arrived (`early`, `late`), their spread being the jitter. The target
+//! offset is `late + min`, capped at `early + max`: no recent packet would have been late, the
+//! latest ones wait at least `min` (to within half a frame), the earliest at most `max`. During
+//! the first window after playout starts the target is also at least `early + initial`. Every
+//! tick, in adaptive mode:
 //!
-//! - **grow** when the offset falls more than half a frame below target: one
-//!   `Empty(Stretch)` tick is inserted before the next frame. Growing also happens by itself on
-//!   an underrun: the cursor holds while the awaited frame is late, and resumes on it.
-//! - **shrink** when the offset exceeds both the target and the latest transit by a frame or
-//!   more: one frame is dropped, at a bounded rate: an excess of `n` frames drops one frame every
-//!   `shrink_span / n` ([`JitterConfig::shrink_span`], 1 s), never more often than
-//!   [`JitterConfig::min_adjust_gap`] (200 ms). A lost frame that is due is dropped in preference
-//!   (nothing real is lost), and a sender pause re-anchors playout on the target at no cost.
+//! - **grow** by inserting one `Empty(Stretch)` tick before the next frame: at once while the
+//!   offset is below `late` (recent packets would be late; capped at `early + max`), and at a
+//!   bounded rate while it is more than half a frame short of the target. Growing also happens
+//!   by itself on an underrun: the cursor holds while the awaited frame is late.
+//! - **shrink** by dropping one frame when the offset exceeds both the target and `late` by a
+//!   frame or more, at a bounded rate: fast enough to drain an excess of `n` frames over
+//!   [`JitterConfig::shrink_span`] (1 s) plus the frames a faster sender clock adds, never more
+//!   often than [`JitterConfig::min_adjust_gap`] (200 ms). A lost frame that is due is dropped in
+//!   preference (nothing real is lost); a sender pause re-anchors on the target at no cost.
 //!
-//! Packets that arrive after their turn are discarded but still count toward the latest transit
-//! (so a stream with reordering grows enough to play them), unless they are later than `max`.
-//! Fixed mode never drops or inserts: it waits for its delay at the start and after each
-//! underrun or pause, and drops only when the buffer is full.
+//! A faster sender clock makes transit fall steadily, and a window maximum would lag by
+//! drift x window. The window therefore measures the clock skew (from its extremes one window
+//! length apart; bursts of early packets or delay spikes move only one extreme and are ignored)
+//! and projects older sub-windows to the present. A packet that arrives after its turn is
+//! discarded but still counts toward `late` (so reordering makes the buffer grow until such
+//! packets fit), unless it came later than `max`. Fixed mode never drops or inserts: it waits for
+//! its delay at the start and after each underrun or pause, and drops only when full.
 //!
 //! # Loss, pause, restart
 //!
 //! A frame that is due while a later packet is already here is `Missing`. When the buffer runs
-//! dry, playout holds (`Empty(Underrun)`); the next arrival decides what it was: the awaited
-//! packet (late: resume on it, the delay grew), one after a sequence gap (lost: skip the gap,
-//! whose time the held ticks already filled, and re-anchor), or the next in sequence with a
-//! timestamp jump (a pause: re-anchor). A sequence number more than 100 behind or 3000 ahead,
-//! or a timestamp behind playout by more than the whole buffer, starts a new timeline.
+//! dry, playout holds (`Empty(Underrun)`) and the next arrival tells what it was: the awaited
+//! packet (late: resume on it, the delay grew), one after a sequence gap (lost: the held ticks
+//! stood in for the start of the gap; if the target asks to wait, the end of the gap is handed
+//! out as `Missing`, FEC-ready, during the wait), or the next in sequence with a timestamp jump
+//! (a pause: re-anchor on the target, `Empty(Silence)` meanwhile). Until two equal timestamp
+//! steps have confirmed the packet duration, a jump of up to 120 ms with consecutive sequence
+//! numbers is taken for a longer packet instead. A sequence number more than 100 behind or 3000
+//! ahead, or a timestamp behind playout by more than the whole buffer, starts a new timeline.
 //!
 //! [`JitterStats`] counts what happened, in frames, sampled like pjmedia's jitter buffer so that
 //! its `Jbtest.dat` bounds apply (see `tests/jitter_conformance.rs`).

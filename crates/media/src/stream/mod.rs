@@ -36,6 +36,8 @@
 
 mod receive;
 mod send;
+#[cfg(test)]
+mod tests;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -183,7 +185,8 @@ pub struct MediaStream {
     events: std::collections::VecDeque<StreamEvent>,
     stats: StreamStats,
     srtp: Option<SrtpSession>,
-    closing: bool,
+    /// When [`MediaStream::close`] was called: the BYE is due then.
+    closing: Option<Instant>,
     closed: bool,
 }
 
@@ -223,13 +226,12 @@ impl MediaStream {
             event_format: config.telephone_event,
             receive: config.receive,
             latched: None,
-            sources: SourceTracker::new(1),
+            // Two packets in sequence before a source counts (RFC 3550 A.1): with one, a
+            // single straggler from the previous source takes the stream back, resetting the
+            // jitter buffer and the RFC 4733 receiver, which then reports its digit again.
+            sources: SourceTracker::new(crate::rtp::MIN_SEQUENTIAL),
             stats: ReceiverStats::new(config.codec.rtp_clock_rate()),
-            jitter: JitterBuffer::new(JitterConfig {
-                frame_duration: config.ptime,
-                clock_rate: config.codec.rtp_clock_rate(),
-                ..config.jitter.clone()
-            })?,
+            jitter: JitterBuffer::new(jitter_config(&config))?,
             events: config
                 .telephone_event
                 .map(|f| EventReceiver::new(f.clock_rate)),
@@ -250,7 +252,7 @@ impl MediaStream {
             events: std::collections::VecDeque::new(),
             stats: StreamStats::default(),
             srtp: config.srtp,
-            closing: false,
+            closing: None,
             closed: false,
         })
     }
@@ -276,8 +278,8 @@ impl MediaStream {
         if self.closed {
             return None;
         }
-        if self.closing {
-            return Some(self.sender.next_due().min(self.receiver.last_heard));
+        if let Some(closing) = self.closing {
+            return Some(closing);
         }
         [Some(self.sender.next_due()), self.receiver.poll_timeout()]
             .into_iter()
@@ -319,19 +321,29 @@ impl MediaStream {
     }
 
     /// New negotiated parameters (re-INVITE, UPDATE).
-    pub fn update(&mut self, _now: Instant, update: StreamUpdate) {
+    pub fn update(&mut self, now: Instant, update: StreamUpdate) {
+        if update.receive && !self.receiver.receive {
+            // Off hold: the peer gets the whole media timeout to start sending again.
+            self.receiver.last_heard = now;
+            self.receiver.timed_out = false;
+        }
         self.receiver.receive = update.receive;
-        self.sender.update(&update);
-        if self.receiver.latched.is_some_and(|l| l != update.remote) {
-            // A new offer can move the peer: latch again to what it sends next.
+        if update.remote != self.sender.remote() {
+            // The peer moved: latch again to what it sends next. The same address again (a
+            // session refresh, a hold) keeps the latch, which behind a NAT is the only
+            // address that reaches the peer.
             self.receiver.latched = None;
+            self.receiver.rtcp_remote = None;
+        }
+        if let Some(finished) = self.sender.update(now, &update) {
+            self.events.push_back(finished);
         }
     }
 
     /// Ends the stream: an RTCP BYE goes out at the next `poll_transmit`, then the stream is
     /// closed.
-    pub fn close(&mut self, _now: Instant) {
-        self.closing = true;
+    pub fn close(&mut self, now: Instant) {
+        self.closing.get_or_insert(now);
     }
 
     /// Whether the stream has said goodbye and has nothing more to send.
@@ -378,6 +390,26 @@ pub fn decode_rate(codec: CodecKind) -> u32 {
     match codec {
         CodecKind::Pcmu | CodecKind::Pcma => 8_000,
         CodecKind::G722 | CodecKind::Opus => 16_000,
+    }
+}
+
+/// The jitter buffer for this stream: its tick is our ptime, its clock the codec's, and it
+/// holds (and preallocates) no more than the configured maximum delay needs: twice the
+/// maximum delay in packets plus a margin for reordering, each slot the size of the largest
+/// packet the codec produces at 60 ms (all of an Opus datagram).
+fn jitter_config(config: &StreamConfig) -> JitterConfig {
+    let ptime_ms = u32::try_from(config.ptime.as_millis()).unwrap_or(20).max(1);
+    let max_delay = match config.jitter.mode {
+        crate::jitter::JitterMode::Adaptive { max, .. } => max,
+        crate::jitter::JitterMode::Fixed { delay } => delay,
+    };
+    let packets = (max_delay.as_millis() / u128::from(ptime_ms)) as usize;
+    JitterConfig {
+        frame_duration: config.ptime,
+        clock_rate: config.codec.rtp_clock_rate(),
+        capacity: (2 * packets + 8).min(config.jitter.capacity),
+        max_payload: config.codec.max_payload_len(60).min(config.jitter.max_payload),
+        ..config.jitter.clone()
     }
 }
 

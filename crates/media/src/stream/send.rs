@@ -91,14 +91,23 @@ impl Sender {
         (self.sent, self.bytes, self.late)
     }
 
-    /// When the next RTP packet or RTCP report is due.
+    /// Where the SDP says to send.
+    pub(super) fn remote(&self) -> SocketAddr {
+        self.remote
+    }
+
+    /// When the next RTP packet or RTCP report is due (on hold: the report, or the end of the
+    /// prompt, which finishes then without packets).
     pub(super) fn next_due(&self) -> Instant {
         let rtp = self.slot_time(self.slot);
         if self.send {
-            rtp.min(self.next_report)
-        } else {
-            self.next_report
+            return rtp.min(self.next_report);
         }
+        let prompt_end = self.playback.as_ref().map(|p| {
+            let left = p.prompt.len().saturating_sub(p.next) as u64;
+            self.slot_time(self.slot.saturating_add(left))
+        });
+        prompt_end.map_or(self.next_report, |end| end.min(self.next_report))
     }
 
     fn slot_time(&self, slot: u64) -> Instant {
@@ -133,12 +142,39 @@ impl Sender {
         }
     }
 
-    pub(super) fn update(&mut self, update: &StreamUpdate) {
+    /// Applies new parameters at `now`; returns the event of a prompt that ran out on hold.
+    pub(super) fn update(&mut self, now: Instant, update: &StreamUpdate) -> Option<StreamEvent> {
         self.remote = update.remote;
+        let mut finished = None;
         if update.send && !self.send {
+            // Off hold: the slots of the hold pass unsent (not late), so sending resumes on
+            // the grid at `now` rather than with a skip counted as a stall.
+            finished = self.pass_slots(now);
             self.marker = true;
         }
         self.send = update.send;
+        finished
+    }
+
+    /// On hold: moves the schedule, and the prompt with it, past every slot due by `now`
+    /// without sending; returns the event of a prompt that ran out (at the slot where its
+    /// silence would have started, as when sending).
+    fn pass_slots(&mut self, now: Instant) -> Option<StreamEvent> {
+        let due = self.slot_time(self.slot);
+        if due > now {
+            return None;
+        }
+        let behind = now.saturating_duration_since(due);
+        let passed = (behind.as_nanos() / self.ptime.as_nanos().max(1)) as u64 + 1;
+        self.slot += passed;
+        let p = self.playback.as_mut()?;
+        let left = p.prompt.len().saturating_sub(p.next) as u64;
+        if passed <= left {
+            p.next += passed as usize;
+            return None;
+        }
+        self.playback = None;
+        Some(StreamEvent::PlaybackFinished { interrupted: false })
     }
 
     /// Moves to the slot due at `now`, skipping what a long stall missed. Returns whether the
@@ -173,9 +209,11 @@ impl Sender {
 
 /// The next datagram due at `now`.
 pub(super) fn transmit(stream: &mut MediaStream, now: Instant, out: &mut [u8]) -> Option<Transmit> {
-    if stream.closing {
-        let len = report(stream, now, out, true)?;
+    if stream.closing.is_some() {
+        // Closed whether or not the BYE can be written: a stream that cannot say goodbye
+        // must still end.
         stream.closed = true;
+        let len = report(stream, now, out, true)?;
         return Some(Transmit {
             len,
             destination: rtcp_destination(stream),
@@ -194,9 +232,8 @@ pub(super) fn transmit(stream: &mut MediaStream, now: Instant, out: &mut [u8]) -
     }
     if !stream.sender.send {
         // On hold: time (and the prompt) move on without packets.
-        let sender = &mut stream.sender;
-        while sender.slot_time(sender.slot) <= now {
-            sender.slot += 1;
+        if let Some(finished) = stream.sender.pass_slots(now) {
+            stream.events.push_back(finished);
         }
         return None;
     }

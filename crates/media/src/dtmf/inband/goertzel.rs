@@ -13,19 +13,31 @@ pub(super) struct Complex {
 impl Complex {
     /// `e^{jθ}`.
     pub(super) fn unit(theta: f32) -> Complex {
-        Complex { re: theta.cos(), im: theta.sin() }
+        Complex {
+            re: theta.cos(),
+            im: theta.sin(),
+        }
     }
 
     pub(super) fn add(self, o: Complex) -> Complex {
-        Complex { re: self.re + o.re, im: self.im + o.im }
+        Complex {
+            re: self.re + o.re,
+            im: self.im + o.im,
+        }
     }
 
     pub(super) fn mul(self, o: Complex) -> Complex {
-        Complex { re: self.re * o.re - self.im * o.im, im: self.re * o.im + self.im * o.re }
+        Complex {
+            re: self.re * o.re - self.im * o.im,
+            im: self.re * o.im + self.im * o.re,
+        }
     }
 
     pub(super) fn conj(self) -> Complex {
-        Complex { re: self.re, im: -self.im }
+        Complex {
+            re: self.re,
+            im: -self.im,
+        }
     }
 
     /// `|z|²`.
@@ -128,12 +140,21 @@ mod tests {
         let got = bank.finish();
         for (k, &f) in freqs.iter().enumerate() {
             let w = (std::f64::consts::TAU * f / rate) as f32;
-            let want = x.iter().enumerate().fold(Complex::default(), |acc, (n, &s)| {
-                acc.add(Complex::unit(-w * n as f32).mul(Complex { re: s, im: 0.0 }))
-            });
+            let want = x
+                .iter()
+                .enumerate()
+                .fold(Complex::default(), |acc, (n, &s)| {
+                    acc.add(Complex::unit(-w * n as f32).mul(Complex { re: s, im: 0.0 }))
+                });
             let tolerance = 1e-3 * want.norm_sqr().sqrt().max(1000.0);
-            assert!((got[k].re - want.re).abs() < tolerance, "{f} Hz: {got:?} vs {want:?}");
-            assert!((got[k].im - want.im).abs() < tolerance, "{f} Hz: {got:?} vs {want:?}");
+            assert!(
+                (got[k].re - want.re).abs() < tolerance,
+                "{f} Hz: {got:?} vs {want:?}"
+            );
+            assert!(
+                (got[k].im - want.im).abs() < tolerance,
+                "{f} Hz: {got:?} vs {want:?}"
+            );
         }
         // The filters were reset.
         assert_eq!(bank.finish(), [Complex::default(); 3]);

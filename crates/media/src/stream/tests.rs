@@ -1,0 +1,1255 @@
+//! The stream machine in virtual time.
+//!
+//! A [`Harness`] drives one [`MediaStream`] the way a media worker does (`handle_timeout`, then
+//! `poll_transmit` and `poll_event` until `None`) at each deadline it asks for, and records what
+//! it sent. A [`Peer`] writes the far end's RTP, RFC 4733 events and RTCP by hand; a [`Pair`]
+//! wires two streams through a seeded network that delays, reorders and loses datagrams. Time
+//! is a base instant plus durations: nothing sleeps, nothing reads the clock after the base.
+//!
+//! Every serve checks the run-loop contract: once a deadline has been handled and the
+//! datagrams due drained, the next deadline lies in the future (or the stream is closed).
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use herald_sdp::PayloadType;
+use proptest::prelude::*;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::*;
+use crate::codec::{CodecKind, Encoder};
+use crate::dtmf::TelephoneEvent;
+use crate::rtcp::{Compound, NtpTimestamp, Report, RtcpPacket, SenderInfo};
+use crate::rtp::{RtpHeader, RtpPacket, is_rtcp};
+use crate::srtp::{SdesKey, SrtpSuite};
+use crate::tone::{ToneGenerator, ToneSpec};
+
+/// Where the peer's SDP says it is.
+const A: SocketAddr = addr([192, 0, 2, 10], 4000);
+/// Where its packets really come from (behind a NAT).
+const B: SocketAddr = addr([198, 51, 100, 20], 31_000);
+/// Someone else.
+const C: SocketAddr = addr([203, 0, 113, 30], 5060);
+/// Where a re-INVITE moves the peer.
+const D: SocketAddr = addr([192, 0, 2, 40], 6000);
+
+/// Our SSRC, first sequence number and first timestamp: both numbers wrap within a second.
+const SSRC: u32 = 0x5eed_0001;
+const FIRST_SEQ: u16 = 65_530;
+const FIRST_TS: u32 = u32::MAX - 500;
+const EVENT_PT: u8 = 101;
+
+const fn addr(ip: [u8; 4], port: u16) -> SocketAddr {
+    SocketAddr::V4(SocketAddrV4::new(
+        Ipv4Addr::new(ip[0], ip[1], ip[2], ip[3]),
+        port,
+    ))
+}
+
+const fn ms(millis: u64) -> Duration {
+    Duration::from_millis(millis)
+}
+
+#[allow(
+    clippy::disallowed_methods,
+    reason = "tests need one arbitrary base instant; virtual time is offsets from it"
+)]
+fn epoch() -> Instant {
+    Instant::now()
+}
+
+fn key(c: char) -> Digit {
+    Digit::from_char(c).unwrap()
+}
+
+fn payload_type(codec: CodecKind) -> PayloadType {
+    match codec {
+        CodecKind::Pcmu => PayloadType::PCMU,
+        CodecKind::Pcma => PayloadType::PCMA,
+        CodecKind::G722 => PayloadType::G722,
+        CodecKind::Opus => PayloadType::new(111).unwrap(),
+    }
+}
+
+/// A PCMU-style call to `A` with telephone-event 101, rtcp-mux, no SRTP, no media timeout.
+fn config(codec: CodecKind, ptime_ms: u64) -> StreamConfig {
+    let ptime = ms(ptime_ms);
+    StreamConfig {
+        codec,
+        payload_type: payload_type(codec),
+        ptime,
+        telephone_event: Some(EventFormat {
+            payload_type: EVENT_PT,
+            clock_rate: codec.rtp_clock_rate(),
+        }),
+        remote: A,
+        rtcp_mux: true,
+        send: true,
+        receive: true,
+        ssrc: Ssrc::new(SSRC),
+        initial_sequence: FIRST_SEQ,
+        initial_timestamp: FIRST_TS,
+        cname: "herald@test.invalid".into(),
+        srtp: None,
+        jitter: JitterConfig::default(),
+        inband: InbandMode::Auto,
+        silence: Arc::new(EncodedPrompt::silence(codec, ptime).unwrap()),
+        media_timeout: None,
+        rtcp_seed: 7,
+        wall_clock_at_start: Duration::from_secs(1_700_000_000),
+    }
+}
+
+fn pcmu() -> StreamConfig {
+    config(CodecKind::Pcmu, 20)
+}
+
+/// A prompt of `frames` packets whose payloads tell them apart: frame `i` is 160 bytes of
+/// `0x10 + i`.
+fn numbered_prompt(step: u32, ptime: Duration, frames: u8) -> Arc<EncodedPrompt> {
+    let mut prompt = EncodedPrompt::new(step, ptime);
+    for i in 0..frames {
+        prompt.push(&[0x10 + i; 160]);
+    }
+    Arc::new(prompt)
+}
+
+/// A datagram the stream sent.
+#[derive(Debug, Clone)]
+struct Sent {
+    at: Instant,
+    to: SocketAddr,
+    bytes: Vec<u8>,
+}
+
+/// An RTP packet the stream sent, read back.
+#[derive(Debug, Clone)]
+struct SentRtp {
+    at: Instant,
+    to: SocketAddr,
+    header: RtpHeader,
+    payload: Vec<u8>,
+}
+
+/// One stream served like a media worker serves it.
+struct Harness {
+    stream: MediaStream,
+    t0: Instant,
+    now: Instant,
+    sent: Vec<Sent>,
+    events: Vec<(Instant, StreamEvent)>,
+    buf: Vec<u8>,
+}
+
+impl Harness {
+    fn new(config: StreamConfig) -> Self {
+        Self::starting_at(config, epoch())
+    }
+
+    fn starting_at(config: StreamConfig, t0: Instant) -> Self {
+        Self {
+            stream: MediaStream::new(config, t0).unwrap(),
+            t0,
+            now: t0,
+            sent: Vec::new(),
+            events: Vec::new(),
+            buf: vec![0; MAX_DATAGRAM],
+        }
+    }
+
+    /// Serves every deadline up to `until`, then stands at `until`.
+    fn run_until(&mut self, until: Instant) {
+        while let Some(due) = self.stream.poll_timeout().filter(|due| *due <= until) {
+            self.serve(due.max(self.now));
+        }
+        self.now = self.now.max(until);
+    }
+
+    fn run_for(&mut self, duration: Duration) {
+        self.run_until(self.now + duration);
+    }
+
+    /// What a worker does at `now`, whether or not anything is due; checks it will not spin.
+    fn serve(&mut self, now: Instant) {
+        self.now = now;
+        self.stream.handle_timeout(now);
+        self.drain();
+        let next = self.stream.poll_timeout();
+        assert!(
+            self.stream.is_closed() || next.is_some_and(|next| next > now),
+            "busy loop: next deadline {:?} after serving {:?}",
+            next.map(|next| next.saturating_duration_since(self.t0)),
+            now - self.t0,
+        );
+    }
+
+    fn drain(&mut self) {
+        while let Some(transmit) = self.stream.poll_transmit(self.now, &mut self.buf) {
+            self.sent.push(Sent {
+                at: self.now,
+                to: transmit.destination,
+                bytes: self.buf[..transmit.len].to_vec(),
+            });
+        }
+        self.drain_events();
+    }
+
+    fn drain_events(&mut self) {
+        while let Some(event) = self.stream.poll_event() {
+            self.events.push((self.now, event));
+        }
+    }
+
+    /// A datagram arrives now.
+    fn receive(&mut self, from: SocketAddr, datagram: &[u8]) {
+        let mut datagram = datagram.to_vec();
+        self.stream.handle_datagram(self.now, from, &mut datagram);
+        self.drain_events();
+    }
+
+    /// Datagrams arriving one per `interval`, the stream served in between.
+    fn feed(
+        &mut self,
+        from: SocketAddr,
+        datagrams: impl IntoIterator<Item = Vec<u8>>,
+        interval: Duration,
+    ) {
+        for datagram in datagrams {
+            self.receive(from, &datagram);
+            self.run_for(interval);
+        }
+    }
+
+    fn play(&mut self, prompt: Arc<EncodedPrompt>, barge_in: bool) {
+        self.stream.play(self.now, prompt, barge_in);
+        self.drain_events();
+    }
+
+    fn update(&mut self, remote: SocketAddr, send: bool, receive: bool) {
+        let update = StreamUpdate {
+            remote,
+            send,
+            receive,
+        };
+        self.stream.update(self.now, update);
+        self.drain_events();
+    }
+
+    /// The RTP packets sent so far.
+    fn rtp(&self) -> Vec<SentRtp> {
+        self.sent
+            .iter()
+            .filter(|sent| !is_rtcp(&sent.bytes))
+            .map(|sent| {
+                let packet = RtpPacket::parse(&sent.bytes).unwrap();
+                SentRtp {
+                    at: sent.at,
+                    to: sent.to,
+                    header: packet.header(),
+                    payload: packet.payload().to_vec(),
+                }
+            })
+            .collect()
+    }
+
+    /// The RTCP datagrams sent so far.
+    fn rtcp(&self) -> Vec<&Sent> {
+        self.sent.iter().filter(|sent| is_rtcp(&sent.bytes)).collect()
+    }
+
+    fn last_rtp_to(&self) -> SocketAddr {
+        self.rtp().last().unwrap().to
+    }
+
+    /// The events so far, forgotten.
+    fn take_events(&mut self) -> Vec<StreamEvent> {
+        self.events.drain(..).map(|(_, event)| event).collect()
+    }
+
+    /// The keys reported so far with their methods, forgotten with the other events.
+    fn take_digits(&mut self) -> Vec<(char, DtmfSource)> {
+        self.take_events()
+            .into_iter()
+            .filter_map(|event| match event {
+                StreamEvent::Digit { digit, method } => Some((digit.as_char(), method)),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// A hand-written far end: audio and RFC 4733 events with its own numbering, SRTP if keyed.
+struct Peer {
+    ssrc: Ssrc,
+    seq: u16,
+    ts: u32,
+    payload_type: PayloadType,
+    srtp: Option<SrtpSession>,
+}
+
+impl Peer {
+    fn new(ssrc: u32) -> Self {
+        Self {
+            ssrc: Ssrc::new(ssrc),
+            seq: 40_000,
+            ts: 1_000_000,
+            payload_type: PayloadType::PCMU,
+            srtp: None,
+        }
+    }
+
+    fn packet(&mut self, marker: bool, payload_type: PayloadType, ts: u32, payload: &[u8]) -> Vec<u8> {
+        let header = RtpHeader {
+            marker,
+            payload_type,
+            sequence: self.seq,
+            timestamp: ts,
+            ssrc: self.ssrc,
+        };
+        self.seq = self.seq.wrapping_add(1);
+        let mut out = vec![0; MAX_DATAGRAM];
+        let mut len = header.write(payload, &mut out).unwrap();
+        if let Some(srtp) = self.srtp.as_mut() {
+            len = srtp.protect_rtp(&mut out, len).unwrap();
+        }
+        out.truncate(len);
+        out
+    }
+
+    /// The next 20 ms of 8 kHz audio.
+    fn audio(&mut self, payload: &[u8]) -> Vec<u8> {
+        let ts = self.ts;
+        self.ts = self.ts.wrapping_add(160);
+        self.packet(false, self.payload_type, ts, payload)
+    }
+
+    /// `n` packets of µ-law silence.
+    fn silence(&mut self, n: usize) -> Vec<Vec<u8>> {
+        (0..n).map(|_| self.audio(&[0xff; 160])).collect()
+    }
+
+    fn event(&mut self, marker: bool, ts: u32, event: TelephoneEvent) -> Vec<u8> {
+        let mut payload = [0; 4];
+        event.write(&mut payload).unwrap();
+        self.packet(marker, PayloadType::new(EVENT_PT).unwrap(), ts, &payload)
+    }
+
+    /// One key press as RFC 4733 sends it, one packet per 20 ms: the marked start, updates
+    /// every 160 units, then the end packet three times. The audio clock moves past it.
+    fn press(&mut self, c: char, updates: u16) -> Vec<Vec<u8>> {
+        let start = self.ts;
+        let code = key(c).event_code();
+        let block = |end, duration| TelephoneEvent {
+            event: code,
+            end,
+            volume: 10,
+            duration,
+        };
+        let mut packets: Vec<_> = (1..=updates)
+            .map(|i| self.event(i == 1, start, block(false, 160 * i)))
+            .collect();
+        for _ in 0..3 {
+            packets.push(self.event(false, start, block(true, 160 * updates)));
+        }
+        self.ts = start.wrapping_add(160 * (u32::from(updates) + 3));
+        packets
+    }
+
+    /// An SR (with a BYE when asked) from this peer.
+    fn rtcp(&self, bye: bool) -> Vec<u8> {
+        let report = Report {
+            ssrc: self.ssrc,
+            sender_info: Some(SenderInfo {
+                ntp: NtpTimestamp::new(0x1234_5678_9abc_def0),
+                rtp_timestamp: self.ts,
+                packet_count: 1,
+                octet_count: 160,
+            }),
+            blocks: &[],
+        };
+        let mut out = vec![0; 256];
+        let len = if bye {
+            report.write_with_bye(b"peer@test.invalid", None, &mut out)
+        } else {
+            report.write(b"peer@test.invalid", &mut out)
+        };
+        out.truncate(len.unwrap());
+        out
+    }
+}
+
+/// 20 ms payloads of `codec` at its native rate: `lead` frames of silence, the DTMF tone of
+/// `c` for `tone_ms`, then `tail` frames of silence.
+fn tone_payloads(codec: CodecKind, c: char, lead: usize, tone_ms: u64, tail: usize) -> Vec<Vec<u8>> {
+    let rate = codec.native_rate();
+    let frame = codec.samples_per_frame(rate, 20);
+    let mut encoder = Encoder::new(codec, rate).unwrap();
+    let mut tone = ToneGenerator::new(rate, ToneSpec::dtmf(key(c), ms(tone_ms)));
+    let frames = lead + tone_ms.div_ceil(20) as usize + tail;
+    (0..frames)
+        .map(|i| {
+            let mut pcm = vec![0i16; frame];
+            if i >= lead {
+                tone.fill(&mut pcm);
+            }
+            let mut out = vec![0u8; codec.max_payload_len(20)];
+            let len = encoder.encode(&pcm, &mut out).unwrap();
+            out.truncate(len);
+            out
+        })
+        .collect()
+}
+
+// ----- 1. Pacing -----
+
+#[test]
+fn sends_one_packet_per_ptime_with_consecutive_numbers_to_the_sdp_address() {
+    use CodecKind::{G722, Opus, Pcmu};
+    for (codec, ptime_ms, step) in [(Pcmu, 20, 160), (Pcmu, 40, 320), (Opus, 20, 960), (G722, 20, 160)] {
+        let cfg = config(codec, ptime_ms);
+        let silence = cfg.silence.frame(0).unwrap().to_vec();
+        let ptime = ms(ptime_ms);
+        let mut h = Harness::new(cfg);
+        h.run_until(h.t0 + ptime * 49 + ptime / 2);
+        let rtp = h.rtp();
+        assert_eq!(rtp.len(), 50, "{codec} {ptime_ms} ms");
+        for (n, packet) in (0u32..).zip(&rtp) {
+            assert_eq!(packet.at, h.t0 + ptime * n, "{codec}: packet {n} on its slot");
+            assert_eq!(packet.to, A);
+            let header = packet.header;
+            assert_eq!(header.sequence, FIRST_SEQ.wrapping_add(n as u16));
+            assert_eq!(header.timestamp, FIRST_TS.wrapping_add(step * n), "{codec}");
+            assert_eq!(header.marker, n == 0);
+            assert_eq!(header.payload_type, payload_type(codec));
+            assert_eq!(header.ssrc, Ssrc::new(SSRC));
+            assert_eq!(packet.payload, silence);
+        }
+        assert_eq!(h.stream.stats().packets_sent, 50);
+        assert_eq!(h.stream.stats().packets_late, 0);
+
+        // Each prompt starts with a marker, and only its first packet has one.
+        for _ in 0..2 {
+            h.play(numbered_prompt(step, ptime, 3), false);
+            h.run_for(ptime * 5);
+        }
+        let markers: Vec<bool> = h.rtp()[50..].iter().map(|p| p.header.marker).collect();
+        assert_eq!(
+            markers,
+            [true, false, false, false, false, true, false, false, false, false]
+        );
+    }
+}
+
+// ----- 2. Prompts -----
+
+/// The payloads of the RTP packets sent after `from`.
+fn rtp_payloads_after(h: &Harness, from: Instant) -> Vec<Vec<u8>> {
+    h.rtp()
+        .into_iter()
+        .filter(|p| p.at > from)
+        .map(|p| p.payload)
+        .collect()
+}
+
+fn frame(i: u8) -> Vec<u8> {
+    vec![0x10 + i; 160]
+}
+
+#[test]
+fn plays_a_prompt_in_order_then_silence_and_finishes_once() {
+    let mut h = Harness::new(pcmu());
+    let silence = vec![0xff; 160];
+    h.run_for(ms(50));
+    let started = h.now;
+    h.play(numbered_prompt(160, ms(20), 5), false);
+    h.run_for(ms(300));
+    let payloads = rtp_payloads_after(&h, started);
+    assert_eq!(payloads[..5], (0..5).map(frame).collect::<Vec<_>>());
+    assert!(payloads[5..].iter().all(|p| *p == silence));
+    // Finished when the first packet after the prompt went out: its last frame has played.
+    let after_prompt = h.rtp().into_iter().find(|p| p.at > started && p.payload == silence);
+    assert_eq!(
+        h.events,
+        [(after_prompt.unwrap().at, StreamEvent::PlaybackFinished { interrupted: false })]
+    );
+}
+
+#[test]
+fn a_new_prompt_interrupts_the_one_playing_and_stop_ends_it() {
+    let mut h = Harness::new(pcmu());
+    h.play(numbered_prompt(160, ms(20), 20), false);
+    h.run_for(ms(50));
+    let second = h.now;
+    h.play(numbered_prompt(160, ms(20), 2), false);
+    assert_eq!(h.take_events(), [StreamEvent::PlaybackFinished { interrupted: true }]);
+    h.run_for(ms(100));
+    let payloads = rtp_payloads_after(&h, second);
+    assert_eq!(payloads[..3], [frame(0), frame(1), vec![0xff; 160]]);
+    assert_eq!(h.take_events(), [StreamEvent::PlaybackFinished { interrupted: false }]);
+
+    h.play(numbered_prompt(160, ms(20), 20), true);
+    h.run_for(ms(30));
+    let stopped = h.now;
+    h.stream.stop_playback(h.now);
+    h.drain_events();
+    h.stream.stop_playback(h.now);
+    h.drain_events();
+    h.run_for(ms(100));
+    assert_eq!(h.take_events(), [StreamEvent::PlaybackFinished { interrupted: true }]);
+    assert!(rtp_payloads_after(&h, stopped).iter().all(|p| *p == [0xff; 160]));
+}
+
+// ----- 3. Catch-up -----
+
+#[test]
+fn a_late_worker_catches_up_in_a_burst_then_skips_ahead() {
+    let mut h = Harness::new(pcmu());
+    let t0 = h.t0;
+    let slot = |n: u32| t0 + ms(20) * n;
+    h.serve(slot(0));
+    // Two ptimes late: the two missed packets and the one due go out at once, on the grid.
+    h.serve(slot(3));
+    let rtp = h.rtp();
+    assert_eq!(rtp.len(), 4);
+    for (n, packet) in (0u32..).zip(&rtp) {
+        assert_eq!(packet.header.timestamp, FIRST_TS.wrapping_add(160 * n));
+        assert_eq!(packet.header.sequence, FIRST_SEQ.wrapping_add(n as u16));
+    }
+    assert!(rtp[1..].iter().all(|p| p.at == slot(3)));
+    assert_eq!(h.stream.stats().packets_late, 2);
+
+    // MAX_CATCH_UP ptimes late is still a burst.
+    h.serve(slot(4 + MAX_CATCH_UP));
+    assert_eq!(h.rtp().len(), 4 + 1 + MAX_CATCH_UP as usize);
+    assert_eq!(h.stream.stats().packets_late, 2 + u64::from(MAX_CATCH_UP));
+
+    // One more and the stream skips: one packet, the timestamp jumps as time did, the sequence
+    // number does not, and what was skipped counts as late.
+    let prompt_start = slot(5 + MAX_CATCH_UP);
+    h.serve(prompt_start);
+    h.play(numbered_prompt(160, ms(20), 30), false);
+    let before = h.rtp().len();
+    let late_before = h.stream.stats().packets_late;
+    let behind = MAX_CATCH_UP + 1;
+    let skipped_to = 6 + MAX_CATCH_UP + behind;
+    h.serve(slot(skipped_to));
+    let rtp = h.rtp();
+    assert_eq!(rtp.len(), before + 1);
+    let last = rtp.last().unwrap();
+    assert_eq!(last.header.timestamp, FIRST_TS.wrapping_add(160 * skipped_to));
+    assert_eq!(last.header.sequence, FIRST_SEQ.wrapping_add(before as u16));
+    assert_eq!(h.stream.stats().packets_late, late_before + u64::from(behind));
+    // The prompt moved on as time did.
+    assert_eq!(last.payload, frame(behind as u8));
+    h.serve(slot(skipped_to + 1));
+    assert_eq!(h.rtp().last().unwrap().payload, frame(behind as u8 + 1));
+    assert_eq!(h.stream.stats().packets_late, late_before + u64::from(behind));
+}
+
+// ----- 4. Symmetric RTP -----
+
+#[test]
+fn latches_to_the_first_valid_source_and_ignores_strangers() {
+    let mut h = Harness::new(pcmu());
+    let mut peer = Peer::new(0xabc);
+    h.run_for(ms(30));
+    assert_eq!(h.last_rtp_to(), A);
+
+    // Garbage and payload types we did not negotiate never latch.
+    h.receive(B, &[0x80, 0, 1]);
+    h.receive(C, b"hello, is this RTP?");
+    let mut stray = Peer::new(0x51);
+    h.receive(C, &stray.packet(false, PayloadType::new(96).unwrap(), 0, &[0; 20]));
+    h.run_for(ms(40));
+    assert_eq!(h.last_rtp_to(), A);
+    assert!(h.take_events().is_empty());
+    let stats = h.stream.stats();
+    assert_eq!((stats.malformed, stats.unknown_payload), (2, 1));
+
+    // The first valid packet, from B, latches: RTP and RTCP go there from now on.
+    h.feed(B, peer.silence(2), ms(20));
+    assert_eq!(h.take_events(), [StreamEvent::Latched { remote: B }]);
+    h.run_for(ms(40));
+    assert_eq!(h.last_rtp_to(), B);
+
+    // A stranger changes nothing, whatever it sends: its digits are not ours.
+    let mut stranger = Peer::new(0x666);
+    let mut stranger_packets = stranger.silence(3);
+    stranger_packets.extend(stranger.press('9', 4));
+    let strangers = stranger_packets.len() as u64;
+    h.feed(C, stranger_packets, ms(20));
+    h.receive(C, &stranger.rtcp(true));
+    assert!(h.take_events().is_empty());
+    assert_eq!(h.last_rtp_to(), B);
+    assert_eq!(h.stream.stats().foreign_packets, strangers + 1);
+    h.run_for(ms(5000));
+    assert!(h.rtcp().iter().all(|sent| sent.to == B));
+
+    // A re-INVITE that keeps the SDP address (a refresh, a hold) keeps the latch.
+    h.update(A, true, true);
+    h.feed(B, peer.silence(2), ms(20));
+    assert_eq!(h.last_rtp_to(), B);
+    assert!(h.take_events().is_empty());
+
+    // One that moves the peer clears it: RTP goes to the new address until the peer is heard.
+    h.update(D, true, true);
+    h.run_for(ms(40));
+    assert_eq!(h.last_rtp_to(), D);
+    h.feed(B, peer.silence(1), ms(40));
+    assert_eq!(h.take_events(), [StreamEvent::Latched { remote: B }]);
+    assert_eq!(h.last_rtp_to(), B);
+}
+
+// ----- 5. RFC 4733 and SIP INFO -----
+
+/// The presses of `keys` between stretches of audio, each update packet sent twice
+/// (redundancy) and the second end packet swapped with the audio after it (reordering).
+fn presses(peer: &mut Peer, keys: &str) -> Vec<Vec<u8>> {
+    let mut packets = peer.silence(5);
+    for c in keys.chars() {
+        let mut press = peer.press(c, 4);
+        let ends = press.split_off(4);
+        for update in press {
+            packets.push(update.clone());
+            packets.push(update);
+        }
+        let mut after = peer.silence(10);
+        packets.extend([ends[0].clone(), after.remove(0), ends[1].clone(), ends[2].clone()]);
+        packets.extend(after);
+    }
+    packets
+}
+
+#[test]
+fn reports_each_rfc_4733_key_press_once() {
+    let mut h = Harness::new(pcmu());
+    let mut peer = Peer::new(0xabc);
+    h.feed(A, presses(&mut peer, "123"), ms(20));
+    h.run_for(ms(500));
+    use DtmfSource::Rfc4733;
+    assert_eq!(h.take_digits(), [('1', Rfc4733), ('2', Rfc4733), ('3', Rfc4733)]);
+    assert_eq!(h.stream.stats().digits, 3);
+}
+
+#[test]
+fn a_sip_info_for_the_same_press_counts_once_and_a_later_one_again() {
+    let mut h = Harness::new(pcmu());
+    let mut peer = Peer::new(0xabc);
+    h.feed(A, peer.press('5', 2), ms(20));
+    h.stream.handle_signalled_digit(h.now, key('5'));
+    h.drain_events();
+    assert_eq!(h.take_digits(), [('5', DtmfSource::Rfc4733)]);
+    h.run_for(ms(1000));
+    h.stream.handle_signalled_digit(h.now, key('5'));
+    h.drain_events();
+    assert_eq!(h.take_digits(), [('5', DtmfSource::SipInfo)]);
+}
+
+#[test]
+fn barge_in_stops_the_prompt_at_the_first_digit_and_only_with_barge_in() {
+    for barge_in in [true, false] {
+        let mut h = Harness::new(pcmu());
+        let mut peer = Peer::new(0xabc);
+        h.play(numbered_prompt(160, ms(20), 25), barge_in);
+        h.feed(A, peer.silence(5), ms(20));
+        assert_eq!(h.take_events(), [StreamEvent::Latched { remote: A }]);
+        let mut press = peer.press('7', 3);
+        h.receive(A, &press.remove(0));
+        let pressed = h.now;
+        let digit = StreamEvent::Digit {
+            digit: key('7'),
+            method: DtmfSource::Rfc4733,
+        };
+        h.feed(A, press, ms(20));
+        h.feed(A, peer.silence(20), ms(20));
+        h.run_for(ms(200));
+        let after: Vec<_> = rtp_payloads_after(&h, pressed);
+        let finished = |interrupted| StreamEvent::PlaybackFinished { interrupted };
+        if barge_in {
+            assert_eq!(h.take_events(), [digit, finished(true)]);
+            assert!(after.iter().all(|p| *p == [0xff; 160]), "silence after the digit");
+        } else {
+            assert_eq!(h.take_events(), [digit, finished(false)]);
+            assert_eq!(after[..3], [frame(6), frame(7), frame(8)]);
+        }
+    }
+}
+
+// ----- 6. In-band DTMF -----
+
+fn inband(codec: CodecKind, mode: InbandMode, telephone_event: bool) -> Harness {
+    let mut cfg = config(codec, 20);
+    cfg.inband = mode;
+    if !telephone_event {
+        cfg.telephone_event = None;
+    }
+    Harness::new(cfg)
+}
+
+fn feed_tone(h: &mut Harness, peer: &mut Peer, codec: CodecKind, c: char) {
+    let audio = tone_payloads(codec, c, 5, 100, 10);
+    let packets: Vec<_> = audio.iter().map(|payload| peer.audio(payload)).collect();
+    h.feed(A, packets, ms(20));
+    h.run_for(ms(200));
+}
+
+#[test]
+fn detects_a_tone_in_the_audio_when_no_telephone_event_was_negotiated() {
+    for codec in [CodecKind::Pcmu, CodecKind::G722] {
+        let mut h = inband(codec, InbandMode::Auto, false);
+        let mut peer = Peer::new(0xabc);
+        peer.payload_type = payload_type(codec);
+        feed_tone(&mut h, &mut peer, codec, '7');
+        assert_eq!(h.take_digits(), [('7', DtmfSource::Inband)], "{codec}");
+    }
+}
+
+#[test]
+fn in_band_detection_is_off_when_asked_or_when_telephone_event_was_negotiated() {
+    for (mode, telephone_event) in [(InbandMode::Off, false), (InbandMode::Auto, true)] {
+        let mut h = inband(CodecKind::Pcmu, mode, telephone_event);
+        feed_tone(&mut h, &mut Peer::new(0xabc), CodecKind::Pcmu, '7');
+        assert!(h.take_digits().is_empty(), "{mode:?}");
+    }
+}
+
+#[test]
+fn rfc_4733_silences_in_band_detection_for_the_rest_of_the_call() {
+    let mut h = inband(CodecKind::Pcmu, InbandMode::On, true);
+    let mut peer = Peer::new(0xabc);
+    feed_tone(&mut h, &mut peer, CodecKind::Pcmu, '7');
+    assert_eq!(h.take_digits(), [('7', DtmfSource::Inband)]);
+    h.feed(A, peer.press('1', 3), ms(20));
+    h.run_for(ms(500));
+    feed_tone(&mut h, &mut peer, CodecKind::Pcmu, '8');
+    assert_eq!(h.take_digits(), [('1', DtmfSource::Rfc4733)]);
+}
+
+#[test]
+fn two_tones_of_one_key_across_a_pause_in_sending_are_two_presses() {
+    // Voice activity detection: the phone sends nothing between the tones, and the timestamp
+    // jumps over the pause.
+    let mut h = inband(CodecKind::Pcmu, InbandMode::Auto, false);
+    let mut peer = Peer::new(0xabc);
+    let first = tone_payloads(CodecKind::Pcmu, '5', 3, 60, 0);
+    let packets: Vec<_> = first.iter().map(|payload| peer.audio(payload)).collect();
+    h.feed(A, packets, ms(20));
+    h.run_for(ms(200));
+    peer.ts = peer.ts.wrapping_add(8 * 200);
+    let second = tone_payloads(CodecKind::Pcmu, '5', 0, 60, 10);
+    let packets: Vec<_> = second.iter().map(|payload| peer.audio(payload)).collect();
+    h.feed(A, packets, ms(20));
+    h.run_for(ms(300));
+    use DtmfSource::Inband;
+    assert_eq!(h.take_digits(), [('5', Inband), ('5', Inband)]);
+}
+
+// ----- 7. Media timeout -----
+
+fn with_media_timeout(limit: Duration) -> Harness {
+    let mut cfg = pcmu();
+    cfg.media_timeout = Some(limit);
+    Harness::new(cfg)
+}
+
+fn timeouts(h: &Harness) -> Vec<Instant> {
+    h.events
+        .iter()
+        .filter(|(_, event)| *event == StreamEvent::MediaTimeout)
+        .map(|(at, _)| *at)
+        .collect()
+}
+
+#[test]
+fn media_timeout_fires_once_after_the_silence_and_never_while_packets_arrive() {
+    let mut h = with_media_timeout(ms(2000));
+    let mut peer = Peer::new(0xabc);
+    h.feed(B, peer.silence(500), ms(20));
+    assert!(timeouts(&h).is_empty());
+    let last_heard = h.now - ms(20);
+    h.run_for(ms(20_000));
+    assert_eq!(timeouts(&h), [last_heard + ms(2000)]);
+    // It fires again only after media came back and stopped again.
+    h.feed(B, peer.silence(1), ms(10_000));
+    assert_eq!(timeouts(&h).len(), 2);
+}
+
+#[test]
+fn media_timeout_waits_while_on_hold_and_restarts_when_media_resumes() {
+    let mut h = with_media_timeout(ms(2000));
+    let mut peer = Peer::new(0xabc);
+    h.feed(B, peer.silence(10), ms(20));
+    h.update(A, true, false);
+    h.run_for(ms(30_000));
+    assert!(timeouts(&h).is_empty(), "no media is expected on hold");
+    // Off hold: the peer gets the whole timeout to resume sending.
+    h.update(A, true, true);
+    let resumed = h.now;
+    h.run_for(ms(1900));
+    assert!(timeouts(&h).is_empty(), "timed out at once after hold");
+    h.run_for(ms(200));
+    assert_eq!(timeouts(&h), [resumed + ms(2000)]);
+}
+
+// ----- 8. RTCP -----
+
+fn rtcp_packets(sent: &Sent) -> Vec<RtcpPacket<'_>> {
+    Compound::parse(&sent.bytes).unwrap().packets().collect()
+}
+
+#[test]
+fn reports_within_five_seconds_to_the_rtp_address_or_the_next_port() {
+    for mux in [true, false] {
+        let mut cfg = pcmu();
+        cfg.rtcp_mux = mux;
+        let mut h = Harness::new(cfg);
+        h.run_for(ms(5000));
+        let rtcp = h.rtcp();
+        let first = rtcp.first().expect("a report within 5 s");
+        let expected_to = if mux { A } else { SocketAddr::new(A.ip(), A.port() + 1) };
+        assert_eq!(first.to, expected_to);
+        let sent_before = h.rtp().iter().filter(|p| p.at <= first.at).count() as u32;
+        let packets = rtcp_packets(first);
+        let RtcpPacket::SenderReport(sr) = packets[0] else {
+            panic!("an SR first once we have sent RTP: {packets:?}");
+        };
+        assert_eq!(sr.ssrc, Ssrc::new(SSRC));
+        assert_eq!(sr.sender_info.packet_count, sent_before);
+        assert_eq!(sr.sender_info.octet_count, sent_before * 160);
+        let RtcpPacket::SourceDescription(sdes) = packets[1] else {
+            panic!("SDES second");
+        };
+        let cname = sdes.chunks().next().unwrap().cname();
+        assert_eq!(cname, Some(&b"herald@test.invalid"[..]));
+    }
+
+    // Not sending (recvonly): a receiver report.
+    let mut cfg = pcmu();
+    cfg.send = false;
+    let mut h = Harness::new(cfg);
+    h.run_for(ms(5000));
+    assert!(h.rtp().is_empty());
+    let rtcp = h.rtcp();
+    assert!(matches!(rtcp_packets(rtcp[0])[0], RtcpPacket::ReceiverReport(_)));
+}
+
+#[test]
+fn reports_on_the_peer_and_follows_it_without_rtcp_mux() {
+    let mut cfg = pcmu();
+    cfg.rtcp_mux = false;
+    let mut h = Harness::new(cfg);
+    let mut peer = Peer::new(0xabc);
+    let peer_rtcp = SocketAddr::new(B.ip(), B.port() + 1);
+    h.feed(B, peer.silence(50), ms(20));
+    h.receive(peer_rtcp, &peer.rtcp(false));
+    assert_eq!(h.stream.stats().rtcp_received, 1);
+    h.feed(B, peer.silence(300), ms(20));
+    let last = *h.rtcp().last().unwrap();
+    assert_eq!(last.to, peer_rtcp);
+    let RtcpPacket::SenderReport(sr) = rtcp_packets(last)[0] else {
+        panic!("SR");
+    };
+    let block = sr.report_blocks().next().expect("a block on the peer");
+    assert_eq!(block.ssrc, peer.ssrc);
+    assert_eq!(block.last_sr, 0x5678_9abc);
+    assert_eq!(block.cumulative_lost, 0);
+
+    // The peer moves: reports follow it to its new address, not to where the old one sent from.
+    h.update(D, true, true);
+    let moved = h.now;
+    h.run_for(ms(8000));
+    let after: Vec<_> = h.rtcp().into_iter().filter(|s| s.at > moved).collect();
+    assert!(!after.is_empty());
+    let d_rtcp = SocketAddr::new(D.ip(), D.port() + 1);
+    assert!(after.iter().all(|sent| sent.to == d_rtcp), "{:?}", after.last().map(|s| s.to));
+}
+
+#[test]
+fn close_says_bye_and_a_peer_bye_is_reported() {
+    let mut h = Harness::new(pcmu());
+    let mut peer = Peer::new(0xabc);
+    h.feed(B, peer.silence(5), ms(20));
+    h.take_events();
+
+    // Malformed RTCP counts and changes nothing; a BYE from another source is not the peer's.
+    let mut malformed = peer.rtcp(true);
+    malformed[3] += 1;
+    h.receive(B, &malformed);
+    h.receive(B, &Peer::new(0x999).rtcp(true));
+    let stats = h.stream.stats();
+    assert_eq!((stats.malformed, stats.rtcp_received), (1, 1));
+    assert!(h.take_events().is_empty());
+    h.receive(B, &peer.rtcp(true));
+    assert_eq!(h.take_events(), [StreamEvent::RemoteBye]);
+
+    h.stream.close(h.now);
+    let closed_at = h.now;
+    h.run_for(ms(1000));
+    assert!(h.stream.is_closed());
+    assert_eq!(h.stream.poll_timeout(), None);
+    let last = h.sent.last().unwrap();
+    assert_eq!((last.at, last.to), (closed_at, B));
+    let packets = rtcp_packets(last);
+    let Some(RtcpPacket::Bye(bye)) = packets.last() else {
+        panic!("BYE last: {packets:?}");
+    };
+    assert_eq!(bye.sources().collect::<Vec<_>>(), [Ssrc::new(SSRC)]);
+    assert!(h.sent.iter().all(|sent| sent.at <= closed_at));
+    assert!(h.stream.poll_transmit(h.now, &mut h.buf).is_none());
+}
+
+#[test]
+fn close_completes_even_when_no_report_can_be_written() {
+    let mut cfg = pcmu();
+    cfg.cname = "x".repeat(300);
+    let mut h = Harness::new(cfg);
+    h.run_for(ms(100));
+    h.stream.close(h.now);
+    h.run_for(ms(100));
+    assert!(h.stream.is_closed());
+}
+
+// ----- 9. SRTP -----
+
+fn srtp_key(suite: SrtpSuite, byte: u8) -> SdesKey {
+    SdesKey::new(suite, &vec![byte; suite.key_material_len()]).unwrap()
+}
+
+/// Two streams at `A` and `B` sending to each other through a network that delays each
+/// datagram by 20-60 ms (so reorders them) and loses some.
+struct Pair {
+    ends: [Harness; 2],
+    addresses: [SocketAddr; 2],
+    in_flight: Vec<(Instant, usize, Vec<u8>)>,
+    forwarded: [usize; 2],
+    /// RTP and RTCP datagrams delivered to each end.
+    delivered: [(u64, u64); 2],
+    rng: ChaCha8Rng,
+    loss: f64,
+}
+
+impl Pair {
+    fn new(mut a: StreamConfig, mut b: StreamConfig, loss: f64, seed: u64) -> Self {
+        a.remote = B;
+        b.remote = A;
+        let t0 = epoch();
+        Self {
+            ends: [Harness::starting_at(a, t0), Harness::starting_at(b, t0)],
+            addresses: [A, B],
+            in_flight: Vec::new(),
+            forwarded: [0, 0],
+            delivered: [(0, 0), (0, 0)],
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            loss,
+        }
+    }
+
+    fn run_until(&mut self, until: Instant) {
+        loop {
+            let arrivals = self.in_flight.iter().map(|(at, _, _)| *at);
+            let deadlines = self.ends.iter().filter_map(|end| end.stream.poll_timeout());
+            let Some(next) = arrivals.chain(deadlines).min().filter(|next| *next <= until) else {
+                break;
+            };
+            let now = next.max(self.ends[0].now);
+            self.deliver(now);
+            for end in &mut self.ends {
+                end.now = now;
+                if end.stream.poll_timeout().is_some_and(|due| due <= now) {
+                    end.serve(now);
+                }
+            }
+            self.forward(now);
+        }
+        for end in &mut self.ends {
+            end.now = until;
+        }
+    }
+
+    fn deliver(&mut self, now: Instant) {
+        let (due, later): (Vec<_>, Vec<_>) =
+            self.in_flight.drain(..).partition(|(at, _, _)| *at <= now);
+        self.in_flight = later;
+        for (_, to, datagram) in due {
+            let from = self.addresses[1 - to];
+            self.ends[to].now = now;
+            self.ends[to].receive(from, &datagram);
+            let (rtp, rtcp) = &mut self.delivered[to];
+            let count = if is_rtcp(&datagram) { rtcp } else { rtp };
+            *count += 1;
+        }
+    }
+
+    fn forward(&mut self, now: Instant) {
+        for from in 0..2 {
+            let sent = &self.ends[from].sent[self.forwarded[from]..];
+            self.forwarded[from] += sent.len();
+            for datagram in sent {
+                let to = 1 - from;
+                if datagram.to != self.addresses[to] || self.rng.random_bool(self.loss) {
+                    continue;
+                }
+                let delay = ms(self.rng.random_range(20..60));
+                self.in_flight.push((now + delay, to, datagram.bytes.clone()));
+            }
+        }
+    }
+}
+
+#[test]
+fn two_srtp_streams_exchange_rtp_and_rtcp_through_a_lossy_reordering_network() {
+    for suite in [SrtpSuite::AesCm128HmacSha1_80, SrtpSuite::AeadAes256Gcm] {
+        let (ka, kb) = (srtp_key(suite, 1), srtp_key(suite, 2));
+        let mut a = pcmu();
+        a.srtp = Some(SrtpSession::new(ka.clone(), kb.clone()).unwrap());
+        let mut b = pcmu();
+        b.ssrc = Ssrc::new(0xb0b);
+        b.srtp = Some(SrtpSession::new(kb, ka).unwrap());
+        let mut pair = Pair::new(a, b, 0.05, 11);
+        let t0 = pair.ends[0].t0;
+        pair.run_until(t0 + ms(12_000));
+        for (i, end) in pair.ends.iter_mut().enumerate() {
+            let other = pair.addresses[1 - i];
+            assert_eq!(end.take_events(), [StreamEvent::Latched { remote: other }]);
+            let stats = end.stream.stats();
+            assert_eq!(stats.srtp_failures, 0, "{suite}");
+            assert_eq!(stats.malformed, 0);
+            assert_eq!(stats.packets_received, pair.delivered[i].0);
+            assert_eq!(stats.rtcp_received, pair.delivered[i].1);
+            assert!(stats.packets_received > 500 && stats.rtcp_received >= 1);
+        }
+    }
+}
+
+#[test]
+fn an_srtp_stream_rejects_tampered_and_plain_packets_and_takes_digits() {
+    let suite = SrtpSuite::AesCm128HmacSha1_80;
+    let (ours, theirs) = (srtp_key(suite, 1), srtp_key(suite, 2));
+    let mut cfg = pcmu();
+    cfg.srtp = Some(SrtpSession::new(ours.clone(), theirs.clone()).unwrap());
+    let mut h = Harness::new(cfg);
+    let mut peer = Peer::new(0xabc);
+    peer.srtp = Some(SrtpSession::new(theirs, ours).unwrap());
+
+    let mut tampered = peer.audio(&[0xff; 160]);
+    tampered[20] ^= 1;
+    h.receive(C, &tampered);
+    h.receive(B, &Peer::new(0xabc).audio(&[0xff; 160]));
+    h.run_for(ms(40));
+    assert_eq!(h.stream.stats().srtp_failures, 2);
+    assert!(h.take_events().is_empty());
+    assert_eq!(h.last_rtp_to(), A);
+
+    // Redundant copies of one SRTP packet would be replays: a sender numbers each anew.
+    let mut packets = peer.silence(5);
+    for c in ['4', '2'] {
+        packets.extend(peer.press(c, 4));
+        packets.extend(peer.silence(5));
+    }
+    let replay = packets[3].clone();
+    h.feed(B, packets, ms(20));
+    h.receive(B, &replay);
+    h.run_for(ms(500));
+    assert_eq!(h.stream.stats().srtp_failures, 3);
+    let events = h.take_events();
+    assert_eq!(events[0], StreamEvent::Latched { remote: B });
+    let digits: Vec<_> = events[1..].to_vec();
+    let digit = |c| StreamEvent::Digit {
+        digit: key(c),
+        method: DtmfSource::Rfc4733,
+    };
+    assert_eq!(digits, [digit('4'), digit('2')]);
+}
+
+// ----- 10. SSRC change -----
+
+#[test]
+fn a_new_source_takes_over_and_an_old_straggler_changes_nothing() {
+    let mut h = Harness::new(pcmu());
+    let mut first = Peer::new(0x1111);
+    h.feed(B, first.silence(5), ms(20));
+    let mut press = first.press('1', 3);
+    let straggler = press.last().unwrap().clone();
+    h.feed(B, press.drain(..), ms(20));
+
+    // A transfer: another source from the same address.
+    let mut second = Peer::new(0x2222);
+    second.seq = 7;
+    second.ts = 99;
+    h.feed(B, second.silence(5), ms(20));
+    h.receive(B, &straggler);
+    h.feed(B, second.silence(5), ms(20));
+    h.feed(B, second.press('2', 3), ms(20));
+    h.feed(B, second.silence(5), ms(20));
+    h.run_for(ms(300));
+
+    let received = h.stream.stats().packets_received;
+    assert_eq!(received, 5 + 6 + 5 + 1 + 5 + 6 + 5);
+    let digit = |c| StreamEvent::Digit {
+        digit: key(c),
+        method: DtmfSource::Rfc4733,
+    };
+    assert_eq!(
+        h.take_events(),
+        [
+            StreamEvent::Latched { remote: B },
+            digit('1'),
+            StreamEvent::SourceChanged { ssrc: second.ssrc },
+            digit('2'),
+        ]
+    );
+    assert_eq!(h.stream.stats().packets_lost, 0);
+}
+
+// ----- 11. Robustness -----
+
+/// What a property test does to a stream.
+#[derive(Debug, Clone)]
+enum Op {
+    Datagram { from: usize, bytes: Vec<u8> },
+    /// Serve every deadline for this long.
+    Advance(u64),
+    /// A stalled worker: nothing is served for this long, then once.
+    Stall(u64),
+    Play { frames: u8, barge_in: bool },
+    Stop,
+    Signalled(u8),
+    Update { remote: usize, send: bool, receive: bool },
+    Close,
+}
+
+const FROM: [SocketAddr; 4] = [A, B, C, D];
+
+fn rtp_datagram() -> impl Strategy<Value = Vec<u8>> {
+    let pt = prop_oneof![Just(0u8), Just(EVENT_PT), Just(13), Just(9), 0u8..128];
+    (pt, any::<bool>(), any::<u16>(), any::<u32>(), 0u32..3, prop::collection::vec(any::<u8>(), 0..200))
+        .prop_map(|(pt, marker, sequence, timestamp, ssrc, payload)| {
+            let header = RtpHeader {
+                marker,
+                payload_type: PayloadType::new(pt).unwrap(),
+                sequence,
+                timestamp,
+                ssrc: Ssrc::new(ssrc),
+            };
+            let mut out = vec![0; 12 + payload.len()];
+            match header.write(&payload, &mut out) {
+                Ok(_) => out,
+                Err(_) => payload,
+            }
+        })
+}
+
+fn event_datagram() -> impl Strategy<Value = Vec<u8>> {
+    (0u8..20, any::<bool>(), any::<u16>(), any::<bool>(), 0u16..16, 0u32..8, 0u32..2).prop_map(
+        |(event, end, duration, marker, seq, ts, ssrc)| {
+            let mut peer = Peer::new(ssrc);
+            peer.seq = seq;
+            let block = TelephoneEvent {
+                event,
+                end,
+                volume: 10,
+                duration,
+            };
+            peer.event(marker, ts * 800, block)
+        },
+    )
+}
+
+fn rtcp_datagram() -> impl Strategy<Value = Vec<u8>> {
+    (0u32..3, any::<bool>(), any::<usize>(), any::<u8>()).prop_map(|(ssrc, bye, cut, flip)| {
+        let mut bytes = Peer::new(ssrc).rtcp(bye);
+        if flip % 4 == 0 {
+            let at = cut % bytes.len();
+            bytes[at] ^= flip;
+        } else if flip % 4 == 1 {
+            bytes.truncate(cut % bytes.len());
+        }
+        bytes
+    })
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let datagram = prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..64),
+        rtp_datagram(),
+        event_datagram(),
+        rtcp_datagram(),
+    ];
+    prop_oneof![
+        8 => (0usize..4, datagram).prop_map(|(from, bytes)| Op::Datagram { from, bytes }),
+        3 => (0u64..400).prop_map(Op::Advance),
+        1 => (0u64..120_000).prop_map(Op::Stall),
+        1 => (0u8..30, any::<bool>()).prop_map(|(frames, barge_in)| Op::Play { frames, barge_in }),
+        1 => Just(Op::Stop),
+        1 => (0u8..16).prop_map(Op::Signalled),
+        1 => (0usize..4, any::<bool>(), any::<bool>())
+            .prop_map(|(remote, send, receive)| Op::Update { remote, send, receive }),
+        1 => prop::bool::weighted(0.1).prop_map(|close| if close { Op::Close } else { Op::Stop }),
+    ]
+}
+
+fn robustness_config(codec: u8, mux: bool, inband: bool, timeout: bool) -> StreamConfig {
+    let codec = [CodecKind::Pcmu, CodecKind::Pcma, CodecKind::G722, CodecKind::Opus][usize::from(codec % 4)];
+    let mut cfg = config(codec, 20);
+    cfg.rtcp_mux = mux;
+    cfg.inband = if inband { InbandMode::On } else { InbandMode::Auto };
+    cfg.media_timeout = timeout.then_some(ms(1000));
+    cfg
+}
+
+fn apply(h: &mut Harness, op: &Op) {
+    match op {
+        Op::Datagram { from, bytes } => h.receive(FROM[*from], bytes),
+        Op::Advance(millis) => h.run_for(ms(*millis)),
+        Op::Stall(millis) => {
+            let at = h.now + ms(*millis);
+            h.serve(at);
+        }
+        Op::Play { frames, barge_in } => h.play(numbered_prompt(160, ms(20), *frames), *barge_in),
+        Op::Stop => {
+            h.stream.stop_playback(h.now);
+            h.drain_events();
+        }
+        Op::Signalled(code) => {
+            h.stream
+                .handle_signalled_digit(h.now, Digit::from_event_code(*code).unwrap());
+            h.drain_events();
+        }
+        Op::Update {
+            remote,
+            send,
+            receive,
+        } => h.update(FROM[*remote], *send, *receive),
+        Op::Close => h.stream.close(h.now),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    #[test]
+    fn arbitrary_datagrams_and_commands_never_panic_or_spin(
+        (codec, mux, inband, timeout) in (any::<u8>(), any::<bool>(), any::<bool>(), any::<bool>()),
+        ops in prop::collection::vec(op(), 0..80),
+    ) {
+        let mut h = Harness::new(robustness_config(codec, mux, inband, timeout));
+        for op in &ops {
+            apply(&mut h, op);
+            let next = h.stream.poll_timeout();
+            prop_assert!(
+                h.stream.is_closed() == next.is_none(),
+                "closed {} but next deadline {:?}", h.stream.is_closed(), next
+            );
+            prop_assert!(next.is_none_or(|next| next >= h.now), "a deadline in the past after {op:?}");
+            h.run_for(ms(0));
+            let stats = h.stream.stats();
+            prop_assert_eq!(stats.packets_sent, h.rtp().len() as u64);
+        }
+        h.run_for(ms(10_000));
+        if h.stream.is_closed() {
+            prop_assert!(h.stream.poll_transmit(h.now, &mut h.buf).is_none());
+        }
+    }
+}
