@@ -189,7 +189,9 @@ impl fmt::Debug for ToneSpec {
 }
 
 /// Plays a [`ToneSpec`] at a sample rate. See the [module documentation](self).
-#[derive(Debug, Clone)]
+///
+/// `Debug` shows the position, not the frequencies.
+#[derive(Clone)]
 pub struct ToneGenerator {
     /// Per sine wave: frequency in cycles per sample, and peak amplitude.
     oscillators: [(f64, f64); 2],
@@ -272,6 +274,15 @@ impl ToneGenerator {
             Some(period) if period > 0 => n % period < self.on,
             _ => n < self.on,
         }
+    }
+}
+
+impl fmt::Debug for ToneGenerator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ToneGenerator")
+            .field("position", &self.position)
+            .field("finished", &self.is_finished())
+            .finish_non_exhaustive()
     }
 }
 
@@ -375,5 +386,10 @@ mod tests {
         let spec = ToneSpec::dtmf(Digit::from_char('1').unwrap(), Duration::from_millis(100));
         let s = format!("{spec:?}");
         assert!(!s.contains("697") && !s.contains("1209"), "{s}");
+        let g = ToneGenerator::new(8000, spec);
+        assert_eq!(
+            format!("{g:?}"),
+            "ToneGenerator { position: 0, finished: false, .. }"
+        );
     }
 }

@@ -229,6 +229,28 @@ fn reordered_end_packets_give_1000() {
 }
 
 #[test]
+fn capture_times_match_capinfos() {
+    let Some(dir) = captures_dir() else { return };
+    // First to last packet as capinfos reports it: a pcapng with the default microsecond
+    // if_tsresol, and a classic pcap.
+    for (name, span) in [
+        (
+            "opus_16_bit_48khz_60_fec_rtp.pcapng",
+            Duration::from_micros(59_983_022),
+        ),
+        ("rtp_ptime_40msalaw.pcap", Duration::from_micros(32_999_114)),
+    ] {
+        let datagrams = read(&dir, name);
+        assert_eq!(
+            datagrams.first().map(|d| d.time),
+            Some(Duration::ZERO),
+            "{name}"
+        );
+        assert_eq!(datagrams.last().map(|d| d.time), Some(span), "{name}");
+    }
+}
+
+#[test]
 fn captures_without_telephone_events_give_no_digit() {
     let Some(dir) = captures_dir() else { return };
     // Checked with tshark: these carry audio only (Opus PT 107, PCMA PT 8, PCMU PT 0, and

@@ -146,6 +146,19 @@ fn detects_every_key() {
 }
 
 #[test]
+fn debug_output_shows_no_key_and_no_audio() {
+    let mut detector = InbandDetector::new(RATE).unwrap();
+    let mut pcm = Vec::new();
+    Burst::new('9', ms(60.0)).render(&mut pcm);
+    detector.process(&pcm);
+    assert_eq!(
+        format!("{detector:?}"),
+        "InbandDetector { samples: 480, sounding: true, .. }"
+    );
+    assert!(InbandDetector::new(16_000).is_err());
+}
+
+#[test]
 fn any_slice_length_gives_the_same_digits() {
     let pcm = all_keys(|b| b, ms(45.0));
     let reference = detect_in(&pcm, 160);

@@ -395,6 +395,25 @@ fn debug_output_hides_the_digit() {
     let digits = run(8000, &press(0, 1, 1000, 7, 2, 160));
     let text = format!("{:?}", digits[0]);
     assert!(text.contains("Digit(..)"), "{text}");
+    // The receiver itself, mid-event, shows no event code.
+    let t0 = epoch();
+    let mut rx = EventReceiver::new(8000);
+    let p = P {
+        at_ms: 0,
+        seq: 1,
+        ts: 1000,
+        marker: true,
+        event: 9,
+        end: false,
+        duration: 160,
+    };
+    rx.handle_packet(t0, p.seq, p.ts, p.marker, &payload(&p))
+        .unwrap();
+    let text = format!("{rx:?}");
+    assert_eq!(
+        text,
+        "EventReceiver { clock_rate: 8000, state: Active, .. }"
+    );
 }
 
 proptest! {

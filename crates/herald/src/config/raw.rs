@@ -141,7 +141,7 @@ impl Default for RawMedia {
             telephone_event: true,
             workers: 0,
             tick_ms: 5,
-            jitter_min_ms: 20,
+            jitter_min_ms: 40,
             jitter_max_ms: 200,
             inband_dtmf: "auto".to_owned(),
             srtp: "optional".to_owned(),

@@ -79,7 +79,7 @@ fn defaults_are_the_documented_ones() {
     assert_eq!((c.media.workers, c.media.tick), (0, Duration::from_millis(5)));
     assert_eq!(
         (c.media.jitter_min, c.media.jitter_max),
-        (Duration::from_millis(20), Duration::from_millis(200))
+        (Duration::from_millis(40), Duration::from_millis(200))
     );
     assert_eq!(c.media.inband_dtmf, InbandDtmf::Auto);
     assert_eq!(c.media.srtp, SrtpPolicy::Optional);

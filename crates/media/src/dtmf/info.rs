@@ -1,24 +1,4 @@
 //! [`parse_info`]: the DTMF key in a SIP INFO body.
-//!
-//! Two body types are read (neither is standardised, both are common):
-//!
-//! - `application/dtmf-relay`, as AudioCodes, Polycom, Cisco and most PBXs send it: lines of
-//!   `key=value`, with `Signal` (the key, as a character or an event code) and optionally
-//!   `Duration` (milliseconds):
-//!
-//!   ```text
-//!   Signal=5
-//!   Duration=160
-//!   ```
-//!
-//!   Keys are case-insensitive, spaces around keys and values are ignored, lines end in CRLF
-//!   or LF, unknown keys are ignored.
-//! - `application/dtmf`: the body is the key alone, as a character (`5`, `*`) or an RFC 4733
-//!   event code (`10` for `*`).
-//!
-//! The content type is compared without case and without parameters (`;charset=...`). The
-//! RFC 6086 Info-Package framework (`Info-Package:` header) is the SIP layer's business; this
-//! function only reads the body.
 
 use std::time::Duration;
 
@@ -34,6 +14,26 @@ pub struct InfoDigit {
 }
 
 /// Reads the DTMF key of a SIP INFO from its `Content-Type` value and body.
+///
+/// Two body types are read (neither is standardised, both are common):
+///
+/// - `application/dtmf-relay`, as AudioCodes, Polycom, Cisco and most PBXs send it: lines of
+///   `key=value`, with `Signal` (the key, as a character or an event code) and optionally
+///   `Duration` (milliseconds):
+///
+///   ```text
+///   Signal=5
+///   Duration=160
+///   ```
+///
+///   Keys are case-insensitive, spaces around keys and values are ignored, lines end in CRLF
+///   or LF, unknown keys are ignored.
+/// - `application/dtmf`: the body is the key alone, as a character (`5`, `*`) or an RFC 4733
+///   event code (`10` for `*`).
+///
+/// The content type is compared without case and without parameters (`;charset=...`). The
+/// RFC 6086 Info-Package framework (`Info-Package:` header) is the SIP layer's business; this
+/// function only reads the body.
 pub fn parse_info(content_type: &str, body: &[u8]) -> Result<InfoDigit, DtmfError> {
     let kind = content_type.split(';').next().unwrap_or_default().trim();
     let text = std::str::from_utf8(body).map_err(|_| DtmfError::BodyNotText)?;

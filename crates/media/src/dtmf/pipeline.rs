@@ -1,36 +1,5 @@
 //! [`DtmfPipeline`]: digits from RFC 4733, SIP INFO and in-band detection in, each key press
 //! out once.
-//!
-//! Phones and gateways often signal one key press more than one way: RFC 4733 events and the
-//! tone left in the audio, or a SIP INFO and RFC 4733 at once. Each method's own receiver
-//! already reports each press once ([`EventReceiver`](super::EventReceiver),
-//! [`InbandDetector`](super::InbandDetector)); the pipeline merges the methods.
-//!
-//! # Rules
-//!
-//! 1. **Out of band silences in band.** Once an RFC 4733 event (any event, even before the
-//!    first digit: see [`DtmfPipeline::handle_rfc4733_seen`]) or a SIP INFO digit has been
-//!    received on the call, in-band detections are dropped for the rest of the call: the far
-//!    end has shown it signals keys out of band, and the tone still in its audio is the same
-//!    key press again (or, worse, a half-heard one).
-//! 2. **One press, several methods.** A digit from one method that repeats the digit of a
-//!    press reported by *another* method less than [`PipelineConfig::same_press_window`] ago
-//!    (300 ms by default) is that same press and is dropped. Each method can confirm a press
-//!    only once, so fast repeats of one key signalled two ways (`INFO 5, RTP 5, INFO 5, RTP 5`)
-//!    still count twice.
-//! 3. **One method is trusted for its own repeats.** Two digits from the same method are two
-//!    presses, however close: its receiver has already told repeats (redundant packets,
-//!    retransmissions) from presses.
-//!
-//! So two genuine presses of one key farther apart than the window always count twice, and
-//! within the window they count twice unless they arrive by two different methods.
-//!
-//! The first digit of a call can arrive in band before any RFC 4733 packet: it is reported,
-//! and the RFC 4733 copy of it that follows within the window is dropped by rule 2. A
-//! misdetected in-band digit before the first out-of-band one is not corrected.
-//!
-//! Time: decisions are immediate (the first copy of a press is reported at once), so the
-//! pipeline has no timers; `now` only measures the window.
 
 use std::time::{Duration, Instant};
 
@@ -86,8 +55,38 @@ pub struct KeyPress {
     pub at: Instant,
 }
 
-/// Merges the DTMF methods of one call into one stream of key presses. See the
-/// [module documentation](self) for the rules.
+/// Merges the DTMF methods of one call into one stream of key presses.
+///
+/// Phones and gateways often signal one key press more than one way: RFC 4733 events and the
+/// tone left in the audio, or a SIP INFO and RFC 4733 at once. Each method's own receiver
+/// already reports each press once ([`EventReceiver`](super::EventReceiver),
+/// [`InbandDetector`](super::InbandDetector)); the pipeline merges the methods.
+///
+/// # Rules
+///
+/// 1. **Out of band silences in band.** Once an RFC 4733 event (any event, even before the
+///    first digit: see [`handle_rfc4733_seen`](Self::handle_rfc4733_seen)) or a SIP INFO digit has been
+///    received on the call, in-band detections are dropped for the rest of the call: the far
+///    end has shown it signals keys out of band, and the tone still in its audio is the same
+///    key press again (or, worse, a half-heard one).
+/// 2. **One press, several methods.** A digit from one method that repeats the digit of a
+///    press reported by *another* method less than [`PipelineConfig::same_press_window`] ago
+///    (300 ms by default) is that same press and is dropped. Each method can confirm a press
+///    only once, so fast repeats of one key signalled two ways (`INFO 5, RTP 5, INFO 5, RTP 5`)
+///    still count twice.
+/// 3. **One method is trusted for its own repeats.** Two digits from the same method are two
+///    presses, however close: its receiver has already told repeats (redundant packets,
+///    retransmissions) from presses.
+///
+/// So two genuine presses of one key farther apart than the window always count twice, and
+/// within the window they count twice unless they arrive by two different methods.
+///
+/// The first digit of a call can arrive in band before any RFC 4733 packet: it is reported,
+/// and the RFC 4733 copy of it that follows within the window is dropped by rule 2. A
+/// misdetected in-band digit before the first out-of-band one is not corrected.
+///
+/// Time: decisions are immediate (the first copy of a press is reported at once), so the
+/// pipeline has no timers; `now` only measures the window.
 #[derive(Debug)]
 pub struct DtmfPipeline {
     config: PipelineConfig,

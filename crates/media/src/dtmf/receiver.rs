@@ -1,69 +1,6 @@
 //! [`EventReceiver`]: RFC 4733 telephone-event packets in, one digit per key press out.
-//!
-//! A sender reports one key press as a run of packets that all carry the RTP timestamp of the
-//! moment the key went down (RFC 4733 §2.5): the first with the marker bit, then updates
-//! with a growing duration, then (usually three copies of) an end packet with the E bit. Any of
-//! them may be lost, repeated or reordered. The receiver turns that run into exactly one
-//! [`ReceivedDigit`].
-//!
-//! # Identity of an event
-//!
-//! An event is its `(RTP timestamp, event code)` pair:
-//!
-//! - a packet with the current event's pair updates it (redundant copies, repeated end
-//!   packets and late non-end packets change nothing visible);
-//! - a packet with a newer timestamp, or the same timestamp and another code, starts a new
-//!   event and ends the previous one, so a lost end packet never swallows the next key;
-//! - a packet older than the current event (a late straggler of a finished one) is ignored;
-//! - the one exception is a long key press (§2.5.1.3): once the duration reaches the 16-bit
-//!   limit (65535 units: 8.2 s at 8 kHz, but only 1.37 s at 48 kHz) the sender starts a new
-//!   segment with a new timestamp, no marker bit and the same code. A packet with the same
-//!   code, no marker, a timestamp at most [`MAX_SEGMENT`] + [`SEGMENT_SLACK`] units after the
-//!   previous segment's, arriving while that segment was near its limit and not ended by an E
-//!   bit, continues the same key press.
-//!
-//! # When a digit is reported
-//!
-//! At the first packet of a new event, whichever packet that is (the marker packet, an update
-//! if it was lost, or even an end packet). A sender only starts an event once its own detector
-//! has validated the key, so the first packet is as certain as the last, and reporting it then
-//! keeps the IVR responsive and lines the report up in time with a SIP INFO for the same press
-//! (which phones also send at key-down), which [`DtmfPipeline`](super::DtmfPipeline) relies on
-//! to de-duplicate. The price: [`ReceivedDigit::duration`] is the duration carried by that first
-//! packet (how long the key had been down when we learned of it), not the final length.
-//! Events of any length count, including the 33 ms ones some Opus senders use.
-//!
-//! # When an event ends
-//!
-//! On its end packet, when a newer event starts, or when no packet for it arrived for
-//! `max(3 × update interval, 200 ms)` ([`EventReceiver::poll_timeout`]). The update interval is
-//! measured as duration growth per sequence number, so lost packets do not stretch it; until
-//! two packets have shown it, it is taken as 50 ms, the longest interval senders commonly use.
-//! Three missed updates in a row mean the sender has stopped; 200 ms covers jitter for fast
-//! senders. A packet of an event that timed out (but never sent its end) revives it: the
-//! sender was only late. Ending matters for long-press segments (above); it never produces or
-//! suppresses a digit.
-//!
-//! Non-DTMF events (code 16 and up, such as a flash) are tracked the same way so they end the
-//! previous key press, but are not reported.
-//!
-//! # States
-//!
-//! ```text
-//!           first packet of a new event: report it                packet of this event:
-//!  +------+ ------------------------------------> +--------+ <--+ keep the longest duration
-//!  | Idle |                                       | Active | ---+
-//!  +------+ ---------------+                      +--------+ <---------------------------+
-//!                          |                       |  |   |                              |
-//!          first packet is |   end packet, timeout |  |   | newer event: report it;      | packet of it
-//!          an end packet:  |                       |  |   | next long-press segment:     | after a timeout
-//!          report it       v                       v  |   | no report                    | (revived)
-//!                       +-------+ <----------------+  +---+                              |
-//!                       | Ended | -------------------------------------------------------+
-//!                       +-------+ ---> newer event: report it, Active (or Ended if it is an
-//!                                      end packet); this or an older event: ignored
-//! ```
 
+use std::fmt;
 use std::time::{Duration, Instant};
 
 use super::queue::OutputQueue;
@@ -99,17 +36,81 @@ pub struct ReceivedDigit {
     pub digit: Digit,
     /// The extended RTP timestamp of the event: when the key went down, in clock units.
     pub start_timestamp: u64,
-    /// The duration carried by the packet that reported the digit (see the module docs): how
+    /// The duration carried by the packet that reported the digit (see [`EventReceiver`]): how
     /// long the key had been down when Herald learned of it, often zero.
     pub duration: Duration,
 }
 
 /// Receives RFC 4733 telephone events of one RTP stream (one SSRC) and reports each key press
-/// once. See the [module documentation](self) for the rules.
+/// once.
+///
+/// A sender reports one key press as a run of packets that all carry the RTP timestamp of the
+/// moment the key went down (RFC 4733 §2.5): the first with the marker bit, then updates
+/// with a growing duration, then (usually three copies of) an end packet with the E bit. Any of
+/// them may be lost, repeated or reordered. The receiver turns that run into exactly one
+/// [`ReceivedDigit`].
+///
+/// # Identity of an event
+///
+/// An event is its `(RTP timestamp, event code)` pair:
+///
+/// - a packet with the current event's pair updates it (redundant copies, repeated end
+///   packets and late non-end packets change nothing visible);
+/// - a packet with a newer timestamp, or the same timestamp and another code, starts a new
+///   event and ends the previous one, so a lost end packet never swallows the next key;
+/// - a packet older than the current event (a late straggler of a finished one) is ignored;
+/// - the one exception is a long key press (§2.5.1.3): once the duration reaches the 16-bit
+///   limit (65535 units: 8.2 s at 8 kHz, but only 1.37 s at 48 kHz) the sender starts a new
+///   segment with a new timestamp, no marker bit and the same code. A packet with the same
+///   code, no marker, a timestamp at most [`MAX_SEGMENT`] + [`SEGMENT_SLACK`] units after the
+///   previous segment's, arriving while that segment was near its limit and not ended by an E
+///   bit, continues the same key press.
+///
+/// # When a digit is reported
+///
+/// At the first packet of a new event, whichever packet that is (the marker packet, an update
+/// if it was lost, or even an end packet). A sender only starts an event once its own detector
+/// has validated the key, so the first packet is as certain as the last, and reporting it then
+/// keeps the IVR responsive and lines the report up in time with a SIP INFO for the same press
+/// (which phones also send at key-down), which [`DtmfPipeline`](super::DtmfPipeline) relies on
+/// to de-duplicate. The price: [`ReceivedDigit::duration`] is the duration carried by that first
+/// packet (how long the key had been down when we learned of it), not the final length.
+/// Events of any length count, including the 33 ms ones some Opus senders use.
+///
+/// # When an event ends
+///
+/// On its end packet, when a newer event starts, or when no packet for it arrived for
+/// `max(3 × update interval, 200 ms)` ([`poll_timeout`](Self::poll_timeout)). The update interval is
+/// measured as duration growth per sequence number, so lost packets do not stretch it; until
+/// two packets have shown it, it is taken as 50 ms, the longest interval senders commonly use.
+/// Three missed updates in a row mean the sender has stopped; 200 ms covers jitter for fast
+/// senders. A packet of an event that timed out (but never sent its end) revives it: the
+/// sender was only late. Ending matters for long-press segments (above); it never produces or
+/// suppresses a digit.
+///
+/// Non-DTMF events (code 16 and up, such as a flash) are tracked the same way so they end the
+/// previous key press, but are not reported.
+///
+/// # States
+///
+/// ```text
+///           first packet of a new event: report it                packet of this event:
+///  +------+ ------------------------------------> +--------+ <--+ keep the longest duration
+///  | Idle |                                       | Active | ---+
+///  +------+ ---------------+                      +--------+ <---------------------------+
+///                          |                       |  |   |                              |
+///          first packet is |   end packet, timeout |  |   | newer event: report it;      | packet of it
+///          an end packet:  |                       |  |   | next long-press segment:     | after a timeout
+///          report it       v                       v  |   | no report                    | (revived)
+///                       +-------+ <----------------+  +---+                              |
+///                       | Ended | -------------------------------------------------------+
+///                       +-------+ ---> newer event: report it, Active (or Ended if it is an
+///                                      end packet); this or an older event: ignored
+/// ```
 ///
 /// Make a new receiver when the stream's SSRC changes: timestamps from another source are not
-/// comparable.
-#[derive(Debug)]
+/// comparable. `Debug` shows the clock rate and the state's name, never event codes (they are
+/// the digits).
 pub struct EventReceiver {
     clock_rate: u32,
     state: State,
@@ -120,8 +121,8 @@ pub struct EventReceiver {
     digits: OutputQueue<ReceivedDigit>,
 }
 
-/// The receiver's state: see the diagram in the [module documentation](self).
-#[derive(Debug, Clone, Copy)]
+/// The receiver's state: see the diagram on [`EventReceiver`].
+#[derive(Clone, Copy)]
 enum State {
     /// No event seen yet.
     Idle,
@@ -132,7 +133,7 @@ enum State {
 }
 
 /// What the receiver knows of one event.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 struct Event {
     /// Extended RTP timestamp of the current segment.
     start: u64,
@@ -310,6 +311,20 @@ impl EventReceiver {
     fn units_to_duration(&self, units: u64) -> Duration {
         let nanos = u128::from(units) * 1_000_000_000 / u128::from(self.clock_rate);
         Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+    }
+}
+
+impl fmt::Debug for EventReceiver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match self.state {
+            State::Idle => "Idle",
+            State::Active(_) => "Active",
+            State::Ended { .. } => "Ended",
+        };
+        f.debug_struct("EventReceiver")
+            .field("clock_rate", &self.clock_rate)
+            .field("state", &format_args!("{state}"))
+            .finish_non_exhaustive()
     }
 }
 

@@ -246,6 +246,9 @@ impl JitterBuffer {
             self.tally.burst.record(self.arrivals);
             self.arrivals = 0;
         }
+        if self.cursor.started {
+            self.drop_stale();
+        }
         let decision = match self.phase {
             Phase::Prefetching(cause) => self.prefetch_tick(at, cause),
             Phase::Underrun { ticks } => self.underrun_tick(at, ticks),
@@ -259,9 +262,9 @@ impl JitterBuffer {
         let edges = self.transit.edges(self.last_at);
         let spread = edges.map_or(0, |e| e.spread());
         let target = match edges {
-            Some(e) if self.units.adaptive => {
-                self.adaptive_target(e, self.last_at).saturating_sub(e.early)
-            }
+            Some(e) if self.units.adaptive => self
+                .adaptive_target(e, self.last_at)
+                .saturating_sub(e.early),
             Some(_) | None => self.units.initial,
         };
         self.tally
@@ -312,7 +315,9 @@ impl JitterBuffer {
         if contiguous && self.is_long_packet(head) {
             // The held ticks played the tail of a packet longer than assumed.
             self.cursor.covered = head.ts;
-            self.cursor.ts = head.ts.min(c.ts.saturating_add(ticks.saturating_mul(self.units.tick)));
+            self.cursor.ts = head
+                .ts
+                .min(c.ts.saturating_add(ticks.saturating_mul(self.units.tick)));
             self.phase = Phase::Playing;
             return self.select_media(at);
         }
@@ -348,7 +353,6 @@ impl JitterBuffer {
     }
 
     fn play_tick(&mut self, now: Instant, at: i64) -> Decision {
-        self.drop_stale();
         let actual = at.wrapping_sub(self.cursor.ts as i64);
         if actual.abs_diff(self.offset) > self.units.tick / 2 {
             self.offset = actual;

@@ -25,9 +25,9 @@
 //! `Frame` (the decoded payload) and `Missing` (`duration` units of concealment); on every tick
 //! pop one tick of samples, concealing whatever is short (an `Empty` tick normally finds the
 //! FIFO empty). Timestamps of `Frame`, `Continued` and `Missing` then advance by one tick per
-//! call, except across a pause, a dropped frame (shrinking) or a restart. Packets shorter than a
-//! tick are not merged: configure `frame_duration` to the shortest packet and call `get` that
-//! many times per engine tick.
+//! call, except across a pause, a dropped frame (shrinking), lost frames whose time an underrun
+//! already filled, or a restart. Packets shorter than a tick are not merged: configure
+//! `frame_duration` to the shortest packet and call `get` that many times per engine tick.
 //!
 //! # What it does not do
 //!

@@ -302,8 +302,8 @@ impl MediaStream {
 
     /// Plays `prompt` from its start, replacing whatever plays (which finishes interrupted).
     /// With `barge_in`, the first digit stops it.
-    pub fn play(&mut self, _now: Instant, prompt: Arc<EncodedPrompt>, barge_in: bool) {
-        if let Some(interrupted) = self.sender.play(prompt, barge_in) {
+    pub fn play(&mut self, now: Instant, prompt: Arc<EncodedPrompt>, barge_in: bool) {
+        if let Some(interrupted) = self.sender.play(now, prompt, barge_in) {
             self.events.push_back(interrupted);
         }
     }

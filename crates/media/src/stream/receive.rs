@@ -9,7 +9,7 @@ use herald_sdp::PayloadType;
 use super::{EventFormat, Inband, MediaStream, StreamEvent};
 use crate::codec::Decoder;
 use crate::dtmf::{DtmfSource, EventReceiver};
-use crate::jitter::{JitterBuffer, Playout};
+use crate::jitter::{EmptyReason, JitterBuffer, Playout};
 use crate::rtcp::{Compound, ReceiverStats, ReportBlock, RtcpPacket};
 use crate::rtp::{RtpPacket, SourceTracker, is_rtcp};
 
@@ -260,6 +260,16 @@ fn play_one(stream: &mut MediaStream, at: Instant) -> Option<Digit> {
                 Some(next) => receiver.decoder.decode_fec(next, out).ok(),
                 None => receiver.decoder.conceal(out).ok(),
             }
+        }
+        // A pause in sending (DTX) is silence to the detector, or two tones of one key around
+        // it would be one press. Other empty ticks are not: while the buffer waits for a late
+        // packet or rebuilds its margin, a gap inside a tone would split one press in two.
+        Playout::Empty {
+            reason: EmptyReason::Silence,
+        } if decode => {
+            let frame = frame_len(&receiver.decoder, receiver.ptime).min(receiver.pcm.len());
+            receiver.pcm[..frame].fill(0);
+            Some(frame)
         }
         Playout::Empty { .. } => None,
     }?;

@@ -114,9 +114,17 @@ impl Sender {
         self.start + self.ptime.saturating_mul(u32::try_from(slot).unwrap_or(u32::MAX))
     }
 
-    /// Starts a prompt; returns the event of the one it replaces.
-    pub(super) fn play(&mut self, prompt: Arc<EncodedPrompt>, barge_in: bool) -> Option<StreamEvent> {
-        let replaced = self.stop();
+    /// Starts a prompt at `now`; returns the event of the one it replaces (or of one that ran
+    /// out on hold).
+    pub(super) fn play(
+        &mut self,
+        now: Instant,
+        prompt: Arc<EncodedPrompt>,
+        barge_in: bool,
+    ) -> Option<StreamEvent> {
+        // On hold the schedule is brought up to `now` lazily: the new prompt starts now.
+        let ran_out = if self.send { None } else { self.pass_slots(now) };
+        let replaced = ran_out.or_else(|| self.stop());
         self.playback = Some(Playback {
             prompt,
             next: 0,

@@ -548,6 +548,35 @@ fn a_late_worker_catches_up_in_a_burst_then_skips_ahead() {
     assert_eq!(h.stream.stats().packets_late, late_before + u64::from(behind));
 }
 
+#[test]
+fn on_hold_nothing_is_sent_while_time_and_the_prompt_move_on() {
+    let mut h = Harness::new(pcmu());
+    let t0 = h.t0;
+    h.play(numbered_prompt(160, ms(20), 100), false);
+    h.run_for(ms(190));
+    h.update(A, false, true);
+    h.run_for(ms(1000));
+    assert!(h.rtp().iter().all(|p| p.at < t0 + ms(190)));
+
+    // Off hold: sending resumes on the grid, with a marker, and nothing counts as late.
+    h.update(A, true, true);
+    h.run_for(ms(90));
+    let rtp = h.rtp();
+    let resumed = &rtp[10];
+    assert_eq!(resumed.at, t0 + ms(1200));
+    assert!(resumed.header.marker);
+    assert_eq!(resumed.header.timestamp, FIRST_TS.wrapping_add(60 * 160));
+    assert_eq!(resumed.header.sequence, FIRST_SEQ.wrapping_add(10));
+    assert_eq!(resumed.payload, frame(60));
+    assert_eq!(h.stream.stats().packets_late, 0);
+
+    // A prompt that runs out on hold finishes when it would have finished playing.
+    h.update(A, false, true);
+    h.run_for(ms(5000));
+    let finished = StreamEvent::PlaybackFinished { interrupted: false };
+    assert_eq!(h.events, [(t0 + ms(2000), finished)]);
+}
+
 // ----- 4. Symmetric RTP -----
 
 #[test]
@@ -731,19 +760,41 @@ fn rfc_4733_silences_in_band_detection_for_the_rest_of_the_call() {
 fn two_tones_of_one_key_across_a_pause_in_sending_are_two_presses() {
     // Voice activity detection: the phone sends nothing between the tones, and the timestamp
     // jumps over the pause.
-    let mut h = inband(CodecKind::Pcmu, InbandMode::Auto, false);
-    let mut peer = Peer::new(0xabc);
-    let first = tone_payloads(CodecKind::Pcmu, '5', 3, 60, 0);
-    let packets: Vec<_> = first.iter().map(|payload| peer.audio(payload)).collect();
-    h.feed(A, packets, ms(20));
-    h.run_for(ms(200));
-    peer.ts = peer.ts.wrapping_add(8 * 200);
-    let second = tone_payloads(CodecKind::Pcmu, '5', 0, 60, 10);
-    let packets: Vec<_> = second.iter().map(|payload| peer.audio(payload)).collect();
-    h.feed(A, packets, ms(20));
-    h.run_for(ms(300));
-    use DtmfSource::Inband;
-    assert_eq!(h.take_digits(), [('5', Inband), ('5', Inband)]);
+    for pause_ms in [60, 100, 200, 1000] {
+        let mut h = inband(CodecKind::Pcmu, InbandMode::Auto, false);
+        let mut peer = Peer::new(0xabc);
+        let first = tone_payloads(CodecKind::Pcmu, '5', 3, 60, 0);
+        let packets: Vec<_> = first.iter().map(|payload| peer.audio(payload)).collect();
+        h.feed(A, packets, ms(20));
+        h.run_for(ms(pause_ms));
+        peer.ts = peer.ts.wrapping_add(8 * pause_ms as u32);
+        let second = tone_payloads(CodecKind::Pcmu, '5', 0, 60, 10);
+        let packets: Vec<_> = second.iter().map(|payload| peer.audio(payload)).collect();
+        h.feed(A, packets, ms(20));
+        h.run_for(ms(300));
+        use DtmfSource::Inband;
+        assert_eq!(h.take_digits(), [('5', Inband), ('5', Inband)], "{pause_ms} ms");
+    }
+}
+
+#[test]
+fn a_late_packet_inside_a_tone_does_not_split_the_press() {
+    for late_ms in [30, 50, 70, 90] {
+        let mut h = inband(CodecKind::Pcmu, InbandMode::Auto, false);
+        let mut peer = Peer::new(0xabc);
+        let audio = tone_payloads(CodecKind::Pcmu, '5', 5, 200, 10);
+        let mut packets: Vec<_> = audio.iter().map(|payload| peer.audio(payload)).collect();
+        // The tone's fourth packet arrives `late_ms` after the fifth.
+        let late = packets.remove(8);
+        h.feed(A, packets.drain(..8), ms(20));
+        h.receive(A, &packets.remove(0));
+        h.run_for(ms(late_ms));
+        h.receive(A, &late);
+        h.run_for(ms(20 - late_ms % 20));
+        h.feed(A, packets, ms(20));
+        h.run_for(ms(300));
+        assert_eq!(h.take_digits(), [('5', DtmfSource::Inband)], "{late_ms} ms late");
+    }
 }
 
 // ----- 7. Media timeout -----

@@ -1,83 +1,9 @@
 //! [`InbandDetector`]: DTMF tones in 8 kHz audio, found with Goertzel filters.
-//!
-//! For callers whose equipment sends neither RFC 4733 events nor SIP INFO, the keys are only
-//! in the audio. The detector reads 16-bit linear PCM at 8000 Hz (the media layer decodes and
-//! decimates first), in slices of any length, and reports each tone burst once.
-//!
-//! It does not detect other tones (fax, busy, MF R1/R2), does not remove the tone from the
-//! audio, and does not know about RFC 4733: [`DtmfPipeline`](super::DtmfPipeline) silences it
-//! when the call signals keys out of band.
-//!
-//! # How
-//!
-//! Eight Goertzel filters, one per DTMF frequency, run over half-blocks of 51 samples
-//! (6.4 ms). Two consecutive half-blocks form an analysis window of 102 samples (12.75 ms,
-//! 78 Hz resolution) that advances by one half-block, so each window's DFT values are the
-//! sum of two half-block values and cost nothing more. Each window is classified:
-//!
-//! 1. **Level**: the strongest row (low group) tone and column (high group) tone are each at
-//!    least [`MIN_TONE_DBM0`] (-42 dBm0).
-//! 2. **Twist**: the row tone is at most 9 dB louder than the column tone (normal twist) and
-//!    at most 5 dB quieter (reverse twist), so 8 dB / 4 dB are accepted and 10 dB / 6 dB
-//!    refused. A window alone is allowed 3 dB more, because the two tones leak into each
-//!    other's filter; the limits hold over the burst (check 6).
-//! 3. **Peaks**: each of the two tones is at least 8 dB above the other tones of its group.
-//! 4. **Energy share**: the two tones carry at least 70 % of the window's energy. Speech
-//!    spreads its energy over many harmonics and formants; a DTMF tone concentrates it.
-//!
-//! A digit is reported when [`WINDOWS_TO_REPORT`] (4) consecutive windows agree on it, which
-//! needs about 30 ms of tone (bursts of 34 ms or more are always reported, bursts of 23 ms or
-//! less never are: they cannot fill four overlapping windows to 70 %), and the whole burst then
-//! passes four more checks:
-//!
-//! 5. **Frequency**: each tone is within ±2.5 % of its nominal frequency (ITU-T Q.24: accept
-//!    ±1.5 %, refuse ±3.5 %). A 78 Hz filter cannot tell 1.5 % from 3.5 % by amplitude, so
-//!    the frequency is measured from phase: the phase advance of each tone between
-//!    half-blocks (lag 51 samples, unambiguous to ±78 Hz) and between windows (lag 102, twice
-//!    as precise, unambiguous to ±39 Hz, unwrapped with the first), summed over the burst.
-//! 6. **Twist** over the burst's average powers, with the limits of check 2.
-//! 7. **Second harmonic** of the column tone at least 10 dB below the tone. (The row tone's
-//!    second harmonic, 1394-1882 Hz, lies within 60-90 Hz of column frequencies for three
-//!    rows: one filter cannot tell it from a genuine column tone, so it is left to checks 4
-//!    and 8.)
-//! 8. **No voice pitch**: nothing between 100 and 600 Hz within 15 dB of the weaker tone,
-//!    scanned every 25 Hz over the last 204 samples through a Hann window (which keeps the
-//!    697 Hz row tone out of the band). A vowel whose harmonics happen to fall on a row and a
-//!    column frequency (say the 5th and 8th of a 154 Hz voice: 770 and 1232 Hz) also has its
-//!    fundamental and first harmonics there; a DTMF signal has nothing below 697 Hz. This runs
-//!    only when a burst is about to be reported, so it costs nothing per sample.
-//!
-//! Checks 4 and 8 guard against talk-off independently: on the 25 minutes of Asterisk's
-//! English prompts (the `dtmf_inband` talk-off test) either alone gives no false digit.
-//!
-//! The burst ends after [`WINDOWS_TO_END`] (4) consecutive windows that do not show its digit
-//! (25 ms): dropouts of 10 ms inside a tone are bridged, pauses of 40 ms separate two presses of
-//! the same key.
-//!
-//! ```text
-//!                 4 windows agree on a digit and the burst passes 5-8 / report it
-//!  +--------+ --------------------------------------------------------------> +---------+
-//!  | Silent |                                                                  | Present |--+ window shows
-//!  +--------+ <-------------------------------------------------------------- +---------+<-+ the digit
-//!                     4 windows in a row without the digit                      |     ^
-//!                                                                               +-----+
-//!                                     4 windows agree on another digit, 5-8 pass / report it
-//! ```
-//!
-//! # Levels and cost
-//!
-//! dBm0 as in [`crate::tone`]: 0 dBm0 is a sine of peak 22 828. Tones are detected from
-//! -38 dBm0 to -3 dBm0 each (above, the sum of two tones clips 16 bits), and 40 ms bursts in
-//! white noise down to a signal-to-noise ratio of 10 dB (both tones' power over the noise's
-//! in 0-4 kHz; 8 dB still finds 159 in 160); tones quieter than -42 dBm0 are ignored.
-//!
-//! Per sample: eight Goertzel updates (one multiply, two adds each) and one square; per
-//! 51 samples a few dozen complex operations; per reported digit about 25 one-off Goertzels
-//! over at most 204 samples. Nothing allocates after [`InbandDetector::new`].
 
 mod goertzel;
 
 use std::f32::consts::TAU;
+use std::fmt;
 
 use goertzel::{Complex, GoertzelBank, dft_norm_sqr_at};
 
@@ -156,8 +82,85 @@ pub struct InbandDigit {
     pub position: u64,
 }
 
-/// Finds DTMF tones in 8 kHz audio. See the [module documentation](self).
-#[derive(Debug)]
+/// Finds DTMF tones in 8 kHz audio.
+///
+/// For callers whose equipment sends neither RFC 4733 events nor SIP INFO, the keys are only
+/// in the audio. The detector reads 16-bit linear PCM at 8000 Hz (the media layer decodes and
+/// decimates first), in slices of any length, and reports each tone burst once.
+///
+/// It does not detect other tones (fax, busy, MF R1/R2), does not remove the tone from the
+/// audio, and does not know about RFC 4733: [`DtmfPipeline`](super::DtmfPipeline) silences it
+/// when the call signals keys out of band.
+///
+/// # How
+///
+/// Eight Goertzel filters, one per DTMF frequency, run over half-blocks of 51 samples
+/// (6.4 ms). Two consecutive half-blocks form an analysis window of 102 samples (12.75 ms,
+/// 78 Hz resolution) that advances by one half-block, so each window's DFT values are the
+/// sum of two half-block values and cost nothing more. Each window is classified:
+///
+/// 1. **Level**: the strongest row (low group) tone and column (high group) tone are each at
+///    least [`MIN_TONE_DBM0`] (-42 dBm0).
+/// 2. **Twist**: the row tone is at most 9 dB louder than the column tone (normal twist) and
+///    at most 5 dB quieter (reverse twist), so 8 dB / 4 dB are accepted and 10 dB / 6 dB
+///    refused. A window alone is allowed 3 dB more, because the two tones leak into each
+///    other's filter; the limits hold over the burst (check 6).
+/// 3. **Peaks**: each of the two tones is at least 8 dB above the other tones of its group.
+/// 4. **Energy share**: the two tones carry at least 70 % of the window's energy. Speech
+///    spreads its energy over many harmonics and formants; a DTMF tone concentrates it.
+///
+/// A digit is reported when [`WINDOWS_TO_REPORT`] (4) consecutive windows agree on it, which
+/// needs about 30 ms of tone (bursts of 34 ms or more are always reported, bursts of 23 ms or
+/// less never are: they cannot fill four overlapping windows to 70 %), and the whole burst then
+/// passes four more checks:
+///
+/// 5. **Frequency**: each tone is within ±2.5 % of its nominal frequency (ITU-T Q.24: accept
+///    ±1.5 %, refuse ±3.5 %). A 78 Hz filter cannot tell 1.5 % from 3.5 % by amplitude, so
+///    the frequency is measured from phase: the phase advance of each tone between
+///    half-blocks (lag 51 samples, unambiguous to ±78 Hz) and between windows (lag 102, twice
+///    as precise, unambiguous to ±39 Hz, unwrapped with the first), summed over the burst.
+/// 6. **Twist** over the burst's average powers, with the limits of check 2.
+/// 7. **Second harmonic** of the column tone at least 10 dB below the tone. (The row tone's
+///    second harmonic, 1394-1882 Hz, lies within 60-90 Hz of column frequencies for three
+///    rows: one filter cannot tell it from a genuine column tone, so it is left to checks 4
+///    and 8.)
+/// 8. **No voice pitch**: nothing between 100 and 600 Hz within 15 dB of the weaker tone,
+///    scanned every 25 Hz over the last 204 samples through a Hann window (which keeps the
+///    697 Hz row tone out of the band). A vowel whose harmonics happen to fall on a row and a
+///    column frequency (say the 5th and 8th of a 154 Hz voice: 770 and 1232 Hz) also has its
+///    fundamental and first harmonics there; a DTMF signal has nothing below 697 Hz. This runs
+///    only when a burst is about to be reported, so it costs nothing per sample.
+///
+/// Checks 4 and 8 guard against talk-off independently: on the 25 minutes of Asterisk's
+/// English prompts (the `dtmf_inband` talk-off test) either alone gives no false digit.
+///
+/// The burst ends after [`WINDOWS_TO_END`] (4) consecutive windows that do not show its digit
+/// (25 ms): dropouts of 10 ms inside a tone are bridged, pauses of 40 ms separate two presses of
+/// the same key.
+///
+/// ```text
+///                 4 windows agree on a digit and the burst passes 5-8 / report it
+///  +--------+ --------------------------------------------------------------> +---------+
+///  | Silent |                                                                  | Present |--+ window shows
+///  +--------+ <-------------------------------------------------------------- +---------+<-+ the digit
+///                     4 windows in a row without the digit                      |     ^
+///                                                                               +-----+
+///                                     4 windows agree on another digit, 5-8 pass / report it
+/// ```
+///
+/// # Levels and cost
+///
+/// dBm0 as in [`crate::tone`]: 0 dBm0 is a sine of peak 22 828. Tones are detected from
+/// -38 dBm0 to -3 dBm0 each (above, the sum of two tones clips 16 bits), and 40 ms bursts in
+/// white noise down to a signal-to-noise ratio of 10 dB (both tones' power over the noise's
+/// in 0-4 kHz; 8 dB still finds 159 in 160); tones quieter than -42 dBm0 are ignored.
+///
+/// Per sample: eight Goertzel updates (one multiply, two adds each) and one square; per
+/// 51 samples a few dozen complex operations; per reported digit about 25 one-off Goertzels
+/// over at most 204 samples. Nothing allocates after [`new`](Self::new).
+///
+/// `Debug` shows how much audio it has read and whether a tone is sounding, never which key
+/// (nor the samples, which would tell it too).
 pub struct InbandDetector {
     bank: GoertzelBank<8>,
     /// `e^{-jω·51}` per frequency: joins half-blocks, removes the nominal phase advance.
@@ -181,7 +184,18 @@ pub struct InbandDetector {
     digits: OutputQueue<InbandDigit>,
 }
 
-/// Whether a burst is sounding: see the diagram in the [module documentation](self).
+impl fmt::Debug for InbandDetector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let samples = self.completed * HALF as u64 + self.filled as u64;
+        let sounding = matches!(self.state, ToneState::Present { .. });
+        f.debug_struct("InbandDetector")
+            .field("samples", &samples)
+            .field("sounding", &sounding)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether a burst is sounding: see the diagram on [`InbandDetector`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ToneState {
     /// No reported burst is sounding.
@@ -198,7 +212,7 @@ struct HalfBlock {
 }
 
 /// One analysis window's verdict: the digit it shows and its two tone powers.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 struct Verdict {
     row: usize,
     col: usize,
@@ -207,7 +221,7 @@ struct Verdict {
 }
 
 /// Consecutive windows that showed the same digit, not yet reported.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 struct Run {
     row: usize,
     col: usize,

@@ -98,12 +98,17 @@ impl JitterBuffer {
         self.arrivals = self.arrivals.saturating_add(1);
     }
 
-    /// Learns the usual packet duration from consecutive neighbours: two equal steps in a row.
+    /// Learns the usual packet duration from consecutive neighbours: the first step seen is a
+    /// guess, two equal steps in a row confirm it.
     fn learn_step(&mut self, seq: u64, ts: u64) {
         let before = seq
             .checked_sub(1)
             .and_then(|p| self.ring.get(p).map(|s| s.ts))
-            .or_else(|| self.newest.filter(|&(s, _)| s.saturating_add(1) == seq).map(|(_, t)| t));
+            .or_else(|| {
+                self.newest
+                    .filter(|&(s, _)| s.saturating_add(1) == seq)
+                    .map(|(_, t)| t)
+            });
         let delta = match before {
             Some(prev) => ts.checked_sub(prev),
             None => self
@@ -117,6 +122,9 @@ impl JitterBuffer {
         if self.last_delta == Some(delta) {
             self.step = delta;
             self.step_confirmed = true;
+        } else if !self.step_confirmed {
+            // A first guess, better than the tick.
+            self.step = delta;
         }
         self.last_delta = Some(delta);
     }
