@@ -290,3 +290,47 @@ fn prompt_rtp_arrives_paced_and_capture_digits_reach_the_call_record_once() {
     assert_eq!(media["detail"]["foreign_packets"], 0);
     assert!(media["detail"]["packets_received"].as_u64() > Some(500));
 }
+
+/// The conformance README's way: SIPp replays the capture itself (`play_pcap_audio`, which
+/// rewrites addresses and sends from SIPp's media port). The digits in the file's name reach
+/// the call record exactly once each, whatever else the capture carries (its audio also holds
+/// some of the tones in band, which the pipeline must not report a second time).
+#[test]
+fn sipp_play_pcap_digits_reach_the_call_record_once() {
+    if !sipp_available() {
+        return;
+    }
+    let Some(conformance) = conformance() else {
+        return;
+    };
+    let capture = conformance.join("rtp-pcaps/dtmf_sdp_recognition_ulaw-3125894607.pcap");
+    let config = HeraldConfig {
+        media: vec!["media_timeout = 2".into(), "inband_dtmf = \"on\"".into()],
+        ..HeraldConfig::default()
+    };
+    let herald = Herald::start(&config);
+    Sipp::new("uac_play_pcap.xml")
+        .file("capture.pcap", &capture)
+        .run(&herald)
+        .assert_success("a call replaying a capture");
+    let call = herald.wait_for_call_record("the call ended with its media record", |c| {
+        c["state"] == "ended"
+            && c["events"]
+                .as_array()
+                .is_some_and(|e| e.iter().any(|e| e["kind"] == "media"))
+    });
+    let events = call["events"].as_array().expect("events");
+    let digits: String = events
+        .iter()
+        .filter(|e| e["kind"] == "dtmf")
+        .map(|e| e["detail"]["digit"].as_str().expect("a digit").to_owned())
+        .collect();
+    assert_eq!(digits, "3125894607", "{events:?}");
+    assert!(
+        events
+            .iter()
+            .filter(|e| e["kind"] == "dtmf")
+            .all(|e| e["detail"]["method"] == "rfc4733"),
+        "the first digit is RFC 4733, after which in-band detection is silenced: {events:?}"
+    );
+}

@@ -548,6 +548,8 @@ pub struct Sipp {
     calls: u32,
     service: String,
     extra: Vec<String>,
+    /// Files linked into SIPp's working directory (e.g. a capture for `play_pcap_audio`).
+    files: Vec<(String, PathBuf)>,
 }
 
 /// What a SIPp run left behind.
@@ -593,6 +595,7 @@ impl Sipp {
             calls: 1,
             service: "herald-test".into(),
             extra: Vec::new(),
+            files: Vec::new(),
         }
     }
 
@@ -604,6 +607,12 @@ impl Sipp {
     /// The user part of the Request-URI (`-s`).
     pub fn service(mut self, s: &str) -> Self {
         self.service = s.to_owned();
+        self
+    }
+
+    /// Links `source` into SIPp's working directory as `name`.
+    pub fn file(mut self, name: &str, source: &Path) -> Self {
+        self.files.push((name.to_owned(), source.to_path_buf()));
         self
     }
 
@@ -632,6 +641,9 @@ impl Sipp {
             .prefix("herald-sipp-")
             .tempdir()
             .expect("a temporary directory");
+        for (name, source) in &self.files {
+            std::os::unix::fs::symlink(source, dir.path().join(name)).expect("link a file for SIPp");
+        }
         let messages = dir.path().join("messages.log");
         let errors = dir.path().join("errors.log");
         let local_port = match self.transport {
