@@ -227,7 +227,8 @@ impl Run {
             cname: "herald@fuzz.invalid".into(),
             srtp: srtp.transpose().ok()?,
             jitter: JitterConfig::default(),
-            inband: [InbandMode::Auto, InbandMode::On, InbandMode::Off][usize::from(setup.inband % 3)],
+            inband: [InbandMode::Auto, InbandMode::On, InbandMode::Off]
+                [usize::from(setup.inband % 3)],
             silence: Arc::new(EncodedPrompt::silence(codec, ptime).ok()?),
             media_timeout: setup
                 .media_timeout_tenths
@@ -269,8 +270,11 @@ impl Run {
         match op {
             Op::Rtp { .. } | Op::Event { .. } | Op::Rtcp { .. } | Op::Raw { .. } => {
                 let (from, mut datagram) = self.datagram(op);
-                self.stream
-                    .handle_datagram(self.now, ADDRESSES[usize::from(from) % 4], &mut datagram);
+                self.stream.handle_datagram(
+                    self.now,
+                    ADDRESSES[usize::from(from) % 4],
+                    &mut datagram,
+                );
             }
             Op::Advance(tens) => {
                 let until = self.now + Duration::from_millis(10 * u64::from(*tens));
@@ -432,7 +436,10 @@ impl Run {
     fn check_deadline(&self) {
         let next = self.stream.poll_timeout();
         assert_eq!(next.is_none(), self.stream.is_closed());
-        assert!(next.is_none_or(|next| next >= self.now), "a deadline in the past");
+        assert!(
+            next.is_none_or(|next| next >= self.now),
+            "a deadline in the past"
+        );
     }
 
     fn events(&mut self) {
@@ -468,15 +475,24 @@ impl Run {
         let expected = self
             .last_sequence
             .map_or(self.first_sequence, |last| last.wrapping_add(1));
-        assert_eq!(packet.sequence(), expected, "sequence numbers follow each other");
+        assert_eq!(
+            packet.sequence(),
+            expected,
+            "sequence numbers follow each other"
+        );
         self.last_sequence = Some(packet.sequence());
         self.rtp_sent += 1;
         let due = (self.now - self.start).as_nanos() / self.ptime.as_nanos();
         let on_grid = (0..=u128::from(MAX_CATCH_UP)).any(|behind| {
             let slot = due.saturating_sub(behind) as u32;
-            self.first_timestamp.wrapping_add(slot.wrapping_mul(self.step)) == packet.timestamp()
+            self.first_timestamp
+                .wrapping_add(slot.wrapping_mul(self.step))
+                == packet.timestamp()
         });
-        assert!(on_grid, "the timestamp of a slot due now or a few packets before");
+        assert!(
+            on_grid,
+            "the timestamp of a slot due now or a few packets before"
+        );
     }
 }
 

@@ -259,24 +259,28 @@ fn build_rtcp(packet: &Packet, buf: &mut [u8]) -> usize {
     let blocks: Vec<ReportBlock> = blocks
         .iter()
         .take(3)
-        .map(|&(ssrc, fraction_lost, lost, highest, jitter, last_sr, delay)| ReportBlock {
-            ssrc: Ssrc::new(ssrc),
-            fraction_lost,
-            cumulative_lost: lost.clamp(-0x80_0000, 0x7f_ffff),
-            highest_sequence: highest,
-            jitter,
-            last_sr,
-            delay_since_last_sr: delay,
-        })
+        .map(
+            |&(ssrc, fraction_lost, lost, highest, jitter, last_sr, delay)| ReportBlock {
+                ssrc: Ssrc::new(ssrc),
+                fraction_lost,
+                cumulative_lost: lost.clamp(-0x80_0000, 0x7f_ffff),
+                highest_sequence: highest,
+                jitter,
+                last_sr,
+                delay_since_last_sr: delay,
+            },
+        )
         .collect();
     let report = Report {
         ssrc: Ssrc::new(if *second_ssrc { 0xb0b } else { 0xa11ce }),
-        sender_info: sender.map(|(ntp, rtp_timestamp, packet_count, octet_count)| SenderInfo {
-            ntp: NtpTimestamp::new(ntp),
-            rtp_timestamp,
-            packet_count,
-            octet_count,
-        }),
+        sender_info: sender.map(
+            |(ntp, rtp_timestamp, packet_count, octet_count)| SenderInfo {
+                ntp: NtpTimestamp::new(ntp),
+                rtp_timestamp,
+                packet_count,
+                octet_count,
+            },
+        ),
         blocks: &blocks,
     };
     let written = if *bye {

@@ -83,8 +83,10 @@ enum Step {
 fuzz_target!(|data: &[u8]| {
     check_payload(data);
     let mut input = Unstructured::new(data);
-    let (Ok(rate), Ok(steps)) = (Rate::arbitrary(&mut input), Vec::<Step>::arbitrary(&mut input))
-    else {
+    let (Ok(rate), Ok(steps)) = (
+        Rate::arbitrary(&mut input),
+        Vec::<Step>::arbitrary(&mut input),
+    ) else {
         return;
     };
     let rate = match rate {
@@ -137,7 +139,11 @@ fn drive(rate: u32, steps: &[Step]) {
                     let deadline = receiver.poll_timeout();
                     let _ = receiver.handle_packet(now, seq, ts, *marker, &bytes);
                     assert_eq!(receiver.poll_digit(), None, "a repeat is no new press");
-                    assert_eq!(receiver.poll_timeout(), deadline, "a repeat changes nothing");
+                    assert_eq!(
+                        receiver.poll_timeout(),
+                        deadline,
+                        "a repeat changes nothing"
+                    );
                 }
             }
             Step::Timeout { after_millis } => {
@@ -195,7 +201,14 @@ fn payload_bytes(payload: &Payload, out: &mut Vec<u8>) {
 }
 
 /// One packet: at most one digit, its own, or nothing changes when the payload is refused.
-fn packet(receiver: &mut EventReceiver, now: Instant, seq: u64, ts: u64, marker: bool, bytes: &[u8]) {
+fn packet(
+    receiver: &mut EventReceiver,
+    now: Instant,
+    seq: u64,
+    ts: u64,
+    marker: bool,
+    bytes: &[u8],
+) {
     let before = receiver.poll_timeout();
     match receiver.handle_packet(now, seq, ts, marker, bytes) {
         Err(_) => {
@@ -217,5 +230,9 @@ fn packet(receiver: &mut EventReceiver, now: Instant, seq: u64, ts: u64, marker:
 fn timeout(receiver: &mut EventReceiver, now: Instant) {
     receiver.handle_timeout(now);
     assert_eq!(receiver.poll_digit(), None, "a timeout reports nothing");
-    assert!(receiver.poll_timeout().is_none_or(|deadline| deadline > now));
+    assert!(
+        receiver
+            .poll_timeout()
+            .is_none_or(|deadline| deadline > now)
+    );
 }

@@ -43,7 +43,10 @@ fn check_prompts(config: &Config) -> usize {
     let files = match audio_files(&dir) {
         Ok(files) => files,
         Err(error) => {
-            eprintln!("{}: cannot read the prompts directory: {error}", dir.display());
+            eprintln!(
+                "{}: cannot read the prompts directory: {error}",
+                dir.display()
+            );
             return 1;
         }
     };

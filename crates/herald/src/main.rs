@@ -3,6 +3,7 @@
 //! This binary is the I/O shell around the sans-IO crates: it owns the tokio runtime, the
 //! sockets, the clock, the database and the command line. See `docs/` for the architecture.
 
+mod app;
 mod calls_cmd;
 mod check;
 mod config;
@@ -11,7 +12,6 @@ mod router;
 mod serve;
 mod sip_io;
 mod store_writer;
-mod app;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -8,18 +8,15 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use herald_sip::auth::{Algorithm, DigestConfig, Ha1, ServerSecret};
-use herald_sip::endpoint::{
-    Binding, Endpoint, EndpointConfig, RegistrarSettings,
-    UserCredentials,
-};
+use herald_sip::endpoint::{Binding, Endpoint, EndpointConfig, RegistrarSettings, UserCredentials};
 use herald_sip::transaction::TimerConfig;
 use herald_store::Store;
 use rand::{RngCore, SeedableRng};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;
 
-use crate::config::{Config, DigestAlgorithm, Transport as ConfTransport};
 use crate::app::CallApp;
+use crate::config::{Config, DigestAlgorithm, Transport as ConfTransport};
 use crate::media::MediaEngine;
 use crate::media::prompts::PromptLibrary;
 use crate::media::worker::WorkerConfig;

@@ -138,7 +138,11 @@ fn converse(
                     received.push(packet);
                 }
             }
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
             Err(e) => panic!("receiving RTP: {e}"),
         }
         while let Some((due, payload)) = queue.peek() {
@@ -176,7 +180,10 @@ fn prompt_rtp_arrives_paced_and_capture_digits_reach_the_call_record_once() {
     write_prompt(&prompts.path().join("envelope.wav"));
     let config = HeraldConfig {
         media: vec![
-            format!("prompts = {}", common::toml_str(&prompts.path().display().to_string())),
+            format!(
+                "prompts = {}",
+                common::toml_str(&prompts.path().display().to_string())
+            ),
             "greeting = \"envelope\"".into(),
             "media_timeout = 2".into(),
         ],
@@ -197,7 +204,9 @@ fn prompt_rtp_arrives_paced_and_capture_digits_reach_the_call_record_once() {
         socket
             .set_read_timeout(Some(Duration::from_secs(20)))
             .expect("set a read timeout");
-        let (n, herald_rtp) = socket.recv_from(&mut buf).expect("Herald's first RTP packet");
+        let (n, herald_rtp) = socket
+            .recv_from(&mut buf)
+            .expect("Herald's first RTP packet");
         let first = parse(&buf[..n], Instant::now()).expect("an RTP packet");
         // The first digit of the capture is at 5.8 s: start at 3.8 s so the prompt (1.5 s)
         // has finished before it (a digit would barge in and cut it short).
@@ -209,20 +218,37 @@ fn prompt_rtp_arrives_paced_and_capture_digits_reach_the_call_record_once() {
             || Some(herald_rtp),
         );
         rest.insert(0, first);
-        sipp.join().expect("SIPp thread").assert_success("media call");
+        sipp.join()
+            .expect("SIPp thread")
+            .assert_success("media call");
         rest
     });
 
     // The prompt: the first PROMPT_PACKETS packets, marker on the first, PCMU, one SSRC,
     // consecutive sequence numbers and timestamps 160 apart.
-    assert!(received.len() > PROMPT_PACKETS + 50, "got {} packets", received.len());
+    assert!(
+        received.len() > PROMPT_PACKETS + 50,
+        "got {} packets",
+        received.len()
+    );
     let prompt = &received[..PROMPT_PACKETS];
-    assert!(prompt[0].marker, "the prompt's first packet carries the marker bit");
+    assert!(
+        prompt[0].marker,
+        "the prompt's first packet carries the marker bit"
+    );
     for pair in received.windows(2) {
         let (a, b) = (&pair[0], &pair[1]);
         assert_eq!((a.payload_type, b.ssrc), (0, a.ssrc), "PCMU from one SSRC");
-        assert_eq!(b.sequence, a.sequence.wrapping_add(1), "sequence continuity");
-        assert_eq!(b.timestamp, a.timestamp.wrapping_add(160), "timestamp continuity");
+        assert_eq!(
+            b.sequence,
+            a.sequence.wrapping_add(1),
+            "sequence continuity"
+        );
+        assert_eq!(
+            b.timestamp,
+            a.timestamp.wrapping_add(160),
+            "timestamp continuity"
+        );
         assert_eq!(b.payload.len(), 160, "20 ms of PCMU");
     }
     // Pacing: over the whole call, packets leave on a 20 ms grid. The median gap is 20 ms
@@ -233,7 +259,10 @@ fn prompt_rtp_arrives_paced_and_capture_digits_reach_the_call_record_once() {
         .collect();
     gaps.sort_by(f64::total_cmp);
     let median = gaps[gaps.len() / 2];
-    assert!((15.0..=25.0).contains(&median), "median spacing {median:.1} ms");
+    assert!(
+        (15.0..=25.0).contains(&median),
+        "median spacing {median:.1} ms"
+    );
     let span = received[PROMPT_PACKETS].at.duration_since(received[0].at);
     assert!(
         (1400..=1600).contains(&span.as_millis()),
@@ -249,7 +278,10 @@ fn prompt_rtp_arrives_paced_and_capture_digits_reach_the_call_record_once() {
         let level = rms_dbfs(&pcm);
         let want = expected_level(i);
         if want.is_finite() {
-            assert!((level - want).abs() < 1.0, "frame {i}: {level:.1} dBFS, want {want:.1}");
+            assert!(
+                (level - want).abs() < 1.0,
+                "frame {i}: {level:.1} dBFS, want {want:.1}"
+            );
         } else {
             assert!(level < -60.0, "frame {i} should be silent: {level:.1} dBFS");
         }
@@ -279,13 +311,19 @@ fn prompt_rtp_arrives_paced_and_capture_digits_reach_the_call_record_once() {
         })
         .collect();
     assert_eq!(digits, "2013785496");
-    assert!(events.iter().any(|e| e["kind"] == "media-timeout"), "{events:?}");
+    assert!(
+        events.iter().any(|e| e["kind"] == "media-timeout"),
+        "{events:?}"
+    );
     let finished = events
         .iter()
         .find(|e| e["kind"] == "prompt-finished")
         .expect("the prompt finished");
     assert_eq!(finished["detail"]["interrupted"], false);
-    let media = events.iter().find(|e| e["kind"] == "media").expect("media stats");
+    let media = events
+        .iter()
+        .find(|e| e["kind"] == "media")
+        .expect("media stats");
     assert_eq!(media["detail"]["digits"], 10);
     assert_eq!(media["detail"]["foreign_packets"], 0);
     assert!(media["detail"]["packets_received"].as_u64() > Some(500));

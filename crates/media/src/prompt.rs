@@ -310,12 +310,17 @@ mod tests {
 
     #[test]
     fn decodes_a_wav_file_to_mono_at_its_rate() {
-        let samples: Vec<i16> = (0..1600).map(|i| ((i % 100) * 300 - 15000) as i16).collect();
+        let samples: Vec<i16> = (0..1600)
+            .map(|i| ((i % 100) * 300 - 15000) as i16)
+            .collect();
         let audio = PromptAudio::decode(wav(&samples, 16000, 1), Some("wav")).unwrap();
         assert_eq!(audio.rate(), 16000);
         assert_eq!(audio.samples().len(), 1600);
         for (got, want) in audio.samples().iter().zip(&samples) {
-            assert!((i32::from(*got) - i32::from(*want)).abs() <= 1, "{got} vs {want}");
+            assert!(
+                (i32::from(*got) - i32::from(*want)).abs() <= 1,
+                "{got} vs {want}"
+            );
         }
         assert_eq!(audio.duration(), Duration::from_millis(100));
     }
@@ -334,16 +339,19 @@ mod tests {
     fn encodes_one_payload_per_ptime_with_the_codec_clock() {
         // 1 s at 16 kHz: 50 packets of 20 ms, PCMU at 8 kHz, one byte per sample.
         let audio = PromptAudio::new(vec![1000; 16000], 16000).unwrap();
-        let pcmu = EncodedPrompt::encode(&audio, CodecKind::Pcmu, Duration::from_millis(20)).unwrap();
+        let pcmu =
+            EncodedPrompt::encode(&audio, CodecKind::Pcmu, Duration::from_millis(20)).unwrap();
         assert_eq!(pcmu.len(), 50);
         assert_eq!(pcmu.timestamp_step(), 160);
         assert!((0..50).all(|i| pcmu.frame(i).map(<[u8]>::len) == Some(160)));
         assert_eq!(pcmu.frame(50), None);
         // 30 ms of the last packet past the end is padded, not dropped.
         let audio = PromptAudio::new(vec![1000; 8240], 8000).unwrap();
-        let pcma = EncodedPrompt::encode(&audio, CodecKind::Pcma, Duration::from_millis(40)).unwrap();
+        let pcma =
+            EncodedPrompt::encode(&audio, CodecKind::Pcma, Duration::from_millis(40)).unwrap();
         assert_eq!((pcma.len(), pcma.timestamp_step()), (26, 320));
-        let opus = EncodedPrompt::encode(&audio, CodecKind::Opus, Duration::from_millis(20)).unwrap();
+        let opus =
+            EncodedPrompt::encode(&audio, CodecKind::Opus, Duration::from_millis(20)).unwrap();
         assert_eq!((opus.len(), opus.timestamp_step()), (52, 960));
         let silence = EncodedPrompt::silence(CodecKind::Pcmu, Duration::from_millis(20)).unwrap();
         assert_eq!(silence.frame(0), Some(&[0xff; 160][..]));

@@ -50,7 +50,14 @@ impl Sip {
         })
     }
 
-    fn request(&self, method: &str, i: usize, cseq: u32, to_tag: Option<&str>, body: &str) -> String {
+    fn request(
+        &self,
+        method: &str,
+        i: usize,
+        cseq: u32,
+        to_tag: Option<&str>,
+        body: &str,
+    ) -> String {
         let to_tag = to_tag.map(|t| format!(";tag={t}")).unwrap_or_default();
         let ctype = if body.is_empty() {
             String::new()
@@ -136,10 +143,11 @@ impl Sip {
                 continue;
             };
             let text = String::from_utf8_lossy(&buf[..n]);
-            if text.starts_with("SIP/2.0 200") && text.contains("CSeq: 2 BYE") {
-                if let Some(id) = header(&text, "Call-ID:") {
-                    pending.remove(id.trim());
-                }
+            if text.starts_with("SIP/2.0 200")
+                && text.contains("CSeq: 2 BYE")
+                && let Some(id) = header(&text, "Call-ID:")
+            {
+                pending.remove(id.trim());
             }
         }
         pending.len()

@@ -56,12 +56,15 @@ fn args() -> Result<Args, String> {
             "--target" => args.target = value,
             "--server" => args.server = value.parse().map_err(|e| format!("--server: {e}"))?,
             "--pid" => args.pid = value.parse().map_err(|e| format!("--pid: {e}"))?,
-            "--sessions" => args.sessions = value.parse().map_err(|e| format!("--sessions: {e}"))?,
+            "--sessions" => {
+                args.sessions = value.parse().map_err(|e| format!("--sessions: {e}"))?
+            }
             "--setup-rate" => {
                 args.setup_rate = value.parse().map_err(|e| format!("--setup-rate: {e}"))?
             }
             "--window" => {
-                args.window = Duration::from_secs(value.parse().map_err(|e| format!("--window: {e}"))?)
+                args.window =
+                    Duration::from_secs(value.parse().map_err(|e| format!("--window: {e}"))?)
             }
             _ => return Err(format!("unknown flag {flag}")),
         }
@@ -79,7 +82,9 @@ fn main() {
     let args = match args() {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("media_load: {e}\nusage: media_load --target herald|rtpengine --server 127.0.0.1:PORT --pid PID --sessions N [--setup-rate R] [--window SECONDS]");
+            eprintln!(
+                "media_load: {e}\nusage: media_load --target herald|rtpengine --server 127.0.0.1:PORT --pid PID --sessions N [--setup-rate R] [--window SECONDS]"
+            );
             std::process::exit(2);
         }
     };

@@ -94,7 +94,10 @@ impl Streams {
         let port = socket.local_addr().map_err(|e| e.to_string())?.port();
         let index = self.endpoints.len();
         self.epoll
-            .add(socket.as_fd(), EpollEvent::new(EpollFlags::EPOLLIN, index as u64))
+            .add(
+                socket.as_fd(),
+                EpollEvent::new(EpollFlags::EPOLLIN, index as u64),
+            )
             .map_err(|e| format!("epoll add: {e}"))?;
         self.endpoints.push(Endpoint {
             socket,
@@ -147,7 +150,10 @@ impl Streams {
     fn receive(&mut self, measure: bool) {
         let mut buf = [0u8; 2048];
         loop {
-            let n = self.epoll.wait(&mut self.ready, EpollTimeout::ZERO).unwrap_or(0);
+            let n = self
+                .epoll
+                .wait(&mut self.ready, EpollTimeout::ZERO)
+                .unwrap_or(0);
             let now = Instant::now();
             for i in 0..n {
                 let index = self.ready[i].data() as usize;

@@ -143,8 +143,8 @@ pub fn build_stream(
     rng: &mut impl RngCore,
     now: Instant,
 ) -> Result<MediaStream, StreamSetupError> {
-    let codec =
-        CodecKind::from_sdp(&audio.codec).ok_or_else(|| StreamSetupError::Codec(audio.codec.clone()))?;
+    let codec = CodecKind::from_sdp(&audio.codec)
+        .ok_or_else(|| StreamSetupError::Codec(audio.codec.clone()))?;
     let ptime = Duration::from_millis(u64::from(audio.ptime));
     let silence = silence(codec, ptime).ok_or(StreamSetupError::Codec(audio.codec.clone()))?;
     let srtp = audio

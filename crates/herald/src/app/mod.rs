@@ -112,7 +112,10 @@ impl CallApp {
     pub fn warm_prompts(&mut self, config: &Config) {
         for &codec in &config.media.codecs {
             let kind = media_codec(codec);
-            if let Err(error) = self.prompts.encoded(&self.greeting, kind, config.media.ptime) {
+            if let Err(error) = self
+                .prompts
+                .encoded(&self.greeting, kind, config.media.ptime)
+            {
                 tracing::warn!(%error, "the greeting prompt cannot be played");
                 return;
             }
@@ -274,8 +277,8 @@ impl CallApp {
         };
         match result {
             Ok(sdp) => {
-                let held = offer.is_some()
-                    && media.negotiated.as_ref().is_some_and(|a| a.remote_on_hold);
+                let held =
+                    offer.is_some() && media.negotiated.as_ref().is_some_and(|a| a.remote_on_hold);
                 if let (Some(key), Some(update)) = (media.stream, media.update()) {
                     let update = Box::new(update);
                     self.engine.command(key, Command::Update { key, update });

@@ -46,8 +46,8 @@ pub use error::{ConfigError, ConfigErrors};
 pub use net::{Host, HostPort, IpNet, Listen, Transport};
 #[allow(unused_imports)]
 pub use sections::{
-    ApiConfig, ApiToken, Codec, InbandDtmf, MediaConfig, SrtpPolicy, RegistrarConfig, SipConfig, SipTimers, StorageConfig,
-    Trunk, User,
+    ApiConfig, ApiToken, Codec, InbandDtmf, MediaConfig, RegistrarConfig, SipConfig, SipTimers,
+    SrtpPolicy, StorageConfig, Trunk, User,
 };
 #[allow(unused_imports)]
 pub use storage::{DatabaseBackend, DatabaseUrl, RecordingsStore};

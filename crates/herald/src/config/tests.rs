@@ -76,7 +76,10 @@ fn defaults_are_the_documented_ones() {
     assert_eq!(c.media.codecs, [Codec::Pcmu, Codec::Pcma]);
     assert_eq!(c.media.ptime, Duration::from_millis(20));
     assert!(c.media.telephone_event);
-    assert_eq!((c.media.workers, c.media.tick), (0, Duration::from_millis(5)));
+    assert_eq!(
+        (c.media.workers, c.media.tick),
+        (0, Duration::from_millis(5))
+    );
     assert_eq!(
         (c.media.jitter_min, c.media.jitter_max),
         (Duration::from_millis(40), Duration::from_millis(200))
@@ -84,7 +87,10 @@ fn defaults_are_the_documented_ones() {
     assert_eq!(c.media.inband_dtmf, InbandDtmf::Auto);
     assert_eq!(c.media.srtp, SrtpPolicy::Optional);
     assert_eq!(c.media.media_timeout, Some(Duration::from_secs(60)));
-    assert_eq!((c.media.prompts.as_deref(), c.media.greeting.as_str()), (None, "welcome"));
+    assert_eq!(
+        (c.media.prompts.as_deref(), c.media.greeting.as_str()),
+        (None, "welcome")
+    );
     assert_eq!(c.storage.database.as_str(), "sqlite://./data/herald.db");
     assert_eq!(c.storage.database.backend(), DatabaseBackend::Sqlite);
     assert_eq!(
@@ -713,7 +719,9 @@ fn truncated_files_never_panic() {
 
 #[test]
 fn media_engine_keys_are_checked() {
-    let c = load("[media]\ninband_dtmf = \"on\"\nsrtp = \"required\"\nmedia_timeout = 0\nworkers = 3\n");
+    let c = load(
+        "[media]\ninband_dtmf = \"on\"\nsrtp = \"required\"\nmedia_timeout = 0\nworkers = 3\n",
+    );
     assert_eq!(c.media.inband_dtmf, InbandDtmf::On);
     assert_eq!(c.media.srtp, SrtpPolicy::Required);
     assert_eq!(c.media.media_timeout, None);
@@ -721,8 +729,20 @@ fn media_engine_keys_are_checked() {
     let errs = errors(
         "[media]\ninband_dtmf = \"maybe\"\nsrtp = \"yes\"\ntick_ms = 50\njitter_min_ms = 300\njitter_max_ms = 100\n",
     );
-    assert_has(&errs, "t.toml:2:15: `media.inband_dtmf`: expected \"auto\", \"on\" or \"off\", got \"maybe\"");
-    assert_has(&errs, "t.toml:3:8: `media.srtp`: expected \"off\", \"optional\" or \"required\"");
-    assert_has(&errs, "t.toml:4:11: `media.tick_ms`: must be between 1 and 20, got 50");
-    assert_has(&errs, "t.toml:6:17: `media.jitter_max_ms`: must not be below jitter_min_ms (300 ms)");
+    assert_has(
+        &errs,
+        "t.toml:2:15: `media.inband_dtmf`: expected \"auto\", \"on\" or \"off\", got \"maybe\"",
+    );
+    assert_has(
+        &errs,
+        "t.toml:3:8: `media.srtp`: expected \"off\", \"optional\" or \"required\"",
+    );
+    assert_has(
+        &errs,
+        "t.toml:4:11: `media.tick_ms`: must be between 1 and 20, got 50",
+    );
+    assert_has(
+        &errs,
+        "t.toml:6:17: `media.jitter_max_ms`: must not be below jitter_min_ms (300 ms)",
+    );
 }

@@ -21,8 +21,8 @@ use super::raw::{
     RawApi, RawConfig, RawMedia, RawRegistrar, RawSip, RawStorage, RawTrunk, RawUser,
 };
 use super::sections::{
-    ApiConfig, ApiToken, InbandDtmf, MediaConfig, SrtpPolicy, RegistrarConfig, SipConfig, SipTimers, StorageConfig, Trunk,
-    User,
+    ApiConfig, ApiToken, InbandDtmf, MediaConfig, RegistrarConfig, SipConfig, SipTimers,
+    SrtpPolicy, StorageConfig, Trunk, User,
 };
 use super::source::{KeyPath, SourceMap};
 use super::storage::{DatabaseUrl, RecordingsStore};

@@ -29,10 +29,7 @@ pub enum PromptLoadError {
     #[error("prompt {name:?} escapes the prompts directory")]
     Escapes { name: String },
     #[error("{path}: {error}")]
-    Read {
-        path: String,
-        error: std::io::Error,
-    },
+    Read { path: String, error: std::io::Error },
     #[error("{path}: {error}")]
     Decode { path: String, error: PromptError },
     #[error("{path}: cannot encode for {codec:?}: {error}")]

@@ -642,7 +642,8 @@ impl Sipp {
             .tempdir()
             .expect("a temporary directory");
         for (name, source) in &self.files {
-            std::os::unix::fs::symlink(source, dir.path().join(name)).expect("link a file for SIPp");
+            std::os::unix::fs::symlink(source, dir.path().join(name))
+                .expect("link a file for SIPp");
         }
         let messages = dir.path().join("messages.log");
         let errors = dir.path().join("errors.log");

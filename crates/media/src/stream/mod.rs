@@ -408,7 +408,10 @@ fn jitter_config(config: &StreamConfig) -> JitterConfig {
         frame_duration: config.ptime,
         clock_rate: config.codec.rtp_clock_rate(),
         capacity: (2 * packets + 8).min(config.jitter.capacity),
-        max_payload: config.codec.max_payload_len(60).min(config.jitter.max_payload),
+        max_payload: config
+            .codec
+            .max_payload_len(60)
+            .min(config.jitter.max_payload),
         ..config.jitter.clone()
     }
 }

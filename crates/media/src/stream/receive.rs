@@ -86,7 +86,9 @@ pub(super) fn datagram(stream: &mut MediaStream, now: Instant, from: SocketAddr,
     let pt = packet.payload_type();
     let receiver = &mut stream.receiver;
     let known = pt == receiver.payload_type
-        || receiver.event_format.is_some_and(|f| f.payload_type == pt.get())
+        || receiver
+            .event_format
+            .is_some_and(|f| f.payload_type == pt.get())
         || pt.get() == COMFORT_NOISE;
     if !known {
         stream.stats.unknown_payload += 1;
@@ -95,7 +97,9 @@ pub(super) fn datagram(stream: &mut MediaStream, now: Instant, from: SocketAddr,
     match receiver.latched {
         None => {
             receiver.latched = Some(from);
-            stream.events.push_back(StreamEvent::Latched { remote: from });
+            stream
+                .events
+                .push_back(StreamEvent::Latched { remote: from });
         }
         Some(latched) if latched != from => {
             stream.stats.foreign_packets += 1;
@@ -242,9 +246,10 @@ fn play_one(stream: &mut MediaStream, at: Instant) -> Option<Digit> {
     let receiver = &mut stream.receiver;
     let decode = receiver.inband.is_some();
     let n = match receiver.jitter.get(at) {
-        Playout::Frame(frame) if decode => {
-            receiver.decoder.decode(frame.payload, &mut receiver.pcm).ok()
-        }
+        Playout::Frame(frame) if decode => receiver
+            .decoder
+            .decode(frame.payload, &mut receiver.pcm)
+            .ok(),
         Playout::Frame(_) | Playout::Continued { .. } => None,
         Playout::Missing { next, .. } => {
             stream.stats.concealed += 1;

@@ -111,7 +111,10 @@ impl Sender {
     }
 
     fn slot_time(&self, slot: u64) -> Instant {
-        self.start + self.ptime.saturating_mul(u32::try_from(slot).unwrap_or(u32::MAX))
+        self.start
+            + self
+                .ptime
+                .saturating_mul(u32::try_from(slot).unwrap_or(u32::MAX))
     }
 
     /// Starts a prompt at `now`; returns the event of the one it replaces (or of one that ran
@@ -123,7 +126,11 @@ impl Sender {
         barge_in: bool,
     ) -> Option<StreamEvent> {
         // On hold the schedule is brought up to `now` lazily: the new prompt starts now.
-        let ran_out = if self.send { None } else { self.pass_slots(now) };
+        let ran_out = if self.send {
+            None
+        } else {
+            self.pass_slots(now)
+        };
         let replaced = ran_out.or_else(|| self.stop());
         self.playback = Some(Playback {
             prompt,
@@ -322,5 +329,3 @@ fn rtcp_destination(stream: &MediaStream) -> SocketAddr {
         SocketAddr::new(rtp.ip(), rtp.port().wrapping_add(1))
     }
 }
-
-
