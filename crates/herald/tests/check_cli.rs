@@ -77,3 +77,56 @@ fn shipped_example_configuration_passes() {
     );
     assert!(out.stdout.contains("configuration OK"), "{}", out.stdout);
 }
+
+#[test]
+fn undecodable_and_missing_prompts_fail_the_check_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let prompts = dir.path().join("prompts");
+    std::fs::create_dir_all(prompts.join("de")).unwrap();
+    std::fs::write(
+        prompts.join("de/broken.wav"),
+        b"RIFF\x10\x00\x00\x00WAVEjunk",
+    )
+    .unwrap();
+    std::fs::copy(
+        repo_root().join("prompts/welcome.flac"),
+        prompts.join("welcome.flac"),
+    )
+    .unwrap();
+    let config = dir.path().join("herald.toml");
+    let write = |greeting: &str| {
+        std::fs::write(
+            &config,
+            format!(
+                "[media]\nprompts = {:?}\ngreeting = {greeting:?}\n",
+                prompts.display().to_string()
+            ),
+        )
+        .unwrap()
+    };
+    write("welcome");
+    let out = check(&config);
+    assert!(!out.status.success(), "a broken prompt must fail the check");
+    assert!(
+        out.stderr.contains("de/broken.wav") && out.stderr.contains("1 error(s)"),
+        "the broken file is named, once:\n{}",
+        out.stderr
+    );
+    std::fs::remove_file(prompts.join("de/broken.wav")).unwrap();
+    assert!(check(&config).status.success(), "{}", check(&config).stderr);
+    write("en/missing");
+    let out = check(&config);
+    assert!(!out.status.success());
+    assert!(
+        out.stderr.contains("media.greeting") && out.stderr.contains("en/missing"),
+        "the missing greeting is named:\n{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn the_shipped_prompts_pass_the_check() {
+    let out = check(&repo_root().join("herald.example.toml"));
+    assert!(out.status.success(), "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("prompt(s) OK"), "{}", out.stdout);
+}

@@ -372,3 +372,19 @@ fn sipp_play_pcap_digits_reach_the_call_record_once() {
         "the first digit is RFC 4733, after which in-band detection is silenced: {events:?}"
     );
 }
+
+/// An `RTP/SAVP` offer as AudioCodes and Polycom phones send it is answered `RTP/SAVP` with one
+/// SDES crypto line (the first offered suite Herald supports, the offer's tag, Herald's own
+/// key), and the call is set up; the scenario checks the answer line by line.
+#[test]
+fn an_srtp_offer_is_answered_with_sdes_keys() {
+    if !sipp_available() {
+        return;
+    }
+    let herald = Herald::start(&HeraldConfig::default());
+    Sipp::new("uac_srtp_offer.xml")
+        .run(&herald)
+        .assert_success("an RTP/SAVP call");
+    let call = herald.wait_for_call_record("the call ended", |c| c["state"] == "ended");
+    assert_eq!(call["final_status"], 200, "{call}");
+}

@@ -124,6 +124,27 @@ impl PromptAudio {
         mono.finish()
     }
 
+    /// `duration` of a tone (a beep, ringback, a DTMF digit) at `rate` Hz, played like any
+    /// prompt.
+    ///
+    /// # Errors
+    ///
+    /// [`PromptError::Empty`] for a zero duration or rate, [`PromptError::TooLong`] beyond
+    /// [`MAX_PROMPT`].
+    pub fn tone(
+        spec: crate::tone::ToneSpec,
+        duration: Duration,
+        rate: u32,
+    ) -> Result<Self, PromptError> {
+        let len = (duration.as_secs_f64() * f64::from(rate)).round() as usize;
+        if len as u64 > MAX_PROMPT.as_secs() * u64::from(rate.max(1)) {
+            return Err(PromptError::TooLong);
+        }
+        let mut samples = vec![0i16; len];
+        crate::tone::ToneGenerator::new(rate, spec).fill(&mut samples);
+        Self::new(samples, rate)
+    }
+
     /// The samples, mono.
     pub fn samples(&self) -> &[i16] {
         &self.samples
@@ -355,6 +376,37 @@ mod tests {
         assert_eq!((opus.len(), opus.timestamp_step()), (52, 960));
         let silence = EncodedPrompt::silence(CodecKind::Pcmu, Duration::from_millis(20)).unwrap();
         assert_eq!(silence.frame(0), Some(&[0xff; 160][..]));
+    }
+
+    #[test]
+    fn tones_are_prompts_with_their_cadence() {
+        let ring = PromptAudio::tone(
+            crate::tone::ToneSpec::ringback_europe(),
+            Duration::from_secs(5),
+            8000,
+        )
+        .unwrap();
+        assert_eq!(ring.samples().len(), 40_000);
+        let loud = |range: std::ops::Range<usize>| {
+            ring.samples()[range]
+                .iter()
+                .map(|s| i32::from(*s).abs())
+                .max()
+                .unwrap_or(0)
+        };
+        // 1 s of 425 Hz, then 4 s of silence.
+        assert!(loud(0..8000) > 5000, "the tone plays");
+        assert_eq!(loud(8100..40_000), 0, "then the cadence is silent");
+        let beep = PromptAudio::tone(
+            crate::tone::ToneSpec::beep(),
+            Duration::from_millis(200),
+            16_000,
+        )
+        .unwrap();
+        let pcmu =
+            EncodedPrompt::encode(&beep, CodecKind::Pcmu, Duration::from_millis(20)).unwrap();
+        assert_eq!(pcmu.len(), 10);
+        assert!(PromptAudio::tone(crate::tone::ToneSpec::beep(), Duration::ZERO, 8000).is_err());
     }
 
     #[test]

@@ -247,7 +247,16 @@ impl CallApp {
                 self.writer
                     .event(&live.id, ep.unix_ms(now), "prompt-started", detail);
             }
-            Some(Err(error)) => tracing::warn!(%error, "the greeting prompt cannot be played"),
+            Some(Err(error)) => {
+                // Not fatal: the call goes on without its prompt, and the record says why.
+                tracing::warn!(%error, "the greeting prompt cannot be played");
+                let detail = serde_json::json!({
+                    "prompt": self.greeting,
+                    "error": error.to_string(),
+                });
+                self.writer
+                    .event(&live.id, ep.unix_ms(now), "prompt-error", detail);
+            }
             None => {}
         }
     }
