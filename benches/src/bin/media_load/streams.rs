@@ -1,11 +1,16 @@
 //! The generator's RTP sockets, served on a 1 ms tick: send 20 ms PCMU on schedule, receive
 //! the server's packets and judge each against its session's schedule.
 
+use std::io::IoSliceMut;
 use std::net::{SocketAddr, UdpSocket};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
 
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use nix::sys::socket::{
+    ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg, setsockopt, sockopt,
+};
+use nix::sys::time::TimeSpec;
 
 const TICK: Duration = Duration::from_millis(1);
 const PTIME: Duration = Duration::from_millis(20);
@@ -35,9 +40,10 @@ struct Sending {
 
 #[derive(Default)]
 struct Receiving {
-    started: Option<Instant>,
-    /// First arrival and its extended timestamp: the schedule's origin.
-    origin: Option<(Instant, u64)>,
+    /// Kernel arrival time of the first packet, ns.
+    started: Option<i128>,
+    /// First arrival (ns) and its extended timestamp: the schedule's origin.
+    origin: Option<(i128, u64)>,
     /// Earliest (arrival - schedule) seen during the warm-up, in ns.
     min_offset: Option<i128>,
     last_seq: Option<u64>,
@@ -91,6 +97,10 @@ impl Streams {
         socket.set_nonblocking(true).map_err(|e| e.to_string())?;
         let sock2 = socket2::SockRef::from(&socket);
         let _ = sock2.set_recv_buffer_size(256 * 1024);
+        // Arrival times from the kernel: the generator's own scheduling (it shares the cores
+        // with the server) must not count as the server's lateness.
+        setsockopt(&socket, sockopt::ReceiveTimestampns, &true)
+            .map_err(|e| format!("SO_TIMESTAMPNS: {e}"))?;
         let port = socket.local_addr().map_err(|e| e.to_string())?.port();
         let index = self.endpoints.len();
         self.epoll
@@ -149,19 +159,20 @@ impl Streams {
 
     fn receive(&mut self, measure: bool) {
         let mut buf = [0u8; 2048];
+        let mut cmsg = nix::cmsg_space!(TimeSpec);
         loop {
             let n = self
                 .epoll
                 .wait(&mut self.ready, EpollTimeout::ZERO)
                 .unwrap_or(0);
-            let now = Instant::now();
             for i in 0..n {
                 let index = self.ready[i].data() as usize;
                 let Some(endpoint) = self.endpoints.get_mut(index) else {
                     continue;
                 };
-                while let Ok((len, _)) = endpoint.socket.recv_from(&mut buf) {
-                    endpoint.receiving.packet(&buf[..len], now, measure);
+                let fd = endpoint.socket.as_raw_fd();
+                while let Some((len, arrival)) = receive_one(fd, &mut buf, &mut cmsg) {
+                    endpoint.receiving.packet(&buf[..len], arrival, measure);
                 }
             }
             if n < self.ready.len() {
@@ -214,7 +225,7 @@ impl Streams {
 }
 
 impl Receiving {
-    fn packet(&mut self, datagram: &[u8], now: Instant, measure: bool) {
+    fn packet(&mut self, datagram: &[u8], now: i128, measure: bool) {
         if datagram.len() < 12 || datagram[0] >> 6 != 2 || (72..=95).contains(&(datagram[1] & 0x7f))
         {
             return; // not RTP (RTCP on a muxed port)
@@ -228,8 +239,8 @@ impl Receiving {
         let started = *self.started.get_or_insert(now);
         let (origin_at, origin_ts) = *self.origin.get_or_insert((now, ts));
         let media = (ts as i128 - origin_ts as i128) * 1_000_000_000 / 8000;
-        let offset = now.duration_since(origin_at).as_nanos() as i128 - media;
-        if now.duration_since(started) < WARM_UP {
+        let offset = (now - origin_at) - media;
+        if now - started < WARM_UP.as_nanos() as i128 {
             self.min_offset = Some(self.min_offset.map_or(offset, |m| m.min(offset)));
             return;
         }
@@ -248,6 +259,19 @@ impl Receiving {
             self.window_highest_seq = self.window_highest_seq.max(seq);
         }
     }
+}
+
+/// One datagram and its kernel arrival time (ns since the epoch), without blocking.
+fn receive_one(fd: i32, buf: &mut [u8], cmsg: &mut Vec<u8>) -> Option<(usize, i128)> {
+    let mut iov = [IoSliceMut::new(buf)];
+    let msg = recvmsg::<SockaddrStorage>(fd, &mut iov, Some(cmsg), MsgFlags::MSG_DONTWAIT).ok()?;
+    let mut arrival = None;
+    for c in msg.cmsgs().ok()? {
+        if let ControlMessageOwned::ScmTimestampns(ts) = c {
+            arrival = Some(i128::from(ts.tv_sec()) * 1_000_000_000 + i128::from(ts.tv_nsec()));
+        }
+    }
+    Some((msg.bytes, arrival?))
 }
 
 /// Extends a wrapping counter to 64 bits next to the last value seen.
