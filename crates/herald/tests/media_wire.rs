@@ -157,6 +157,25 @@ fn converse(
     }
 }
 
+/// Waits for the one call to end and its media statistics to be recorded.
+fn ended_with_media_record(herald: &Herald) -> serde_json::Value {
+    herald.wait_for_call_record("the call ended with its media record", |c| {
+        c["state"] == "ended"
+            && c["events"]
+                .as_array()
+                .is_some_and(|e| e.iter().any(|e| e["kind"] == "media"))
+    })
+}
+
+/// The digits of a call's `dtmf` events, in order.
+fn digits(events: &[serde_json::Value]) -> String {
+    events
+        .iter()
+        .filter(|e| e["kind"] == "dtmf")
+        .map(|e| e["detail"]["digit"].as_str().expect("a digit").to_owned())
+        .collect()
+}
+
 #[test]
 fn prompt_rtp_arrives_paced_and_capture_digits_reach_the_call_record_once() {
     if !sipp_available() {
@@ -295,22 +314,16 @@ fn prompt_rtp_arrives_paced_and_capture_digits_reach_the_call_record_once() {
     assert!(rms_dbfs(&after) < -60.0, "silence after the prompt");
 
     // The digits, exactly and once, by RFC 4733, in the call record.
-    let call = herald.wait_for_call_record("the call ended with its media record", |c| {
-        c["state"] == "ended"
-            && c["events"]
-                .as_array()
-                .is_some_and(|e| e.iter().any(|e| e["kind"] == "media"))
-    });
+    let call = ended_with_media_record(&herald);
     let events = call["events"].as_array().expect("events");
-    let digits: String = events
-        .iter()
-        .filter(|e| e["kind"] == "dtmf")
-        .map(|e| {
-            assert_eq!(e["detail"]["method"], "rfc4733");
-            e["detail"]["digit"].as_str().expect("a digit").to_owned()
-        })
-        .collect();
-    assert_eq!(digits, "2013785496");
+    assert_eq!(digits(events), "2013785496");
+    assert!(
+        events
+            .iter()
+            .filter(|e| e["kind"] == "dtmf")
+            .all(|e| e["detail"]["method"] == "rfc4733"),
+        "{events:?}"
+    );
     assert!(
         events.iter().any(|e| e["kind"] == "media-timeout"),
         "{events:?}"
@@ -351,18 +364,9 @@ fn sipp_play_pcap_digits_reach_the_call_record_once() {
         .file("capture.pcap", &capture)
         .run(&herald)
         .assert_success("a call replaying a capture");
-    let call = herald.wait_for_call_record("the call ended with its media record", |c| {
-        c["state"] == "ended"
-            && c["events"]
-                .as_array()
-                .is_some_and(|e| e.iter().any(|e| e["kind"] == "media"))
-    });
+    let call = ended_with_media_record(&herald);
     let events = call["events"].as_array().expect("events");
-    let digits: String = events
-        .iter()
-        .filter(|e| e["kind"] == "dtmf")
-        .map(|e| e["detail"]["digit"].as_str().expect("a digit").to_owned())
-        .collect();
+    let digits = digits(events);
     assert_eq!(digits, "3125894607", "{events:?}");
     assert!(
         events

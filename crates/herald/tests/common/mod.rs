@@ -370,13 +370,37 @@ impl Herald {
     /// them. Records are written off the signalling path, so they trail the SIP exchange; they
     /// are re-read after each commit herald reports, never on a timer.
     pub fn wait_for_calls(&self, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let calls = self.wait_for_records(
+            what,
+            || Value::Array(self.calls()),
+            |v| v.as_array().is_some_and(|calls| done(calls)),
+        );
+        calls.as_array().cloned().unwrap_or_default()
+    }
+
+    /// Waits until the one call's full record (`calls show`, with its events) satisfies
+    /// `done`; re-read after each commit herald reports.
+    pub fn wait_for_call_record(&self, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let calls = self.wait_for_calls("one call", |calls| calls.len() == 1);
+        let id = calls[0]["id"].as_str().expect("a call id").to_owned();
+        self.wait_for_records(what, || self.call(&id), done)
+    }
+
+    /// Reads with `read` until `done` holds, re-reading after each commit herald reports, at
+    /// most [`RECORD_TIMEOUT`].
+    fn wait_for_records(
+        &self,
+        what: &str,
+        read: impl Fn() -> Value,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
         let deadline = Instant::now() + RECORD_TIMEOUT;
         let (count, signal) = &*self.commits;
         loop {
             let seen = *count.lock().unwrap();
-            let calls = self.calls();
-            if done(&calls) {
-                return calls;
+            let value = read();
+            if done(&value) {
+                return value;
             }
             let left = deadline.saturating_duration_since(Instant::now());
             let guard = count.lock().unwrap();
@@ -386,35 +410,7 @@ impl Herald {
             if timeout.timed_out() {
                 panic!(
                     "call records never showed {what} within {RECORD_TIMEOUT:?}; last seen:\n{}\nherald log:\n{}",
-                    serde_json::to_string_pretty(&calls).unwrap(),
-                    self.log()
-                );
-            }
-        }
-    }
-
-    /// Waits until the one call's full record (`calls show`, with its events) satisfies
-    /// `done`; re-read after each commit herald reports.
-    pub fn wait_for_call_record(&self, what: &str, done: impl Fn(&Value) -> bool) -> Value {
-        let calls = self.wait_for_calls("one call", |calls| calls.len() == 1);
-        let id = calls[0]["id"].as_str().expect("a call id").to_owned();
-        let deadline = Instant::now() + RECORD_TIMEOUT;
-        let (count, signal) = &*self.commits;
-        loop {
-            let seen = *count.lock().unwrap();
-            let call = self.call(&id);
-            if done(&call) {
-                return call;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            let guard = count.lock().unwrap();
-            let (_guard, timeout) = signal
-                .wait_timeout_while(guard, left, |c| *c == seen)
-                .unwrap();
-            if timeout.timed_out() {
-                panic!(
-                    "the call record never showed {what} within {RECORD_TIMEOUT:?}; last seen:\n{}\nherald log:\n{}",
-                    serde_json::to_string_pretty(&call).unwrap(),
+                    serde_json::to_string_pretty(&value).unwrap(),
                     self.log()
                 );
             }
