@@ -262,7 +262,7 @@ impl Receiving {
 }
 
 /// One datagram and its kernel arrival time (ns since the epoch), without blocking.
-fn receive_one(fd: i32, buf: &mut [u8], cmsg: &mut Vec<u8>) -> Option<(usize, i128)> {
+fn receive_one(fd: i32, buf: &mut [u8], cmsg: &mut [u8]) -> Option<(usize, i128)> {
     let mut iov = [IoSliceMut::new(buf)];
     let msg = recvmsg::<SockaddrStorage>(fd, &mut iov, Some(cmsg), MsgFlags::MSG_DONTWAIT).ok()?;
     let mut arrival = None;
