@@ -227,6 +227,17 @@ fn prompt_rtp_arrives_paced_and_capture_digits_reach_the_call_record_once() {
             .recv_from(&mut buf)
             .expect("Herald's first RTP packet");
         let first = parse(&buf[..n], Instant::now()).expect("an RTP packet");
+        // Our SDP has no rtcp-mux: Herald holds the odd port above its RTP port for RTCP, and
+        // reads what arrives there (an RTCP RR, RFC 3550 §6.4.2, with no report block).
+        let rtcp_port = SocketAddr::new(herald_rtp.ip(), herald_rtp.port() + 1);
+        assert!(
+            UdpSocket::bind(rtcp_port).is_err(),
+            "Herald holds its RTCP port {rtcp_port}"
+        );
+        let receiver_report = [0x80, 201, 0, 1, 0x12, 0x34, 0x56, 0x78];
+        socket
+            .send_to(&receiver_report, rtcp_port)
+            .expect("send an RTCP RR");
         // The first digit of the capture is at 5.8 s: start at 3.8 s so the prompt (1.5 s)
         // has finished before it (a digit would barge in and cut it short).
         let mut rest = converse(
@@ -339,6 +350,10 @@ fn prompt_rtp_arrives_paced_and_capture_digits_reach_the_call_record_once() {
         .expect("media stats");
     assert_eq!(media["detail"]["digits"], 10);
     assert_eq!(media["detail"]["foreign_packets"], 0);
+    assert_eq!(
+        media["detail"]["rtcp_received"], 1,
+        "the RR sent to the RTCP port"
+    );
     assert!(media["detail"]["packets_received"].as_u64() > Some(500));
 }
 

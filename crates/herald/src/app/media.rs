@@ -63,8 +63,9 @@ impl MediaSettings {
 
 /// One call's media.
 pub struct CallMedia {
-    /// The bound RTP socket, until a worker takes it.
+    /// The bound RTP and RTCP sockets, until a worker takes them.
     pub socket: Option<UdpSocket>,
+    pub rtcp_socket: Option<UdpSocket>,
     pub local: LocalMedia,
     pub version: SessionVersion,
     /// What the last offer/answer agreed.
@@ -74,9 +75,9 @@ pub struct CallMedia {
 }
 
 impl CallMedia {
-    /// Media on `socket`, advertised at `address`, with fresh SDES keys when SRTP is allowed.
+    /// Media on an RTP/RTCP socket pair, advertised at `address`, with fresh SDES keys when SRTP is allowed.
     pub fn new(
-        socket: UdpSocket,
+        (socket, rtcp_socket): (UdpSocket, UdpSocket),
         address: IpAddr,
         session_id: u64,
         policy: &AnswerPolicy,
@@ -89,6 +90,7 @@ impl CallMedia {
         }
         Self {
             socket: Some(socket),
+            rtcp_socket: Some(rtcp_socket),
             local,
             version: SessionVersion::new(session_id, 1),
             negotiated: None,

@@ -161,7 +161,7 @@ impl CallApp {
     }
 
     fn answer(&mut self, ep: &mut Ep, now: Instant, call: CallRef, info: &CallInfo, id: String) {
-        let Some(socket) = self.ports.allocate() else {
+        let Some(sockets) = self.ports.allocate() else {
             tracing::warn!("RTP port range exhausted; rejecting call with 503");
             ep.reject(now, call, FinalStatus::SERVICE_UNAVAILABLE);
             return self.pending_end(call, id);
@@ -170,7 +170,7 @@ impl CallApp {
         // SDP carries the address the call's signalling reached us on (per peer on a wildcard
         // listener), so media follows the same route.
         let mut media = CallMedia::new(
-            socket,
+            sockets,
             info.local.ip(),
             session_id,
             &self.settings.policy,
@@ -227,7 +227,9 @@ impl CallApp {
                 return;
             }
         };
-        let key = self.engine.open(socket, stream);
+        // With rtcp-mux the odd port is not needed: it is released.
+        let rtcp = media.rtcp_socket.take().filter(|_| !audio.rtcp_mux);
+        let key = self.engine.open(socket, rtcp, stream);
         media.stream = Some(key);
         self.streams.insert(key, call);
         let codec = CodecKind::from_sdp(&audio.codec);
@@ -414,6 +416,7 @@ impl CallApp {
             "recovered_fec": stats.recovered_fec,
             "malformed": stats.malformed,
             "foreign_packets": stats.foreign_packets,
+            "rtcp_received": stats.rtcp_received,
             "srtp_failures": stats.srtp_failures,
             "digits": stats.digits,
         });

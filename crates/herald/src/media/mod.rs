@@ -59,8 +59,14 @@ impl MediaEngine {
         })
     }
 
-    /// Hands a stream and its socket to the least loaded worker.
-    pub fn open(&mut self, socket: UdpSocket, stream: MediaStream) -> StreamKey {
+    /// Hands a stream, its RTP socket and (without rtcp-mux) its RTCP socket to the least
+    /// loaded worker.
+    pub fn open(
+        &mut self,
+        socket: UdpSocket,
+        rtcp: Option<UdpSocket>,
+        stream: MediaStream,
+    ) -> StreamKey {
         let key = self.next_key;
         self.next_key += 1;
         let index = (0..self.workers.len())
@@ -72,6 +78,7 @@ impl MediaEngine {
         let _ = worker.commands.send(Command::Open {
             key,
             socket,
+            rtcp,
             stream: Box::new(stream),
         });
         key

@@ -1,6 +1,7 @@
-//! RTP port allocation: every answered call holds a real, bound UDP socket from the
-//! configured range for as long as it lives (RTP on the even port, RFC 3550 §11). The media
-//! engine takes these sockets over; until then they keep the negotiated port truly ours.
+//! RTP port allocation: every answered call holds a real, bound pair of UDP sockets from the
+//! configured range for as long as it lives: RTP on the even port and RTCP on the next odd one
+//! (RFC 3550 §11), for peers that do not multiplex RTCP (RFC 5761). The media workers serve
+//! both.
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 
@@ -24,8 +25,9 @@ impl PortAllocator {
         }
     }
 
-    /// Binds the next free even port; `None` when the whole range is in use.
-    pub fn allocate(&mut self) -> Option<UdpSocket> {
+    /// Binds the next free even port and the odd port above it; `None` when no such pair is
+    /// free in the whole range.
+    pub fn allocate(&mut self) -> Option<(UdpSocket, UdpSocket)> {
         let span = (u32::from(self.max) - u32::from(self.min)) / 2 + 1;
         for _ in 0..span {
             let port = self.next;
@@ -34,8 +36,13 @@ impl PortAllocator {
             } else {
                 port + 2
             };
-            if let Ok(sock) = UdpSocket::bind(SocketAddr::new(self.bind_ip, port)) {
-                return Some(sock);
+            let Some(odd) = port.checked_add(1) else {
+                continue;
+            };
+            if let Ok(rtp) = UdpSocket::bind(SocketAddr::new(self.bind_ip, port))
+                && let Ok(rtcp) = UdpSocket::bind(SocketAddr::new(self.bind_ip, odd))
+            {
+                return Some((rtp, rtcp));
             }
         }
         None
@@ -48,13 +55,18 @@ mod tests {
 
     #[test]
     fn allocates_distinct_even_ports_and_reports_exhaustion() {
-        let mut a = PortAllocator::new("127.0.0.1".parse().unwrap(), 40001, 40006);
+        let mut a = PortAllocator::new("127.0.0.1".parse().unwrap(), 40001, 40007);
         let socks: Vec<_> = std::iter::from_fn(|| a.allocate()).take(10).collect();
-        let ports: Vec<u16> = socks
+        let ports: Vec<(u16, u16)> = socks
             .iter()
-            .map(|s| s.local_addr().unwrap().port())
+            .map(|(a, b)| {
+                (
+                    a.local_addr().unwrap().port(),
+                    b.local_addr().unwrap().port(),
+                )
+            })
             .collect();
-        assert_eq!(ports, vec![40002, 40004, 40006]);
+        assert_eq!(ports, vec![(40002, 40003), (40004, 40005), (40006, 40007)]);
         drop(socks);
         assert!(a.allocate().is_some());
     }

@@ -34,6 +34,8 @@ pub enum Command {
     Open {
         key: StreamKey,
         socket: UdpSocket,
+        /// The RTCP port's socket, for a peer without rtcp-mux.
+        rtcp: Option<UdpSocket>,
         stream: Box<MediaStream>,
     },
     /// Play a prompt (replacing what plays); `barge_in` stops it on the first digit.
@@ -95,7 +97,13 @@ const READS_PER_SECOND: u32 = 200;
 
 struct Slot {
     socket: UdpSocket,
+    rtcp: Option<UdpSocket>,
     stream: MediaStream,
+}
+
+/// Epoll data for a stream's socket: the key, and whether it is the RTCP one.
+fn token(key: StreamKey, rtcp: bool) -> u64 {
+    (key << 1) | u64::from(rtcp)
 }
 
 /// One media worker thread's state.
@@ -169,8 +177,9 @@ impl Worker {
             Command::Open {
                 key,
                 socket,
+                rtcp,
                 stream,
-            } => self.open(key, socket, *stream),
+            } => self.open(key, socket, rtcp, *stream),
             Command::Play {
                 key,
                 prompt,
@@ -186,12 +195,22 @@ impl Worker {
         }
     }
 
-    fn open(&mut self, key: StreamKey, socket: UdpSocket, stream: MediaStream) {
-        let registered = socket.set_nonblocking(true).and_then(|()| {
+    fn open(
+        &mut self,
+        key: StreamKey,
+        socket: UdpSocket,
+        rtcp: Option<UdpSocket>,
+        stream: MediaStream,
+    ) {
+        let register = |socket: &UdpSocket, is_rtcp: bool| {
+            socket.set_nonblocking(true)?;
+            let event = EpollEvent::new(EpollFlags::EPOLLIN, token(key, is_rtcp));
             self.epoll
-                .add(socket.as_fd(), EpollEvent::new(EpollFlags::EPOLLIN, key))
+                .add(socket.as_fd(), event)
                 .map_err(std::io::Error::from)
-        });
+        };
+        let registered = register(&socket, false)
+            .and_then(|()| rtcp.as_ref().map_or(Ok(()), |r| register(r, true)));
         if let Err(error) = registered {
             tracing::warn!(%error, "cannot serve an RTP socket");
             let stats = Box::new(stream.stats());
@@ -202,7 +221,14 @@ impl Worker {
             });
             return;
         }
-        self.slots.insert(key, Slot { socket, stream });
+        self.slots.insert(
+            key,
+            Slot {
+                socket,
+                rtcp,
+                stream,
+            },
+        );
     }
 
     /// Runs `f` on a stream's machine, containing a panic to that stream.
@@ -235,8 +261,8 @@ impl Worker {
                 }
             };
             for i in 0..n {
-                let key = self.ready[i].data();
-                self.drain(key, now);
+                let data = self.ready[i].data();
+                self.drain(data >> 1, data & 1 == 1, now);
             }
             if n < self.ready.len() {
                 return;
@@ -244,13 +270,17 @@ impl Worker {
         }
     }
 
-    fn drain(&mut self, key: StreamKey, now: Instant) {
+    fn drain(&mut self, key: StreamKey, rtcp: bool, now: Instant) {
         let reads = (self.config.tick.as_millis() as u32 * READS_PER_SECOND / 1000).max(1);
         for _ in 0..reads {
             let Some(slot) = self.slots.get_mut(&key) else {
                 return;
             };
-            let (len, from) = match slot.socket.recv_from(&mut self.buf[..]) {
+            let socket = match (rtcp, slot.rtcp.as_ref()) {
+                (true, Some(rtcp)) => rtcp,
+                _ => &slot.socket,
+            };
+            let (len, from) = match socket.recv_from(&mut self.buf[..]) {
                 Ok(got) => got,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -308,6 +338,9 @@ impl Worker {
     fn remove(&mut self, key: StreamKey, reason: CloseReason) {
         if let Some(slot) = self.slots.remove(&key) {
             let _ = self.epoll.delete(slot.socket.as_fd());
+            if let Some(rtcp) = &slot.rtcp {
+                let _ = self.epoll.delete(rtcp.as_fd());
+            }
             let stats = Box::new(slot.stream.stats());
             let _ = self.notices.send(Notice::Closed { key, stats, reason });
         }
@@ -330,7 +363,11 @@ fn serve_one(
     let stream = &mut slot.stream;
     stream.handle_timeout(now);
     while let Some(transmit) = stream.poll_transmit(now, buf) {
-        if let Err(error) = send(&slot.socket, &buf[..transmit.len], transmit.destination) {
+        let socket = match (transmit.rtcp_port, slot.rtcp.as_ref()) {
+            (true, Some(rtcp)) => rtcp,
+            _ => &slot.socket,
+        };
+        if let Err(error) = send(socket, &buf[..transmit.len], transmit.destination) {
             tracing::warn!(%error, "RTP send failed; closing the stream");
             return Served::SocketFailed;
         }

@@ -206,6 +206,9 @@ pub enum StreamSetupError {
 pub struct Transmit {
     pub len: usize,
     pub destination: SocketAddr,
+    /// RTCP without rtcp-mux: send it from the RTCP port (RTP port + 1) when the I/O layer
+    /// holds one, so the peer sees reports come from where it sends its own.
+    pub rtcp_port: bool,
 }
 
 impl MediaStream {

@@ -232,6 +232,7 @@ pub(super) fn transmit(stream: &mut MediaStream, now: Instant, out: &mut [u8]) -
         return Some(Transmit {
             len,
             destination: rtcp_destination(stream),
+            rtcp_port: !stream.sender.rtcp_mux,
         });
     }
     if now >= stream.sender.next_report {
@@ -242,6 +243,7 @@ pub(super) fn transmit(stream: &mut MediaStream, now: Instant, out: &mut [u8]) -
             return Some(Transmit {
                 len,
                 destination: rtcp_destination(stream),
+                rtcp_port: !stream.sender.rtcp_mux,
             });
         }
     }
@@ -289,7 +291,11 @@ fn rtp(stream: &mut MediaStream, now: Instant, out: &mut [u8]) -> Option<Transmi
         len = srtp.protect_rtp(out, len).ok()?;
     }
     let destination = stream.receiver.latched.unwrap_or(stream.sender.remote);
-    Some(Transmit { len, destination })
+    Some(Transmit {
+        len,
+        destination,
+        rtcp_port: false,
+    })
 }
 
 /// Writes our SR (or RR) compound, with BYE when `bye`; SRTCP-protected when keyed.
