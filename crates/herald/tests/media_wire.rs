@@ -407,3 +407,26 @@ fn an_srtp_offer_is_answered_with_sdes_keys() {
     let call = herald.wait_for_call_record("the call ended", |c| c["state"] == "ended");
     assert_eq!(call["final_status"], 200, "{call}");
 }
+
+/// SIP INFO digits (`application/dtmf-relay` and `application/dtmf`) reach the call record,
+/// each once, with the method that carried them.
+#[test]
+fn sip_info_digits_reach_the_call_record() {
+    if !sipp_available() {
+        return;
+    }
+    let herald = Herald::start(&HeraldConfig::default());
+    Sipp::new("uac_info_dtmf.xml")
+        .run(&herald)
+        .assert_success("a call sending DTMF by SIP INFO");
+    let call = ended_with_media_record(&herald);
+    let events = call["events"].as_array().expect("events");
+    assert_eq!(digits(events), "5#", "{events:?}");
+    assert!(
+        events
+            .iter()
+            .filter(|e| e["kind"] == "dtmf")
+            .all(|e| e["detail"]["method"] == "sip-info"),
+        "{events:?}"
+    );
+}

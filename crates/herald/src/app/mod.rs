@@ -352,11 +352,15 @@ impl CallApp {
     }
 
     fn stream_event(&mut self, ep: &mut Ep, now: Instant, key: StreamKey, event: StreamEvent) {
-        let Some(&call) = self.streams.get(&key) else {
-            return;
-        };
-        let Some(live) = self.calls.get(&call) else {
-            return;
+        // A stream's last events (a digit pressed just before hanging up) can arrive after
+        // the call ended: they still belong to its record.
+        let live_call = self.streams.get(&key).copied();
+        let id = match live_call.and_then(|call| self.calls.get(&call)) {
+            Some(live) => live.id.clone(),
+            None => match self.closing.get(&key) {
+                Some(id) => id.clone(),
+                None => return,
+            },
         };
         let at = ep.unix_ms(now);
         match event {
@@ -367,20 +371,22 @@ impl CallApp {
                     "digit": digit.as_char().to_string(),
                     "method": method_name(method),
                 });
-                self.writer.event(&live.id, at, "dtmf", detail);
+                self.writer.event(&id, at, "dtmf", detail);
             }
             StreamEvent::PlaybackFinished { interrupted } => {
                 let detail = serde_json::json!({ "interrupted": interrupted });
-                self.writer.event(&live.id, at, "prompt-finished", detail);
+                self.writer.event(&id, at, "prompt-finished", detail);
             }
             StreamEvent::MediaTimeout => {
                 self.writer
-                    .event(&live.id, at, "media-timeout", serde_json::json!({}));
-                ep.hangup(now, call);
+                    .event(&id, at, "media-timeout", serde_json::json!({}));
+                if let Some(call) = live_call {
+                    ep.hangup(now, call);
+                }
             }
             StreamEvent::RemoteBye => {
                 self.writer
-                    .event(&live.id, at, "rtcp-bye", serde_json::json!({}));
+                    .event(&id, at, "rtcp-bye", serde_json::json!({}));
             }
             StreamEvent::Latched { .. } | StreamEvent::SourceChanged { .. } => {
                 tracing::debug!(?event, "media source");
