@@ -37,7 +37,7 @@ echo "== building fuzz targets"
 cd "$here"
 cargo fuzz build
 host="$(rustc -vV | sed -n 's/^host: //p')"
-bin_dir="$here/target/$host/release"
+bin_dir="${CARGO_TARGET_DIR:-$here/target}/$host/release"
 echo "   built in $(( SECONDS - start )) s"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/herald-fuzz.XXXXXX")"
