@@ -430,3 +430,79 @@ fn sip_info_digits_reach_the_call_record() {
         "{events:?}"
     );
 }
+
+/// With Opus preferred, the greeting goes out as Opus (RFC 7587: dynamic payload type, 48 kHz
+/// clock, so the timestamp advances 960 per 20 ms packet), and decodes to the prompt's energy
+/// envelope.
+#[test]
+fn opus_calls_get_the_prompt_in_opus() {
+    use herald_media::codec::{CodecKind, Decoder};
+    if !sipp_available() {
+        return;
+    }
+    let prompts = tempfile::tempdir().expect("a prompts directory");
+    write_prompt(&prompts.path().join("envelope.wav"));
+    let config = HeraldConfig {
+        media: vec![
+            format!(
+                "prompts = {}",
+                common::toml_str(&prompts.path().display().to_string())
+            ),
+            "greeting = \"envelope\"".into(),
+            "codecs = [\"opus\", \"PCMU\"]".into(),
+            "media_timeout = 2".into(),
+        ],
+        ..HeraldConfig::default()
+    };
+    let herald = Herald::start(&config);
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind the caller's RTP socket");
+    let rtp_port = socket.local_addr().expect("local address").port();
+    let received = std::thread::scope(|scope| {
+        let sipp = scope.spawn(|| {
+            Sipp::new("uac_media_opus.xml")
+                .set("rtp_port", &rtp_port.to_string())
+                .run(&herald)
+        });
+        // We send nothing: Herald's media timeout ends the call after the prompt.
+        let received = converse(&socket, &[], Duration::ZERO, Duration::from_secs(3), || {
+            None
+        });
+        sipp.join()
+            .expect("SIPp thread")
+            .assert_success("an Opus call");
+        received
+    });
+    assert!(
+        received.len() >= PROMPT_PACKETS,
+        "got {} packets",
+        received.len()
+    );
+    let prompt = &received[..PROMPT_PACKETS];
+    assert_eq!(prompt[0].payload_type, 111, "the offer's Opus payload type");
+    for pair in prompt.windows(2) {
+        assert_eq!(pair[1].sequence, pair[0].sequence.wrapping_add(1));
+        assert_eq!(pair[1].timestamp, pair[0].timestamp.wrapping_add(960));
+    }
+    let mut decoder = Decoder::new(CodecKind::Opus, 48_000).expect("an Opus decoder");
+    let mut pcm = vec![0i16; 960];
+    let per_segment = SEGMENT_MS / 20;
+    for (i, packet) in prompt.iter().enumerate() {
+        let n = decoder
+            .decode(&packet.payload, &mut pcm)
+            .expect("Herald's Opus decodes");
+        assert_eq!(n, 960);
+        // The codec's look-ahead shifts edges by a few ms: judge the middle of each segment.
+        if !(2..per_segment - 2).contains(&(i % per_segment)) {
+            continue;
+        }
+        let (level, want) = (rms_dbfs(&pcm[..n]), expected_level(i));
+        if want.is_finite() {
+            assert!(
+                (level - want).abs() < 2.0,
+                "frame {i}: {level:.1} dBFS, want {want:.1}"
+            );
+        } else {
+            assert!(level < -50.0, "frame {i} should be silent: {level:.1} dBFS");
+        }
+    }
+}
