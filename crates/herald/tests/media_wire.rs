@@ -400,12 +400,42 @@ fn an_srtp_offer_is_answered_with_sdes_keys() {
     if !sipp_available() {
         return;
     }
-    let herald = Herald::start(&HeraldConfig::default());
+    // Over UDP, only when the operator accepts keys in clear signalling.
+    let config = HeraldConfig {
+        media: vec!["srtp_over_plain_sip = true".into()],
+        ..HeraldConfig::default()
+    };
+    let herald = Herald::start(&config);
     Sipp::new("uac_srtp_offer.xml")
         .run(&herald)
         .assert_success("an RTP/SAVP call");
     let call = herald.wait_for_call_record("the call ended", |c| c["state"] == "ended");
     assert_eq!(call["final_status"], 200, "{call}");
+}
+
+/// By default SDES keys are never exchanged over unencrypted signalling (RFC 4568 §8.3): an
+/// `RTP/SAVP` offer over UDP is refused with 488 and the record says why.
+#[test]
+fn an_srtp_offer_over_plain_udp_is_refused_by_default() {
+    if !sipp_available() {
+        return;
+    }
+    let herald = Herald::start(&HeraldConfig::default());
+    let run = Sipp::new("uac_srtp_offer.xml").run(&herald);
+    assert!(
+        run.messages.contains("SIP/2.0 488"),
+        "488 for keys over UDP:\n{}",
+        run.messages
+    );
+    let call = herald.wait_for_call_record("the refused call", |c| c["state"] == "failed");
+    assert_eq!(call["final_status"], 488, "{call}");
+    let events = call["events"].as_array().expect("events");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["kind"] == "sdp-rejected" && e["detail"]["status"] == 488),
+        "{events:?}"
+    );
 }
 
 /// SIP INFO digits (`application/dtmf-relay` and `application/dtmf`) reach the call record,

@@ -36,6 +36,8 @@ pub struct MediaSettings {
     pub inband: InbandMode,
     pub media_timeout: Option<Duration>,
     pub cname: String,
+    /// `media.srtp_over_plain_sip`.
+    pub srtp_over_plain_sip: bool,
 }
 
 impl MediaSettings {
@@ -57,6 +59,7 @@ impl MediaSettings {
             },
             media_timeout: config.media_timeout,
             cname: format!("herald@{host}"),
+            srtp_over_plain_sip: config.srtp_over_plain_sip,
         }
     }
 }
@@ -76,16 +79,21 @@ pub struct CallMedia {
 
 impl CallMedia {
     /// Media on an RTP/RTCP socket pair, advertised at `address`, with fresh SDES keys when SRTP is allowed.
+    ///
+    /// SDES keys travel in the SDP, so they are offered only when `keys_allowed` (the call's
+    /// signalling is encrypted, or `media.srtp_over_plain_sip` says otherwise, RFC 4568 §8.3);
+    /// without keys an `RTP/SAVP` offer is refused with 488.
     pub fn new(
         (socket, rtcp_socket): (UdpSocket, UdpSocket),
         address: IpAddr,
         session_id: u64,
         policy: &AnswerPolicy,
+        keys_allowed: bool,
         rng: &mut impl RngCore,
     ) -> Self {
         let port = socket.local_addr().map_or(0, |a| a.port());
         let mut local = LocalMedia::new(address, port, session_id);
-        if policy.srtp != herald_sdp::SrtpPolicy::Disabled {
+        if keys_allowed && policy.srtp != herald_sdp::SrtpPolicy::Disabled {
             local = local.with_srtp_keys(fresh_keys(rng));
         }
         Self {

@@ -15,7 +15,7 @@ use herald_media::dtmf::{DtmfSource, parse_info};
 use herald_media::prompt::EncodedPrompt;
 use herald_media::stream::StreamEvent;
 use herald_sdp::AnswerPolicy;
-use herald_sip::endpoint::{CallInfo, CallRef, Endpoint, Event, FinalStatus};
+use herald_sip::endpoint::{CallInfo, CallRef, Endpoint, Event, FinalStatus, Transport};
 use herald_store::{CallWrite, NewCall};
 use rand::{RngCore, SeedableRng};
 
@@ -169,11 +169,13 @@ impl CallApp {
         let session_id = self.rng.next_u64() >> 1;
         // SDP carries the address the call's signalling reached us on (per peer on a wildcard
         // listener), so media follows the same route.
+        let secure = matches!(info.transport, Transport::Tls | Transport::Wss);
         let mut media = CallMedia::new(
             sockets,
             info.local.ip(),
             session_id,
             &self.settings.policy,
+            secure || self.settings.srtp_over_plain_sip,
             &mut self.rng,
         );
         let sdp = match &info.offer {
@@ -389,7 +391,8 @@ impl CallApp {
                     .event(&id, at, "rtcp-bye", serde_json::json!({}));
             }
             StreamEvent::Latched { .. } | StreamEvent::SourceChanged { .. } => {
-                tracing::debug!(?event, "media source");
+                // Addresses and SSRCs stay out of the log.
+                tracing::debug!("a call's media source latched or changed");
             }
         }
     }

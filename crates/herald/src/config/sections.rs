@@ -97,6 +97,9 @@ pub struct MediaConfig {
     pub inband_dtmf: InbandDtmf,
     /// SRTP (SDES) policy for `RTP/SAVP` offers and our own offers.
     pub srtp: SrtpPolicy,
+    /// Exchange SDES keys on calls whose signalling is not encrypted (UDP, TCP). RFC 4568
+    /// forbids it: the keys travel in the SDP. Off by default.
+    pub srtp_over_plain_sip: bool,
     /// A call whose peer sends no RTP or RTCP for this long is ended; `None`: never.
     pub media_timeout: Option<Duration>,
     /// The prompts directory; `None`: found at start (see docs/configuration.md).

@@ -460,6 +460,7 @@ impl Checker<'_, '_> {
             srtp: self
                 .parse(&path.key("srtp"), &raw.srtp)
                 .unwrap_or(SrtpPolicy::Optional),
+            srtp_over_plain_sip: raw.srtp_over_plain_sip,
             media_timeout: self
                 .secs(&path.key("media_timeout"), raw.media_timeout, 0..=86_400)
                 .filter(|d| !d.is_zero()),

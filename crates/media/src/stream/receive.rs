@@ -182,7 +182,11 @@ fn rtcp(stream: &mut MediaStream, now: Instant, from: SocketAddr, buf: &mut [u8]
     };
     stream.stats.rtcp_received += 1;
     let receiver = &mut stream.receiver;
-    receiver.last_heard = now;
+    // RTCP proves the peer alive only once we know who the peer is: before latching, anyone
+    // could keep a call whose media never came from holding on past the media timeout.
+    if receiver.latched.is_some() {
+        receiver.last_heard = now;
+    }
     if receiver.latched.is_some_and(|l| l != from) {
         receiver.rtcp_remote = Some(from);
     }

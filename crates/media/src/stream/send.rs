@@ -332,6 +332,7 @@ fn rtcp_destination(stream: &MediaStream) -> SocketAddr {
     if stream.sender.rtcp_mux {
         rtp
     } else {
-        SocketAddr::new(rtp.ip(), rtp.port().wrapping_add(1))
+        // RTP on 65535 has no next port: RTCP then shares the RTP port.
+        SocketAddr::new(rtp.ip(), rtp.port().checked_add(1).unwrap_or(rtp.port()))
     }
 }
