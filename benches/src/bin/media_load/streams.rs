@@ -171,7 +171,11 @@ impl Streams {
                     continue;
                 };
                 let fd = endpoint.socket.as_raw_fd();
-                while let Some((len, arrival)) = receive_one(fd, &mut buf, &mut cmsg) {
+                // One datagram per readable socket per 1 ms tick (epoll is level-triggered:
+                // more waiting is read next tick): reading on to EAGAIN would cost the
+                // generator a wasted system call per packet, CPU the server then lacks.
+                // Arrival times are the kernel's, so reading later does not skew them.
+                if let Some((len, arrival)) = receive_one(fd, &mut buf, &mut cmsg) {
                     endpoint.receiving.packet(&buf[..len], arrival, measure);
                 }
             }
