@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use crate::config::Config;
-use crate::media::prompts::{PromptLibrary, audio_files, decode_file};
+use crate::media::prompts::{PromptLibrary, audio_files, decode_file, prompts_dir};
 
 pub fn run(path: Option<&Path>) -> ExitCode {
     let config = match path {
@@ -39,7 +39,7 @@ pub fn run(path: Option<&Path>) -> ExitCode {
 /// Decodes every audio file under the prompts directory and resolves the greeting; prints
 /// each problem and returns how many there were.
 fn check_prompts(config: &Config) -> usize {
-    let dir = crate::serve::prompts_dir(config);
+    let dir = prompts_dir(config);
     let files = match audio_files(&dir) {
         Ok(files) => files,
         Err(error) => {

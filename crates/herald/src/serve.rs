@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -18,7 +17,7 @@ use tokio::sync::mpsc;
 use crate::app::CallApp;
 use crate::config::{Config, DigestAlgorithm, Transport as ConfTransport};
 use crate::media::MediaEngine;
-use crate::media::prompts::PromptLibrary;
+use crate::media::prompts::{PromptLibrary, prompts_dir};
 use crate::media::worker::WorkerConfig;
 use crate::sip_io::{self, Driver, Inbound, UdpListener};
 use crate::store_writer::StoreWriter;
@@ -29,23 +28,6 @@ fn media_workers(config: &Config) -> usize {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     }
-}
-
-/// The prompts directory: as configured, else `./prompts`, else the `prompts` directory of
-/// the source tree the binary was built in (`target/<profile>/herald` → `../../prompts`),
-/// else `/usr/share/herald/prompts`.
-pub fn prompts_dir(config: &Config) -> PathBuf {
-    if let Some(dir) = &config.media.prompts {
-        return dir.clone();
-    }
-    let beside_build = std::env::current_exe()
-        .ok()
-        .and_then(|exe| Some(exe.parent()?.parent()?.parent()?.join("prompts")));
-    [Some(PathBuf::from("prompts")), beside_build]
-        .into_iter()
-        .flatten()
-        .find(|dir| dir.is_dir())
-        .unwrap_or_else(|| PathBuf::from("/usr/share/herald/prompts"))
 }
 
 /// Wall-clock unix milliseconds.

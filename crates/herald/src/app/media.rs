@@ -20,8 +20,9 @@ use crate::config::{InbandDtmf, MediaConfig};
 use crate::media::worker::StreamKey;
 
 /// Suites we key for `RTP/SAVP` offers, in our order of preference.
-const SUITES: [SrtpSuite; 3] = [
+const SUITES: [SrtpSuite; 4] = [
     SrtpSuite::AeadAes256Gcm,
+    SrtpSuite::AeadAes128Gcm,
     SrtpSuite::AesCm128HmacSha1_80,
     SrtpSuite::AesCm128HmacSha1_32,
 ];

@@ -6,13 +6,11 @@ mod media;
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use herald_media::codec::CodecKind;
 use herald_media::dtmf::{DtmfSource, parse_info};
-use herald_media::prompt::EncodedPrompt;
 use herald_media::stream::StreamEvent;
 use herald_sdp::AnswerPolicy;
 use herald_sip::endpoint::{CallInfo, CallRef, Endpoint, Event, FinalStatus, Transport};
@@ -221,7 +219,7 @@ impl CallApp {
             return;
         };
         let prompts = &mut self.prompts;
-        let silence = |codec: CodecKind, ptime: Duration| silence_for(prompts, codec, ptime);
+        let silence = |codec: CodecKind, ptime: Duration| prompts.silence(codec, ptime);
         let stream = match build_stream(&audio, &self.settings, silence, &mut self.rng, now) {
             Ok(stream) => stream,
             Err(error) => {
@@ -431,15 +429,6 @@ impl CallApp {
         });
         self.writer.event(&id, ep.unix_ms(now), "media", detail);
     }
-}
-
-/// One packet of silence for a codec and ptime, shared by every stream.
-fn silence_for(
-    prompts: &mut PromptLibrary,
-    codec: CodecKind,
-    ptime: Duration,
-) -> Option<Arc<EncodedPrompt>> {
-    prompts.silence(codec, ptime)
 }
 
 /// How a digit arrived, as the call record names it.

@@ -28,7 +28,7 @@ pub struct MediaEngine {
 
 struct WorkerHandle {
     commands: mpsc::Sender<Command>,
-    thread: Option<JoinHandle<()>>,
+    thread: JoinHandle<()>,
     streams: usize,
 }
 
@@ -48,7 +48,7 @@ impl MediaEngine {
                 .spawn(move || worker.run())?;
             workers.push(WorkerHandle {
                 commands: tx,
-                thread: Some(thread),
+                thread,
                 streams: 0,
             });
         }
@@ -100,16 +100,12 @@ impl MediaEngine {
         }
     }
 
-    /// Closes every stream (each sends its RTCP BYE) and waits for the workers to finish.
-    pub fn shutdown(mut self) {
-        for worker in &mut self.workers {
-            let (closed, _) = mpsc::channel();
-            drop(std::mem::replace(&mut worker.commands, closed));
-        }
-        for worker in &mut self.workers {
-            if let Some(thread) = worker.thread.take() {
-                let _ = thread.join();
-            }
+    /// Closes every stream (each sends its RTCP BYE) and waits for the workers to finish:
+    /// every command channel closes first, then each worker is joined.
+    pub fn shutdown(self) {
+        let threads: Vec<_> = self.workers.into_iter().map(|w| w.thread).collect();
+        for thread in threads {
+            let _ = thread.join();
         }
     }
 }

@@ -40,11 +40,12 @@ pub enum PromptLoadError {
     },
 }
 
-/// Decoded and encoded prompts, by file.
+/// Decoded prompts by file, encoded ones by the name they were asked for: once a prompt is
+/// encoded, a call asking for it again touches no file.
 pub struct PromptLibrary {
     root: PathBuf,
     decoded: HashMap<PathBuf, Arc<PromptAudio>>,
-    encoded: HashMap<(PathBuf, CodecKind, Duration), Arc<EncodedPrompt>>,
+    encoded: HashMap<(String, CodecKind, Duration), Arc<EncodedPrompt>>,
     silence: HashMap<(CodecKind, Duration), Arc<EncodedPrompt>>,
 }
 
@@ -107,15 +108,14 @@ impl PromptLibrary {
         codec: CodecKind,
         ptime: Duration,
     ) -> Result<Arc<EncodedPrompt>, PromptLoadError> {
-        let path = self.resolve(name)?;
-        let key = (path.clone(), codec, ptime);
+        let key = (name.to_owned(), codec, ptime);
         if let Some(prompt) = self.encoded.get(&key) {
             return Ok(prompt.clone());
         }
         let audio = self.audio(name)?;
         let prompt = EncodedPrompt::encode(&audio, codec, ptime).map_err(|error| {
             PromptLoadError::Encode {
-                path: path.display().to_string(),
+                path: name.to_owned(),
                 codec,
                 error: error.to_string(),
             }
@@ -145,6 +145,23 @@ impl PromptLibrary {
                 .map(|a| a.samples().len() * 2)
                 .sum::<usize>()
     }
+}
+
+/// The prompts directory: as configured, else `./prompts`, else the `prompts` directory of
+/// the source tree the binary was built in (`target/<profile>/herald` → `../../prompts`),
+/// else `/usr/share/herald/prompts`.
+pub fn prompts_dir(config: &crate::config::Config) -> PathBuf {
+    if let Some(dir) = &config.media.prompts {
+        return dir.clone();
+    }
+    let beside_build = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.parent()?.join("prompts")));
+    [Some(PathBuf::from("prompts")), beside_build]
+        .into_iter()
+        .flatten()
+        .find(|dir| dir.is_dir())
+        .unwrap_or_else(|| PathBuf::from("/usr/share/herald/prompts"))
 }
 
 /// Reads and decodes one prompt file.

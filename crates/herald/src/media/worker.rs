@@ -109,6 +109,8 @@ fn token(key: StreamKey, rtcp: bool) -> u64 {
 /// One media worker thread's state.
 pub struct Worker {
     config: WorkerConfig,
+    /// Datagrams read from a readable socket per tick ([`READS_PER_SECOND`] at this tick).
+    reads_per_tick: u32,
     epoll: Epoll,
     slots: HashMap<StreamKey, Slot>,
     commands: Receiver<Command>,
@@ -124,8 +126,10 @@ impl Worker {
         commands: Receiver<Command>,
         notices: UnboundedSender<Notice>,
     ) -> std::io::Result<Self> {
+        let tick_ms = u32::try_from(config.tick.as_millis()).unwrap_or(u32::MAX);
         Ok(Self {
             config,
+            reads_per_tick: (tick_ms.saturating_mul(READS_PER_SECOND) / 1000).max(1),
             epoll: Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?,
             slots: HashMap::new(),
             commands,
@@ -271,8 +275,7 @@ impl Worker {
     }
 
     fn drain(&mut self, key: StreamKey, rtcp: bool, now: Instant) {
-        let reads = (self.config.tick.as_millis() as u32 * READS_PER_SECOND / 1000).max(1);
-        for _ in 0..reads {
+        for _ in 0..self.reads_per_tick {
             let Some(slot) = self.slots.get_mut(&key) else {
                 return;
             };

@@ -48,7 +48,7 @@
 //! use herald_sip::auth::*;
 //! # use rand::SeedableRng;
 //! # let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
-//! let realm = Realm::new("example.com").unwrap();
+//! let realm = Realm::new("example.com").expect("a valid realm");
 //! let mut server = DigestAuthenticator::new(ServerSecret::new([42; 32]), DigestConfig::default());
 //! let now = 1_700_000_000;
 //!
@@ -56,20 +56,21 @@
 //! let challenges = server.challenges(&realm, false, now, &mut rng);
 //!
 //! // The UA answers the best one.
-//! let challenge = DigestChallenge::best(challenges.iter().map(String::as_str)).unwrap();
+//! let challenge = DigestChallenge::best(challenges.iter().map(String::as_str))
+//!     .expect("our own challenges parse");
 //! let cnonce = generate_cnonce(&mut rng);
-//! let nc = NonceCount::new(1).unwrap();
+//! let nc = NonceCount::new(1).expect("1 is a valid nonce count");
 //! let authorization = challenge
 //!     .authorization("REGISTER", "sip:example.com", "alice", ClientSecret::Password("s3cret"), &cnonce, nc)
-//!     .unwrap();
+//!     .expect("the challenge accepts our answer");
 //!
 //! // The registrar verifies it.
-//! let creds = DigestCredentials::parse(&authorization).unwrap();
+//! let creds = DigestCredentials::parse(&authorization).expect("our own header parses");
 //! let request = DigestRequest { realm: &realm, method: "REGISTER", request_uri: "sip:example.com" };
 //! let lookup = |user: &str, hash: DigestHash| {
 //!     (user == "alice").then(|| Ha1::from_password(hash, "alice", "example.com", "s3cret"))
 //! };
-//! let proof = server.verify(&creds, &request, lookup, now + 1).unwrap();
+//! let proof = server.verify(&creds, &request, lookup, now + 1).expect("the right password");
 //! assert_eq!(proof.username(), "alice");
 //!
 //! // The same Authorization again is a replay.
