@@ -1,0 +1,105 @@
+use super::*;
+
+fn engine() -> ScriptEngine {
+    ScriptEngine::new(ScriptLimits::default()).expect("engine")
+}
+
+#[test]
+fn names_resolve_innermost_scope_first() {
+    let js = engine();
+    js.declare(Level::Application, "x", Some("'app'")).unwrap();
+    js.declare(Level::Document, "x", Some("'doc'")).unwrap();
+    assert_eq!(js.eval_string("x").unwrap(), "doc");
+    assert_eq!(js.eval_string("application.x").unwrap(), "app");
+    js.assign("x", "'changed'").unwrap();
+    assert_eq!(js.eval_string("document.x").unwrap(), "changed");
+    assert_eq!(js.eval_string("application.x").unwrap(), "app");
+}
+
+#[test]
+fn assigning_an_undeclared_variable_is_an_error() {
+    let js = engine();
+    assert!(js.assign("nope", "1").is_err());
+    assert!(js.assign("application.nope", "1").is_err());
+    assert!(js.eval_string("nope").is_err());
+}
+
+#[test]
+fn script_declarations_land_on_their_scope() {
+    let js = engine();
+    js.run_script(
+        Level::Document,
+        "var a = 1, b = [1,2].length; function twice(n) { return 2 * n + a; }",
+    )
+    .unwrap();
+    assert_eq!(js.eval_string("document.a + document.b").unwrap(), "3");
+    assert_eq!(js.eval_string("twice(b)").unwrap(), "5");
+    assert!(!js.global_has("a"));
+    assert!(!js.global_has("twice"));
+    js.reset(Level::Document).unwrap();
+    assert!(js.eval_string("a").is_err());
+}
+
+#[test]
+fn endless_loops_hit_the_budget() {
+    let js = engine();
+    assert_eq!(js.run("while (true) {}"), Err(ScriptError::Budget));
+    // The engine is still usable afterwards.
+    assert_eq!(js.eval_string("1 + 1").unwrap(), "2");
+}
+
+#[test]
+fn runaway_allocation_is_contained() {
+    let js = ScriptEngine::new(ScriptLimits {
+        memory: 4 << 20,
+        budget: 100_000,
+    })
+    .unwrap();
+    let result = js.run(
+        "(function () { var a = []; while (true) a.push('xxxxxxxxxxxxxxxxxxxxxxxx' + a.length); })()",
+    );
+    assert!(
+        matches!(
+            result,
+            Err(ScriptError::Memory) | Err(ScriptError::Thrown(_))
+        ),
+        "{result:?}"
+    );
+    assert_eq!(js.eval_string("'still' + ' alive'").unwrap(), "still alive");
+}
+
+#[test]
+fn subdialog_contexts_are_isolated() {
+    let js = engine();
+    js.declare(Level::Document, "x", Some("1")).unwrap();
+    js.push_context().unwrap();
+    assert!(js.eval_string("x").is_err());
+    js.pop_context().unwrap();
+    assert_eq!(js.eval_string("x").unwrap(), "1");
+}
+
+#[test]
+fn scanner_finds_top_level_declarations_only() {
+    let found = declared_names(
+        "var a = {x: 1, y: function () { var inner = 2; }}, b; // var c\n\
+         let d = \"var e\"; const f = /var g/; function h() { var i; }\n\
+         if (x) { var j = 1; }",
+    );
+    assert_eq!(found.vars, ["a", "b", "d", "f"]);
+    assert_eq!(found.functions, ["h"]);
+}
+
+#[test]
+fn js_strings_escape_everything_that_could_break_out() {
+    let js = engine();
+    let tricky = "a\"b\\c\nd\u{2028}e'</script>";
+    assert_eq!(js.eval_string(&js_string(tricky)).unwrap(), tricky);
+}
+
+#[test]
+fn a_session_costs_little_memory() {
+    let js = engine();
+    let used = js.memory_used();
+    eprintln!("one session's script heap: {used} bytes");
+    assert!(used > 0);
+}
