@@ -8,8 +8,9 @@ want=(pkg-config cmake build-essential)
 if [ "${1:-build}" = test ]; then
   # sip-tester: SIPp; postgresql: a real PostgreSQL for the store tests; iproute2 + util-linux:
   # private network namespaces for the RFC 4475 wire test; openssl: the TLS test certificate;
-  # asterisk-core-sounds-en-wav: 25 minutes of speech for the in-band DTMF talk-off test.
-  want+=(sip-tester postgresql iproute2 util-linux openssl asterisk-core-sounds-en-wav)
+  # asterisk-core-sounds-en-wav: 25 minutes of speech for the in-band DTMF talk-off test;
+  # xsltproc: turns the W3C VoiceXML IR tests (.txml) into VoiceXML.
+  want+=(sip-tester postgresql iproute2 util-linux openssl asterisk-core-sounds-en-wav xsltproc)
 fi
 if [ "${1:-build}" = bench ]; then
   # kamailio: the SIP baseline; rtpengine-daemon: the media baseline (benches/load/).

@@ -17,6 +17,7 @@
 //! `pg_isready` every 50 ms for at most 30 s), never a fixed sleep.
 
 pub mod capture;
+pub mod http;
 mod ports;
 mod postgres;
 mod system_user;
