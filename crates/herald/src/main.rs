@@ -7,6 +7,7 @@ mod app;
 mod calls_cmd;
 mod check;
 mod config;
+mod ivr;
 mod media;
 mod router;
 mod serve;
@@ -41,11 +42,22 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
+    /// Run and test IVR documents.
+    Ivr {
+        #[command(subcommand)]
+        command: IvrCommand,
+    },
     /// Inspect call records.
     Calls {
         #[command(subcommand)]
         command: calls_cmd::CallsCommand,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum IvrCommand {
+    /// Run a VoiceXML document without telephony and print what the caller would hear and do.
+    Run(ivr::run_cmd::RunArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +66,9 @@ fn main() -> ExitCode {
         Command::Serve { config } => load_config(config.as_deref()).and_then(serve::run),
         Command::Check { config } => return check::run(config.as_deref()),
         Command::Calls { command } => calls_cmd::run(command),
+        Command::Ivr {
+            command: IvrCommand::Run(args),
+        } => return ivr::run_cmd::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

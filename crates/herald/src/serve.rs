@@ -73,7 +73,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         WorkerConfig {
             tick: config.media.tick,
         },
-        notice_tx,
+        {
+            let notice_tx = notice_tx.clone();
+            Arc::new(move |notice| {
+                let _ = notice_tx.send(notice);
+            })
+        },
     )
     .context("starting the media workers")?;
     let prompts_dir = prompts_dir(&config);

@@ -15,9 +15,8 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 
 use herald_media::stream::MediaStream;
-use tokio::sync::mpsc::UnboundedSender;
 
-use worker::{Command, Notice, StreamKey, Worker, WorkerConfig};
+use worker::{Command, NoticeSink, StreamKey, Worker, WorkerConfig};
 
 /// Handle on the media workers.
 pub struct MediaEngine {
@@ -37,7 +36,7 @@ impl MediaEngine {
     pub fn start(
         count: usize,
         config: WorkerConfig,
-        notices: UnboundedSender<Notice>,
+        notices: NoticeSink,
     ) -> std::io::Result<Self> {
         let mut workers = Vec::new();
         for index in 0..count.max(1) {

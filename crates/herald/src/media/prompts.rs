@@ -370,8 +370,13 @@ pub fn language_fallbacks(tag: &str) -> Result<Vec<String>, PromptLoadError> {
 /// the source tree the binary was built in (`target/<profile>/herald` → `../../prompts`),
 /// else `/usr/share/herald/prompts`.
 pub fn prompts_dir(config: &crate::config::Config) -> PathBuf {
-    if let Some(dir) = &config.media.prompts {
-        return dir.clone();
+    prompts_dir_or(config.media.prompts.as_deref())
+}
+
+/// The prompts directory: `configured`, else the search [`prompts_dir`] describes.
+pub fn prompts_dir_or(configured: Option<&Path>) -> PathBuf {
+    if let Some(dir) = configured {
+        return dir.to_path_buf();
     }
     let beside_build = std::env::current_exe()
         .ok()

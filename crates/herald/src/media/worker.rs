@@ -23,7 +23,6 @@ use herald_media::dtmf::Digit;
 use herald_media::prompt::EncodedPrompt;
 use herald_media::stream::{MediaStream, StreamEvent, StreamStats, StreamUpdate};
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
-use tokio::sync::mpsc::UnboundedSender;
 
 /// Identifies a stream across the engine (chosen by the engine, unique per process).
 pub type StreamKey = u64;
@@ -44,6 +43,8 @@ pub enum Command {
         prompt: std::sync::Arc<EncodedPrompt>,
         barge_in: bool,
     },
+    /// Stop what plays (the IVR flushed its prompt queue).
+    Stop { key: StreamKey },
     /// A digit that arrived in signalling (SIP INFO), for the stream's de-duplication.
     SignalledDigit { key: StreamKey, digit: Digit },
     /// New negotiated parameters after a re-INVITE or UPDATE.
@@ -54,6 +55,9 @@ pub enum Command {
     /// End the stream: RTCP BYE, then the socket is closed.
     Close { key: StreamKey },
 }
+
+/// Where a worker's notices go (the call application's channel, wrapped as it likes).
+pub type NoticeSink = std::sync::Arc<dyn Fn(Notice) + Send + Sync>;
 
 /// What a worker tells the call application.
 #[derive(Debug)]
@@ -114,7 +118,7 @@ pub struct Worker {
     epoll: Epoll,
     slots: HashMap<StreamKey, Slot>,
     commands: Receiver<Command>,
-    notices: UnboundedSender<Notice>,
+    notices: NoticeSink,
     ready: Vec<EpollEvent>,
     buf: Box<[u8; MAX_DATAGRAM]>,
     closing: Vec<StreamKey>,
@@ -124,7 +128,7 @@ impl Worker {
     pub fn new(
         config: WorkerConfig,
         commands: Receiver<Command>,
-        notices: UnboundedSender<Notice>,
+        notices: NoticeSink,
     ) -> std::io::Result<Self> {
         let tick_ms = u32::try_from(config.tick.as_millis()).unwrap_or(u32::MAX);
         Ok(Self {
@@ -189,6 +193,7 @@ impl Worker {
                 prompt,
                 barge_in,
             } => self.with_stream(key, |s, now| s.play(now, prompt, barge_in), now),
+            Command::Stop { key } => self.with_stream(key, |s, now| s.stop_playback(now), now),
             Command::SignalledDigit { key, digit } => {
                 self.with_stream(key, |s, now| s.handle_signalled_digit(now, digit), now)
             }
@@ -218,7 +223,7 @@ impl Worker {
         if let Err(error) = registered {
             tracing::warn!(%error, "cannot serve an RTP socket");
             let stats = Box::new(stream.stats());
-            let _ = self.notices.send(Notice::Closed {
+            (self.notices)(Notice::Closed {
                 key,
                 stats,
                 reason: CloseReason::SocketError,
@@ -345,7 +350,7 @@ impl Worker {
                 let _ = self.epoll.delete(rtcp.as_fd());
             }
             let stats = Box::new(slot.stream.stats());
-            let _ = self.notices.send(Notice::Closed { key, stats, reason });
+            (self.notices)(Notice::Closed { key, stats, reason });
         }
     }
 }
@@ -360,7 +365,7 @@ fn serve_one(
     slot: &mut Slot,
     now: Instant,
     buf: &mut [u8],
-    notices: &UnboundedSender<Notice>,
+    notices: &NoticeSink,
     key: StreamKey,
 ) -> Served {
     let stream = &mut slot.stream;
@@ -376,7 +381,7 @@ fn serve_one(
         }
     }
     while let Some(event) = stream.poll_event() {
-        let _ = notices.send(Notice::Event { key, event });
+        (notices)(Notice::Event { key, event });
     }
     if stream.is_closed() {
         Served::Finished

@@ -233,8 +233,14 @@ fn namespace_of(uri: Option<&str>) -> Namespace {
 fn convert(xml: &roxmltree::Document<'_>, node: roxmltree::Node<'_, '_>, text: &str) -> Node {
     let tag = node.tag_name();
     let pos = xml.text_pos_at(node.range().start);
-    let ns = namespace_of(tag.namespace());
     let is_grammar = tag.name() == "grammar";
+    let ns = match namespace_of(tag.namespace()) {
+        // VoiceXML's <grammar> is SRGS's (VoiceXML 2.0 section 3.1.1): documents commonly
+        // write inline grammars as <grammar xmlns="http://www.w3.org/2001/06/grammar">, and
+        // the interpreter must find them among the field's grammars all the same.
+        Namespace::Srgs if is_grammar => Namespace::Vxml,
+        ns => ns,
+    };
     let children = node
         .children()
         .filter_map(|child| {

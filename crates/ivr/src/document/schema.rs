@@ -178,6 +178,22 @@ fn exactly_one(element: &str) -> &'static [&'static [&'static str]] {
     }
 }
 
+/// Attributes of which at most one may be present.
+fn at_most_one(element: &str) -> &'static [&'static [&'static str]] {
+    match element {
+        "exit" => &[&["expr", "namelist"]],
+        "return" => &[&["event", "eventexpr", "namelist"], &["message", "messageexpr"]],
+        "throw" | "link" => &[&["message", "messageexpr"]],
+        "choice" => &[&["next", "expr", "event", "eventexpr"], &["message", "messageexpr"]],
+        "script" | "grammar" => &[&["src", "srcexpr"]],
+        "param" => &[&["expr", "value"]],
+        "block" | "field" | "initial" | "subdialog" | "object" | "record" | "transfer" => {
+            &[&["expr"]]
+        }
+        _ => &[],
+    }
+}
+
 /// Every problem in the tree under `root`, in document order.
 pub fn validate(root: &Node) -> Vec<Problem> {
     let mut problems = Vec::new();
@@ -226,6 +242,15 @@ fn check_attributes(node: &Node, allowed: &[&str], problem: &mut impl FnMut(Stri
     }
     if node.ns != Namespace::Vxml {
         return;
+    }
+    for group in at_most_one(&node.name) {
+        if group.iter().filter(|a| node.attr(a).is_some()).count() > 1 {
+            problem(format!(
+                "<{}> may have only one of {}",
+                node.name,
+                group.join(", ")
+            ));
+        }
     }
     for group in exactly_one(&node.name) {
         let present = group.iter().filter(|a| node.attr(a).is_some()).count();

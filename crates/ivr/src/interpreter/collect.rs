@@ -111,9 +111,6 @@ impl Interpreter {
 
     /// Starts collecting input for a field or menu.
     pub(crate) fn listen(&mut self, item: &Item) -> Result<(), Thrown> {
-        if self.hung_up {
-            return Err(Thrown::new("connection.disconnect.hangup", None));
-        }
         let grammars = self.active_grammars(item)?;
         if grammars.is_empty() {
             return Err(Thrown::new(

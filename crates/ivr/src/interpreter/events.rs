@@ -30,9 +30,12 @@ fn catches(pattern: &str, event: &str) -> bool {
         return true;
     }
     names.any(|name| {
+        // "." catches every event; check it before trimming a trailing dot leaves "".
+        if name == "." {
+            return true;
+        }
         let name = name.trim_end_matches('.');
-        name == "."
-            || event == name
+        event == name
             || event.starts_with(name) && event[name.len()..].starts_with('.')
     })
 }

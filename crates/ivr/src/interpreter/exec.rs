@@ -119,11 +119,19 @@ impl Interpreter {
             "var" => self.declare_var(node, level),
             "script" => self.script(node, level),
             "field" | "block" | "initial" | "subdialog" | "object" | "record" | "transfer" => {
-                let name = match node.attr("name") {
-                    Some(name) => name.to_owned(),
-                    None => return Ok(()),
+                // Anonymous items have generated names (see `form_items`).
+                let generated = self.ctx.dialog.as_ref().and_then(|d| {
+                    d.items
+                        .iter()
+                        .find(|i| Arc::ptr_eq(&i.node, node))
+                        .map(|i| i.name.clone())
+                });
+                let Some(name) = generated else {
+                    return Ok(());
                 };
-                self.check_name(node, &name)?;
+                if node.attr("name").is_some() {
+                    self.check_name(node, &name)?;
+                }
                 match node.attr("expr") {
                     Some(expr) => self.js.declare(Level::Dialog, &name, Some(expr))?,
                     None => self.js.declare(Level::Dialog, &name, None)?,
@@ -426,7 +434,7 @@ impl Interpreter {
             (None, Some(expr)) => self.js.eval_string(expr)?,
             _ => String::new(),
         };
-        self.transition(node, &target, Method::Get, Vec::new())
+        self.transition(node, &target, Method::Get, Vec::new(), false)
     }
 
     fn submit(&mut self, node: &Node) -> Result<Flow, Thrown> {
@@ -443,7 +451,7 @@ impl Interpreter {
             Some(names) => self.namelist_values(names)?,
             None => Vec::new(),
         };
-        self.transition(node, &target, method, params)
+        self.transition(node, &target, method, params, true)
     }
 
     /// The string values of the variables in a namelist.
@@ -461,10 +469,11 @@ impl Interpreter {
         target: &str,
         method: Method,
         params: Vec<(String, String)>,
+        submit: bool,
     ) -> Result<Flow, Thrown> {
         self.ctx.frames.clear();
         if let Some(id) = target.strip_prefix('#')
-            && params.is_empty()
+            && !submit
         {
             self.enter_dialog(Some(id));
             return Ok(Flow::Jumped);
@@ -478,7 +487,7 @@ impl Interpreter {
             method,
             params,
             timeout,
-            Purpose::Document { fragment },
+            Purpose::Document { fragment, submit },
         );
         Ok(Flow::Jumped)
     }

@@ -27,10 +27,30 @@ const ITEMS: [&str; 7] = [
 
 impl Interpreter {
     /// A document arrived: initialise its application root if it names a new one, then it.
-    pub(crate) fn load_document(&mut self, doc: Arc<Document>, fragment: Option<String>) {
+    pub(crate) fn load_document(
+        &mut self,
+        doc: Arc<Document>,
+        fragment: Option<String>,
+        submit: bool,
+    ) {
         self.emit(Output::Path(PathEvent::Document {
             uri: doc.uri.clone(),
         }));
+        if let Some(root) = self.ctx.root.clone()
+            && !submit
+            && uri::same_document(&root.uri, &doc.uri)
+        {
+            // Back to the application root: it is not initialised again, and its variables
+            // (the application scope) are its document scope too.
+            if let Err(e) = self.js.run("__h.d = __h.a; __h.a.document = __h.a;") {
+                self.pending = Some(e.into());
+                return;
+            }
+            self.ctx.doc = Some(root);
+            self.ctx.dialog = None;
+            self.ctx.after = Some(After::DocumentReady { fragment });
+            return;
+        }
         let Some(app) = doc.application() else {
             self.ctx.root = None;
             if let Err(e) = self.js.reset(Level::Application) {
@@ -93,7 +113,11 @@ impl Interpreter {
 
     /// Initialises a (leaf) document's scope.
     pub(crate) fn init_leaf(&mut self, doc: Arc<Document>, fragment: Option<String>) {
-        if let Err(e) = self.js.reset(Level::Document) {
+        if let Err(e) = self
+            .js
+            .run("delete __h.a.document;")
+            .and_then(|_| self.js.reset(Level::Document))
+        {
             self.pending = Some(e.into());
             return;
         }
@@ -169,7 +193,10 @@ impl Interpreter {
             self.pending = Some(e.into());
             return;
         }
-        let suppress = std::mem::take(&mut dialog.suppress_prompts);
+        // Prompts are skipped after a catch, unless it ran <reprompt> (VoiceXML 2.0
+        // appendix C).
+        let reprompt = std::mem::take(&mut self.catch_reprompt);
+        let suppress = std::mem::take(&mut dialog.suppress_prompts) && !reprompt;
         let chosen = match dialog.next_item.take() {
             Some(name) => dialog.items.iter().find(|i| i.name == name).cloned(),
             None => {
@@ -218,7 +245,7 @@ impl Interpreter {
         }
         let undefined = self
             .js
-            .eval_bool(&format!("dialog[{}] === undefined", js_string(&item.name)))?;
+            .eval_bool(&format!("__h.g[{}] === undefined", js_string(&item.name)))?;
         if !undefined {
             return Ok(false);
         }
@@ -231,11 +258,24 @@ impl Interpreter {
     /// The collect phase for one form item.
     fn visit(&mut self, item: &Item, suppress_prompts: bool) -> Result<(), Thrown> {
         let node = item.node.clone();
+        if self.hung_up
+            && matches!(
+                &*node.name,
+                "field" | "initial" | "menu" | "transfer" | "record"
+            )
+        {
+            // After a hang-up the document may clean up, but "the interpreter must exit if
+            // the application encounters an input item" in that final processing state
+            // (VoiceXML 2.0 section 1.5.4). Throwing the hang-up event again instead would
+            // run its catch over and over until the step limit.
+            self.finish(Outcome::Hangup);
+            return Ok(());
+        }
         self.js.reset(Level::Anonymous)?;
         match &*node.name {
             "block" => {
                 self.js
-                    .set_literal(&format!("dialog[{}]", js_string(&item.name)), "true")?;
+                    .set_literal(&format!("__h.g[{}]", js_string(&item.name)), "true")?;
                 self.start_exec(&node, Level::Anonymous, FrameMode::Exec, After::Select);
                 Ok(())
             }
@@ -298,9 +338,9 @@ impl Interpreter {
         shadow_literal: &str,
     ) -> Result<(), Thrown> {
         self.js
-            .set_literal(&format!("dialog[{}]", js_string(item)), value_literal)?;
+            .set_literal(&format!("__h.g[{}]", js_string(item)), value_literal)?;
         self.js.set_literal(
-            &format!("dialog[{}]", js_string(&format!("{item}$"))),
+            &format!("__h.g[{}]", js_string(&format!("{item}$"))),
             shadow_literal,
         )?;
         self.filled(item)
@@ -360,7 +400,7 @@ impl Interpreter {
         for name in names {
             if self
                 .js
-                .eval_bool(&format!("dialog[{}] === undefined", js_string(name)))?
+                .eval_bool(&format!("__h.g[{}] === undefined", js_string(name)))?
             {
                 return Ok(false);
             }

@@ -193,8 +193,10 @@ pub(crate) enum Wait {
 /// Why a fetch was made.
 #[derive(Debug)]
 pub(crate) enum Purpose {
+    /// `submit`: a submission always loads a fresh document, even the application root.
     Document {
         fragment: Option<String>,
+        submit: bool,
     },
     Root {
         leaf: Arc<Document>,
@@ -326,7 +328,10 @@ impl Interpreter {
             Method::Get,
             Vec::new(),
             None,
-            Purpose::Document { fragment },
+            Purpose::Document {
+                fragment,
+                submit: false,
+            },
         );
         Ok(interpreter)
     }
@@ -609,11 +614,11 @@ impl Interpreter {
             }
         };
         match (purpose, fetched) {
-            (Purpose::Document { fragment }, Fetched::Document(doc)) => {
-                self.load_document(doc, fragment)
+            (Purpose::Document { fragment, submit }, Fetched::Document(doc)) => {
+                self.load_document(doc, fragment, submit)
             }
             (Purpose::Subdialog { fragment }, Fetched::Document(doc)) => {
-                self.load_document(doc, fragment)
+                self.load_document(doc, fragment, false)
             }
             (Purpose::Root { leaf, fragment }, Fetched::Document(root)) => {
                 self.init_root(root, leaf, fragment)
