@@ -25,7 +25,7 @@
 # timestamps), so `git status` after a rerun shows only real changes.
 #
 # The shipped prompts serve the recording-disclosure IVR application:
-#   welcome, disclosure, optout-confirmed, recording-continues, connecting, no-agents,
+#   welcome, disclosure, recording-notice (no opt-out offered), optout-confirmed, recording-continues, connecting, no-agents,
 #   invalid-choice, goodbye
 set -euo pipefail
 
@@ -44,7 +44,7 @@ out="${PROMPTS_OUT:-$repo/prompts}"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
-NAMES=(welcome disclosure optout-confirmed recording-continues connecting no-agents invalid-choice goodbye)
+NAMES=(welcome disclosure recording-notice optout-confirmed recording-continues connecting no-agents invalid-choice goodbye)
 ALL_LANGS=(en de fr es it nl pl)
 RATE=16000
 SPEED=160 # espeak-ng words per minute (default 175): a little slower for the telephone
@@ -68,6 +68,7 @@ text() {
   case "$1/$2" in
     en/welcome) echo "Thank you for calling." ;;
     en/disclosure) echo "This call may be recorded for quality and training purposes. If you do not want this call to be recorded, please press 9 now." ;;
+    en/recording-notice) echo "Please note that this call is recorded for regulatory and quality purposes." ;;
     en/optout-confirmed) echo "Understood. This call will not be recorded." ;;
     en/recording-continues) echo "Thank you. This call will be recorded." ;;
     en/connecting) echo "Please hold while we connect you to an agent." ;;
@@ -77,6 +78,7 @@ text() {
 
     de/welcome) echo "Vielen Dank für Ihren Anruf." ;;
     de/disclosure) echo "Zur Qualitätssicherung und zu Schulungszwecken kann dieses Gespräch aufgezeichnet werden. Wenn Sie nicht möchten, dass dieses Gespräch aufgezeichnet wird, drücken Sie jetzt bitte die 9." ;;
+    de/recording-notice) echo "Bitte beachten Sie, dass dieses Gespräch aus regulatorischen Gründen und zur Qualitätssicherung aufgezeichnet wird." ;;
     de/optout-confirmed) echo "Verstanden. Dieses Gespräch wird nicht aufgezeichnet." ;;
     de/recording-continues) echo "Vielen Dank. Dieses Gespräch wird aufgezeichnet." ;;
     de/connecting) echo "Bitte bleiben Sie in der Leitung. Wir verbinden Sie mit unserem Kundenservice." ;;
@@ -86,6 +88,7 @@ text() {
 
     fr/welcome) echo "Merci de votre appel." ;;
     fr/disclosure) echo "Cet appel est susceptible d'être enregistré à des fins de qualité et de formation. Si vous ne souhaitez pas que cet appel soit enregistré, appuyez maintenant sur la touche 9." ;;
+    fr/recording-notice) echo "Veuillez noter que cet appel est enregistré pour des raisons réglementaires et de qualité." ;;
     fr/optout-confirmed) echo "C'est noté. Cet appel ne sera pas enregistré." ;;
     fr/recording-continues) echo "Merci. Cet appel sera enregistré." ;;
     fr/connecting) echo "Veuillez patienter, nous vous mettons en relation avec un conseiller." ;;
@@ -95,6 +98,7 @@ text() {
 
     es/welcome) echo "Gracias por su llamada." ;;
     es/disclosure) echo "Le informamos de que esta llamada puede ser grabada con fines de calidad y formación. Si no desea que esta llamada sea grabada, pulse 9 ahora." ;;
+    es/recording-notice) echo "Le informamos de que esta llamada se graba por motivos regulatorios y de calidad." ;;
     es/optout-confirmed) echo "De acuerdo. Esta llamada no será grabada." ;;
     es/recording-continues) echo "Gracias. Esta llamada será grabada." ;;
     es/connecting) echo "Por favor, espere un momento mientras le pasamos con uno de nuestros agentes." ;;
@@ -104,6 +108,7 @@ text() {
 
     it/welcome) echo "Grazie per aver chiamato." ;;
     it/disclosure) echo "La informiamo che questa chiamata potrebbe essere registrata per finalità di controllo qualità e formazione. Se non desidera che la chiamata venga registrata, prema ora il tasto 9." ;;
+    it/recording-notice) echo "La informiamo che questa chiamata viene registrata per motivi normativi e di qualità." ;;
     it/optout-confirmed) echo "D'accordo. Questa chiamata non verrà registrata." ;;
     it/recording-continues) echo "Grazie. Questa chiamata verrà registrata." ;;
     it/connecting) echo "La preghiamo di restare in linea, la stiamo mettendo in contatto con un operatore." ;;
@@ -113,6 +118,7 @@ text() {
 
     nl/welcome) echo "Bedankt voor uw telefoontje." ;;
     nl/disclosure) echo "Dit gesprek kan worden opgenomen voor kwaliteitsbewaking en training. Wilt u niet dat dit gesprek wordt opgenomen, toets dan nu 9." ;;
+    nl/recording-notice) echo "Let op: dit gesprek wordt opgenomen om wettelijke redenen en voor kwaliteitsbewaking." ;;
     nl/optout-confirmed) echo "Begrepen. Dit gesprek wordt niet opgenomen." ;;
     nl/recording-continues) echo "Dank u wel. Dit gesprek wordt opgenomen." ;;
     nl/connecting) echo "Een ogenblik geduld alstublieft. We verbinden u door met een medewerker." ;;
@@ -122,6 +128,7 @@ text() {
 
     pl/welcome) echo "Dziękujemy za telefon." ;;
     pl/disclosure) echo "Ta rozmowa może być nagrywana w celu zapewnienia jakości obsługi oraz w celach szkoleniowych. Jeżeli nie chcą Państwo, aby rozmowa była nagrywana, prosimy teraz nacisnąć 9." ;;
+    pl/recording-notice) echo "Informujemy, że ta rozmowa jest nagrywana ze względów regulacyjnych i w celu zapewnienia jakości." ;;
     pl/optout-confirmed) echo "Rozumiemy. Ta rozmowa nie będzie nagrywana." ;;
     pl/recording-continues) echo "Dziękujemy. Ta rozmowa będzie nagrywana." ;;
     pl/connecting) echo "Prosimy o chwilę cierpliwości, trwa łączenie z konsultantem." ;;

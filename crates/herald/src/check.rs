@@ -1,11 +1,18 @@
-//! `herald check`: validates the configuration and every prompt under the prompts directory
-//! (and, as later issues add them, every dialplan and VoiceXML document). Errors carry
-//! file:line:column for configuration, the file path for prompts.
+//! `herald check`: validates the configuration, every prompt under the prompts directory,
+//! every dialplan, every VoiceXML document the dialplans run (and the local files those
+//! reference) and every prompt those documents play, in each language of each route.
+//!
+//! What passes is printed on standard output, one line per part; every problem goes to
+//! standard error, one line each, `file:line:column: message` wherever there is a place to
+//! point at (the prompts check names the file). The exit status is non-zero on any error.
+//! A configuration that does not load stops the check there: the rest depends on it.
 
 use std::path::Path;
 use std::process::ExitCode;
 
 use crate::config::Config;
+use crate::ivr::check_doc::check_documents;
+use crate::ivr::dialplans::{self, dialplans_dir};
 use crate::media::prompts::{PromptLibrary, audio_files, decode_file, prompts_dir};
 
 pub fn run(path: Option<&Path>) -> ExitCode {
@@ -28,7 +35,8 @@ pub fn run(path: Option<&Path>) -> ExitCode {
     }
     let origin = path.map_or("embedded defaults".to_owned(), |p| p.display().to_string());
     println!("{origin}: configuration OK");
-    let errors = check_prompts(&config);
+    let (prompt_errors, library) = check_prompts(&config);
+    let errors = prompt_errors + check_ivr(&config, library.as_ref());
     if errors > 0 {
         eprintln!("{errors} error(s)");
         return ExitCode::FAILURE;
@@ -36,9 +44,9 @@ pub fn run(path: Option<&Path>) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Decodes every audio file under the prompts directory and resolves the greeting; prints
-/// each problem and returns how many there were.
-fn check_prompts(config: &Config) -> usize {
+/// Decodes every audio file under the prompts directory; prints each problem and returns how
+/// many there were, and the library when the directory could be read.
+fn check_prompts(config: &Config) -> (usize, Option<PromptLibrary>) {
     let dir = prompts_dir(config);
     let files = match audio_files(&dir) {
         Ok(files) => files,
@@ -47,7 +55,7 @@ fn check_prompts(config: &Config) -> usize {
                 "{}: cannot read the prompts directory: {error}",
                 dir.display()
             );
-            return 1;
+            return (1, None);
         }
     };
     let mut errors = 0;
@@ -57,12 +65,32 @@ fn check_prompts(config: &Config) -> usize {
             errors += 1;
         }
     }
-    if let Err(error) = PromptLibrary::new(&dir).resolve(&config.media.greeting) {
-        eprintln!("media.greeting: {error}");
-        errors += 1;
-    }
     if errors == 0 {
         println!("{}: {} prompt(s) OK", dir.display(), files.len());
     }
-    errors
+    (errors, Some(PromptLibrary::new(&dir)))
+}
+
+/// Loads the dialplans and checks the documents they run; prints each problem and returns
+/// how many there were.
+fn check_ivr(config: &Config, prompts: Option<&PromptLibrary>) -> usize {
+    let dir = dialplans_dir(config);
+    let plan = match dialplans::load(&dir) {
+        Ok(plan) => plan,
+        Err(errors) => {
+            for error in &errors {
+                eprintln!("{error}");
+            }
+            return errors.len();
+        }
+    };
+    println!("{}: {} route(s) OK", dir.display(), plan.routes().len());
+    let report = check_documents(&plan, prompts);
+    for note in &report.notes {
+        println!("{note}");
+    }
+    for error in &report.errors {
+        eprintln!("{error}");
+    }
+    report.errors.len()
 }

@@ -14,7 +14,11 @@ use rand::{RngCore, SeedableRng};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;
 
-use crate::app::CallApp;
+use herald_ivr::{ScriptLimits, SessionConfig};
+
+use crate::app::{AppNotice, CallApp, IvrSettings};
+use crate::ivr::dialplans::dialplans_dir;
+use crate::ivr::fetch::Fetcher;
 use crate::config::{Config, DigestAlgorithm, Transport as ConfTransport};
 use crate::media::MediaEngine;
 use crate::media::prompts::{PromptLibrary, prompts_dir};
@@ -76,15 +80,49 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         {
             let notice_tx = notice_tx.clone();
             Arc::new(move |notice| {
-                let _ = notice_tx.send(notice);
+                let _ = notice_tx.send(AppNotice::Media(notice));
             })
         },
     )
     .context("starting the media workers")?;
     let prompts_dir = prompts_dir(&config);
     tracing::info!(prompts = %prompts_dir.display(), "prompt library");
-    let mut app = CallApp::new(&config, writer, engine, PromptLibrary::new(prompts_dir));
-    app.warm_prompts(&config);
+    let dialplans = dialplans_dir(&config);
+    let dialplan = crate::ivr::dialplans::load(&dialplans).map_err(|errors| {
+        anyhow::anyhow!(
+            "the dialplans in {} have errors (run `herald check`):\n{}",
+            dialplans.display(),
+            errors.join("\n")
+        )
+    })?;
+    tracing::info!(dialplans = %dialplans.display(), routes = dialplan.routes().len(), "dialplans");
+    let warm = prompts_to_warm(&dialplan);
+    let fetcher = Arc::new(Fetcher::new()?);
+    let ivr_settings = IvrSettings {
+        session: SessionConfig {
+            limits: ScriptLimits {
+                memory: config.ivr.script_memory,
+                ..ScriptLimits::default()
+            },
+            max_steps: config.ivr.max_steps,
+            timeouts: herald_ivr::Timeouts {
+                fetch: config.ivr.fetch_timeout,
+                ..herald_ivr::Timeouts::default()
+            },
+            ..SessionConfig::default()
+        },
+    };
+    let mut app = CallApp::new(
+        &config,
+        writer,
+        engine,
+        PromptLibrary::new(prompts_dir),
+        dialplan,
+        fetcher,
+        notice_tx.clone(),
+        ivr_settings,
+    );
+    app.warm_prompts(&config, &warm);
     let driver = Driver::new(endpoint, udp, app, rx, tx, notices, max);
     tracing::info!(listeners = ?config.sip.listen.iter().map(|l| format!("{}:{}", l.transport.as_str(), l.addr)).collect::<Vec<_>>(), "herald is serving");
     let app = driver.run(shutdown_signal()).await?;
@@ -109,6 +147,36 @@ fn init_tracing() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// The prompts the dialplans' local documents name (`src="prompt:NAME"`), in each of their
+/// route's languages, for warming the cache before the first call.
+fn prompts_to_warm(dialplan: &herald_dialplan::Dialplan) -> Vec<(String, Option<String>)> {
+    let mut wanted = std::collections::BTreeSet::new();
+    for route in dialplan.routes() {
+        let herald_dialplan::Action::Answer(answer) = &route.action else {
+            continue;
+        };
+        let herald_dialplan::Application::File(path) = &answer.application else {
+            continue;
+        };
+        let Ok(text) = std::fs::read_to_string(path) else {
+            continue;
+        };
+        let names: Vec<&str> = text
+            .split("prompt:")
+            .skip(1)
+            .filter_map(|rest| rest.split(['"', '\'', ' ', '<']).next())
+            .filter(|name| !name.is_empty())
+            .collect();
+        for name in names {
+            wanted.insert((name.to_owned(), None));
+            for lang in &answer.languages {
+                wanted.insert((name.to_owned(), Some(lang.as_str().to_owned())));
+            }
+        }
+    }
+    wanted.into_iter().collect()
 }
 
 async fn shutdown_signal() {

@@ -12,7 +12,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{Herald, HeraldConfig, Sipp, sipp_available};
+use common::{TestDialplan, Herald, HeraldConfig, Sipp, sipp_available};
 use herald_media::codec::g711::ulaw_to_linear;
 use herald_testkit::capture::udp_datagrams;
 
@@ -172,12 +172,12 @@ impl EnvelopeCall {
         let dir = common::toml_str(&prompts.path().display().to_string());
         let mut lines = vec![
             format!("prompts = {dir}"),
-            "greeting = \"envelope\"".to_owned(),
             "media_timeout = 2".to_owned(),
         ];
         lines.extend(media.iter().map(|l| (*l).to_owned()));
         let config = HeraldConfig {
             media: lines,
+            dialplan: TestDialplan::Application(common::keys_application("envelope")),
             ..HeraldConfig::default()
         };
         Self {
@@ -208,6 +208,16 @@ impl EnvelopeCall {
     }
 }
 
+/// Where the prompt begins: the stream may open with a few packets of silence while the
+/// call's IVR document is fetched; the prompt's first packet carries the marker bit.
+fn prompt_start(received: &[Received]) -> usize {
+    received
+        .iter()
+        .take(10)
+        .rposition(|p| p.marker)
+        .expect("a marked packet starts the prompt within the first 200 ms")
+}
+
 /// Checks the decoded level of each prompt frame against the file's envelope, skipping
 /// `edge` frames at each segment boundary (filters and codecs smear edges): within
 /// `tolerance` dB where the file sounds, below `silence` dBFS where it is silent.
@@ -232,23 +242,32 @@ fn assert_envelope(levels: &[f64], edge: usize, tolerance: f64, silence: f64) {
     }
 }
 
-/// Waits for the one call to end and its media statistics to be recorded.
+/// Waits for the one call to end with its media statistics and its IVR session's end recorded.
 fn ended_with_media_record(herald: &Herald) -> serde_json::Value {
     herald.wait_for_call_record("the call ended with its media record", |c| {
         c["state"] == "ended"
-            && c["events"]
-                .as_array()
-                .is_some_and(|e| e.iter().any(|e| e["kind"] == "media"))
+            && c["events"].as_array().is_some_and(|e| {
+                e.iter().any(|e| e["kind"] == "media") && e.iter().any(|e| e["kind"] == "ivr-exit")
+            })
     })
 }
 
-/// The digits of a call's `dtmf` events, in order.
+/// The keys the test application collected: the value it exits with when the caller hangs up
+/// (the call record's `dtmf` events say how each key came, never which key it was).
 fn digits(events: &[serde_json::Value]) -> String {
-    events
+    let exit = events
         .iter()
-        .filter(|e| e["kind"] == "dtmf")
-        .map(|e| e["detail"]["digit"].as_str().expect("a digit").to_owned())
-        .collect()
+        .find(|e| e["kind"] == "ivr-exit")
+        .expect("the IVR session ended");
+    assert_eq!(exit["detail"]["outcome"], "exit", "{exit}");
+    let keys = exit["detail"]["value"].as_str().expect("the keys").to_owned();
+    let dtmf: Vec<_> = events.iter().filter(|e| e["kind"] == "dtmf").collect();
+    assert_eq!(dtmf.len(), keys.len(), "one dtmf event per key: {events:?}");
+    assert!(
+        dtmf.iter().all(|e| e["detail"].get("digit").is_none()),
+        "no key values in dtmf events: {events:?}"
+    );
+    keys
 }
 
 #[test]
@@ -313,7 +332,8 @@ fn prompt_rtp_arrives_paced_and_capture_digits_reach_the_call_record_once() {
         "got {} packets",
         received.len()
     );
-    let prompt = &received[..PROMPT_PACKETS];
+    let start = prompt_start(&received);
+    let prompt = &received[start..start + PROMPT_PACKETS];
     assert!(
         prompt[0].marker,
         "the prompt's first packet carries the marker bit"
@@ -370,7 +390,7 @@ fn prompt_rtp_arrives_paced_and_capture_digits_reach_the_call_record_once() {
         .collect();
     assert_envelope(&levels, 1, 1.0, -60.0);
     // After the prompt, silence.
-    let after: Vec<i16> = received[PROMPT_PACKETS + 5]
+    let after: Vec<i16> = received[start + PROMPT_PACKETS + 5]
         .payload
         .iter()
         .map(|&b| ulaw_to_linear(b))
@@ -394,9 +414,10 @@ fn prompt_rtp_arrives_paced_and_capture_digits_reach_the_call_record_once() {
     );
     let finished = events
         .iter()
-        .find(|e| e["kind"] == "prompt-finished")
+        .find(|e| e["kind"] == "ivr-prompt")
         .expect("the prompt finished");
-    assert_eq!(finished["detail"]["interrupted"], false);
+    assert_eq!(finished["detail"]["completed"], true, "{finished}");
+    assert_eq!(finished["detail"]["src"], "prompt:envelope", "{finished}");
     let media = events
         .iter()
         .find(|e| e["kind"] == "media")
@@ -529,11 +550,12 @@ fn opus_calls_get_the_prompt_in_opus() {
         converse(socket, &[], Duration::ZERO, Duration::from_secs(3), || None)
     });
     assert!(
-        received.len() >= PROMPT_PACKETS,
+        received.len() >= PROMPT_PACKETS + 10,
         "got {} packets",
         received.len()
     );
-    let prompt = &received[..PROMPT_PACKETS];
+    let start = prompt_start(&received);
+    let prompt = &received[start..start + PROMPT_PACKETS];
     assert_eq!(prompt[0].payload_type, 111, "the offer's Opus payload type");
     for pair in prompt.windows(2) {
         assert_eq!(pair[1].sequence, pair[0].sequence.wrapping_add(1));

@@ -1,7 +1,7 @@
-//! The call application: placeholder routing (until dialplans), real RTP ports, SDP
-//! offer/answer, a media stream per answered call that plays the greeting prompt and collects
-//! digits, and the call record.
+//! The call application: routing by dialplan, real RTP ports, SDP offer/answer, a media
+//! stream and a VoiceXML session per answered call, and the call record.
 
+mod ivr;
 mod media;
 
 use std::collections::{BTreeSet, HashMap};
@@ -14,26 +14,51 @@ use herald_media::dtmf::{DtmfSource, parse_info};
 use herald_media::stream::StreamEvent;
 use herald_sdp::AnswerPolicy;
 use herald_sip::endpoint::{CallInfo, CallRef, Endpoint, Event, FinalStatus, Transport};
+use herald_dialplan::{Action, Answer, Application as AppSource, CallFacts, Dialplan, Language};
+use herald_ivr::{Interpreter, Key, SessionConfig};
 use herald_store::{CallWrite, NewCall};
 use rand::{RngCore, SeedableRng};
+use tokio::sync::mpsc::UnboundedSender;
 
 use crate::config::{Codec, Config, SrtpPolicy};
 use crate::media::MediaEngine;
 use crate::media::ports::PortAllocator;
 use crate::media::prompts::PromptLibrary;
 use crate::media::worker::{CloseReason, Command, Notice, StreamKey};
+use crate::ivr::fetch::{Fetcher, document_uri};
 use crate::router::{Route, Router};
 use crate::sip_io::Application;
 use crate::store_writer::StoreWriter;
+use ivr::IvrCall;
 use media::{CallMedia, MediaSettings, build_stream};
 
 type Ep = Endpoint<rand::rngs::StdRng>;
 
-/// A live call: its record id and media.
+/// What reaches the call application besides SIP: media workers' notices and fetch results.
+#[derive(Debug)]
+pub enum AppNotice {
+    Media(Notice),
+    Fetched {
+        call: CallRef,
+        id: herald_ivr::FetchId,
+        result: Result<herald_ivr::Fetched, herald_ivr::FetchError>,
+    },
+}
+
+/// A live call: its record id, media and IVR session.
 struct LiveCall {
     id: String,
     media: Option<CallMedia>,
     on_hold: bool,
+    ivr: Option<IvrCall>,
+    /// Signalling is over; the session still finishes what it does after a hang-up.
+    ended: bool,
+}
+
+/// The settings every IVR session starts with.
+#[derive(Clone, Debug)]
+pub struct IvrSettings {
+    pub session: SessionConfig,
 }
 
 /// How long a call for an agent rings before it is answered 480.
@@ -47,7 +72,12 @@ pub struct CallApp {
     writer: StoreWriter,
     engine: MediaEngine,
     prompts: PromptLibrary,
-    greeting: String,
+    dialplan: Dialplan,
+    fetcher: std::sync::Arc<Fetcher>,
+    notify: UnboundedSender<AppNotice>,
+    ivr_settings: IvrSettings,
+    /// IVR input deadlines.
+    ivr_timers: BTreeSet<(Instant, CallRef)>,
     calls: HashMap<CallRef, LiveCall>,
     streams: HashMap<StreamKey, CallRef>,
     /// Streams of ended calls, until their worker reports them closed: the record id.
@@ -58,11 +88,16 @@ pub struct CallApp {
 }
 
 impl CallApp {
+    #[allow(clippy::too_many_arguments, reason = "the application's collaborators, once")]
     pub fn new(
         config: &Config,
         writer: StoreWriter,
         engine: MediaEngine,
         prompts: PromptLibrary,
+        dialplan: Dialplan,
+        fetcher: std::sync::Arc<Fetcher>,
+        notify: UnboundedSender<AppNotice>,
+        ivr_settings: IvrSettings,
     ) -> Self {
         let first = config.sip.listen.first();
         let wildcard = first.is_none_or(|l| l.addr.ip().is_unspecified())
@@ -96,7 +131,11 @@ impl CallApp {
             writer,
             engine,
             prompts,
-            greeting: config.media.greeting.clone(),
+            dialplan,
+            fetcher,
+            notify,
+            ivr_settings,
+            ivr_timers: BTreeSet::new(),
             calls: HashMap::new(),
             streams: HashMap::new(),
             closing: HashMap::new(),
@@ -105,18 +144,24 @@ impl CallApp {
         }
     }
 
-    /// Encodes the greeting for every configured codec at the configured ptime, so the first
-    /// call does not wait for it; a missing greeting is logged once here.
-    pub fn warm_prompts(&mut self, config: &Config) {
+    /// Encodes the prompts the dialplans' documents name (`prompt:NAME`) for every language
+    /// and configured codec, so the first calls do not wait for them.
+    pub fn warm_prompts(&mut self, config: &Config, names: &[(String, Option<String>)]) {
+        let mut missing = 0;
         for &codec in &config.media.codecs {
-            let kind = media_codec(codec);
-            if let Err(error) = self
-                .prompts
-                .encoded(&self.greeting, kind, config.media.ptime)
-            {
-                tracing::warn!(%error, "the greeting prompt cannot be played");
-                return;
+            for (name, language) in names {
+                let kind = media_codec(codec);
+                if self
+                    .prompts
+                    .encoded_localized(name, language.as_deref(), kind, config.media.ptime)
+                    .is_err()
+                {
+                    missing += 1;
+                }
             }
+        }
+        if missing > 0 {
+            tracing::warn!(missing, "some prompts cannot be played; `herald check` names them");
         }
         tracing::info!(bytes = self.prompts.memory(), "prompt cache ready");
     }
@@ -128,7 +173,24 @@ impl CallApp {
 
     fn incoming(&mut self, ep: &mut Ep, now: Instant, call: CallRef, info: &CallInfo) {
         let id = format!("{:016x}{:016x}", self.rng.next_u64(), self.rng.next_u64());
-        let route = self.router.route(info);
+        let at = ep.unix_ms(now);
+        // Calls for registered users ring them; calls for other domains have no route here.
+        let placeholder = self.router.route(info);
+        let facts = CallFacts {
+            called: info.callee_user.as_deref().unwrap_or(""),
+            caller: info.caller_user.as_deref().unwrap_or(""),
+            trunk: None,
+            at: jiff::Timestamp::from_millisecond(at).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+        };
+        let route = match placeholder {
+            Route::Answer => self.dialplan.route(&facts).cloned(),
+            _ => None,
+        };
+        let route_name = match (&placeholder, &route) {
+            (Route::Answer, Some(route)) => route.name.clone(),
+            (Route::Answer, None) => "none".to_owned(),
+            (other, _) => Router::route_name(*other).to_owned(),
+        };
         self.writer.call(CallWrite::Insert(Box::new(NewCall {
             id: id.clone(),
             sip_call_id: info.call_id.clone(),
@@ -138,27 +200,89 @@ impl CallApp {
             callee: info.callee_user.clone().unwrap_or_default(),
             source: info.source,
             transport: info.transport.via_name().to_ascii_lowercase(),
-            route: Router::route_name(route).to_owned(),
-            started_at: ep.unix_ms(now),
+            route: route_name,
+            started_at: at,
             user_agent: info.user_agent.clone(),
         })));
-        match route {
-            Route::Ring => {
-                ep.ring(now, call, None);
-                self.ringing.insert((now + RING_TIMEOUT, call));
-                self.pending_end(call, id);
-            }
-            Route::NotFound => {
-                self.writer
-                    .event(&id, ep.unix_ms(now), "no-route", serde_json::json!({}));
-                ep.reject(now, call, FinalStatus::NOT_FOUND);
-                self.pending_end(call, id);
-            }
-            Route::Answer => self.answer(ep, now, call, info, id),
+        if placeholder == Route::Ring {
+            ep.ring(now, call, None);
+            self.ringing.insert((now + RING_TIMEOUT, call));
+            return self.pending_end(call, id);
         }
+        let answer = match route.map(|r| r.action) {
+            Some(Action::Answer(answer)) => answer,
+            Some(Action::Reject(status)) => {
+                let detail = serde_json::json!({ "status": status.code() });
+                self.writer.event(&id, at, "rejected-by-dialplan", detail);
+                let status = FinalStatus::new(status.code()).unwrap_or(FinalStatus::NOT_FOUND);
+                ep.reject(now, call, status);
+                return self.pending_end(call, id);
+            }
+            None => {
+                self.writer.event(&id, at, "no-route", serde_json::json!({}));
+                ep.reject(now, call, FinalStatus::NOT_FOUND);
+                return self.pending_end(call, id);
+            }
+        };
+        let session = match self.session_for(&answer, info, &id) {
+            Ok(session) => session,
+            Err(error) => {
+                tracing::warn!(%error, "the route's application cannot start");
+                let detail = serde_json::json!({ "error": error.to_string() });
+                self.writer.event(&id, at, "application-unavailable", detail);
+                ep.reject(now, call, FinalStatus::SERVICE_UNAVAILABLE);
+                return self.pending_end(call, id);
+            }
+        };
+        self.answer(ep, now, call, info, id, session);
     }
 
-    fn answer(&mut self, ep: &mut Ep, now: Instant, call: CallRef, info: &CallInfo, id: String) {
+    /// The IVR session a route starts for a call.
+    fn session_for(&self, answer: &Answer, info: &CallInfo, id: &str) -> anyhow::Result<IvrCall> {
+        let uri = match &answer.application {
+            AppSource::File(path) => document_uri(&path.display().to_string())?,
+            AppSource::Url(url) => url.clone(),
+        };
+        let mut config = self.ivr_settings.session.clone();
+        config.language = match &answer.language {
+            Language::Tag(tag) => Some(tag.as_str().to_owned()),
+            Language::Menu => None,
+        };
+        let languages: Vec<&str> = answer.languages.iter().map(|l| l.as_str()).collect();
+        let policy = match answer.recording {
+            herald_dialplan::RecordingPolicy::Ask => "ask",
+            herald_dialplan::RecordingPolicy::Always => "always",
+            herald_dialplan::RecordingPolicy::Never => "never",
+        };
+        let mut session = vec![
+            ("connection.local.uri".to_owned(), info.to.clone()),
+            ("connection.remote.uri".to_owned(), info.from.clone()),
+            ("herald.call_id".to_owned(), id.to_owned()),
+            ("herald.languages".to_owned(), languages.join(" ")),
+            ("herald.recording".to_owned(), policy.to_owned()),
+            ("herald.retention".to_owned(), answer.retention.clone()),
+        ];
+        if let Some(group) = &answer.agent_group {
+            session.push(("herald.agent_group".to_owned(), group.clone()));
+        }
+        for (name, value) in &answer.variables {
+            session.push((format!("herald.variables.{name}"), value.clone()));
+        }
+        config.session = session;
+        let interpreter = Interpreter::new(config, &uri)
+            .map_err(|e| anyhow::anyhow!("the session's script engine: {e}"))?;
+        Ok(IvrCall::new(interpreter, answer.recording))
+    }
+
+    fn answer(
+        &mut self,
+        ep: &mut Ep,
+        now: Instant,
+        call: CallRef,
+        info: &CallInfo,
+        id: String,
+        session: IvrCall,
+    ) {
         let Some(sockets) = self.ports.allocate() else {
             tracing::warn!("RTP port range exhausted; rejecting call with 503");
             ep.reject(now, call, FinalStatus::SERVICE_UNAVAILABLE);
@@ -203,13 +327,16 @@ impl CallApp {
             id,
             media: Some(media),
             on_hold: false,
+            ivr: Some(session),
+            ended: false,
         };
-        self.start_media(ep, now, call, &mut live);
+        self.start_media(now, call, &mut live);
         self.calls.insert(call, live);
+        self.pump_ivr(ep, now, call);
     }
 
-    /// Hands the negotiated stream to a worker and starts the greeting.
-    fn start_media(&mut self, ep: &Ep, now: Instant, call: CallRef, live: &mut LiveCall) {
+    /// Hands the negotiated stream to a worker; the call's IVR session plays on it.
+    fn start_media(&mut self, now: Instant, call: CallRef, live: &mut LiveCall) {
         let Some(media) = live.media.as_mut() else {
             return;
         };
@@ -234,32 +361,8 @@ impl CallApp {
         self.streams.insert(key, call);
         let codec = CodecKind::from_sdp(&audio.codec);
         let ptime = Duration::from_millis(u64::from(audio.ptime));
-        let prompt = codec.map(|c| self.prompts.encoded(&self.greeting, c, ptime));
-        match prompt {
-            Some(Ok(prompt)) => {
-                self.engine.command(
-                    key,
-                    Command::Play {
-                        key,
-                        prompt,
-                        barge_in: true,
-                    },
-                );
-                let detail = serde_json::json!({ "prompt": self.greeting });
-                self.writer
-                    .event(&live.id, ep.unix_ms(now), "prompt-started", detail);
-            }
-            Some(Err(error)) => {
-                // Not fatal: the call goes on without its prompt, and the record says why.
-                tracing::warn!(%error, "the greeting prompt cannot be played");
-                let detail = serde_json::json!({
-                    "prompt": self.greeting,
-                    "error": error.to_string(),
-                });
-                self.writer
-                    .event(&live.id, ep.unix_ms(now), "prompt-error", detail);
-            }
-            None => {}
+        if let Some(ivr) = live.ivr.as_mut() {
+            ivr.media = codec.map(|c| (c, ptime));
         }
     }
 
@@ -271,6 +374,8 @@ impl CallApp {
                 id,
                 media: None,
                 on_hold: false,
+                ivr: None,
+                ended: false,
             },
         );
     }
@@ -310,22 +415,57 @@ impl CallApp {
         }
     }
 
-    fn ended(&mut self, ep: &Ep, now: Instant, call: CallRef, cause: &str, status: Option<u16>) {
+    fn ended(&mut self, ep: &mut Ep, now: Instant, call: CallRef, cause: &str, status: Option<u16>) {
         self.ringing.retain(|(_, c)| *c != call);
-        let Some(live) = self.calls.remove(&call) else {
+        let Some(live) = self.calls.get_mut(&call) else {
             return;
         };
-        if let Some(key) = live.media.as_ref().and_then(|m| m.stream) {
-            self.streams.remove(&key);
+        if live.ended {
+            return;
+        }
+        live.ended = true;
+        let id = live.id.clone();
+        let stream = live.media.as_ref().and_then(|m| m.stream);
+        if let Some(key) = stream {
+            // The stream stays mapped to the call until its worker reports it closed: keys
+            // pressed (or sent by INFO) before the hang-up still reach the session first.
             self.engine.command(key, Command::Close { key });
-            self.closing.insert(key, live.id.clone());
+            self.closing.insert(key, id.clone());
+        }
+        if let Some(ivr) = live.ivr.as_mut() {
+            // The media is going: nothing more plays.
+            ivr.media = None;
         }
         self.writer.call(CallWrite::Ended {
-            id: live.id,
+            id,
             at: ep.unix_ms(now),
             cause: cause.to_owned(),
             status,
         });
+        if stream.is_none() {
+            self.ivr_hangup(ep, now, call);
+        }
+    }
+
+    /// Tells an ended call's session that the caller is gone.
+    fn ivr_hangup(&mut self, ep: &mut Ep, now: Instant, call: CallRef) {
+        if let Some(ivr) = self.calls.get_mut(&call).and_then(|l| l.ivr.as_mut()) {
+            ivr.interpreter().handle_hangup(now);
+            self.pump_ivr(ep, now, call);
+        }
+        self.forget_if_done(call);
+    }
+
+    /// Drops an ended call once its session (if any) has finished.
+    fn forget_if_done(&mut self, call: CallRef) {
+        let done = self
+            .calls
+            .get(&call)
+            .is_some_and(|l| l.ended && l.ivr.as_ref().is_none_or(IvrCall::is_finished));
+        if done {
+            self.calls.remove(&call);
+            self.ivr_timers.retain(|(_, c)| *c != call);
+        }
     }
 
     /// A SIP INFO: digits go to the call's stream, which de-duplicates them with RFC 4733 and
@@ -365,17 +505,28 @@ impl CallApp {
         let at = ep.unix_ms(now);
         match event {
             StreamEvent::Digit { digit, method } => {
-                // Collected input belongs to the call record (DESIGN: `calls show`), never to
-                // a log line.
-                let detail = serde_json::json!({
-                    "digit": digit.as_char().to_string(),
-                    "method": method_name(method),
-                });
-                self.writer.event(&id, at, "dtmf", detail);
+                // How each key arrived goes to the call record (phones differ), never its
+                // value: the IVR path says what the input meant, secure input not even that.
+                let secure = live_call
+                    .and_then(|c| self.calls.get(&c))
+                    .and_then(|l| l.ivr.as_ref())
+                    .is_some_and(IvrCall::secure);
+                if !secure {
+                    let detail = serde_json::json!({ "method": method_name(method) });
+                    self.writer.event(&id, at, "dtmf", detail);
+                }
+                if let Some(call) = live_call
+                    && let Some(key) = Key::from_char(digit.as_char())
+                    && let Some(ivr) = self.calls.get_mut(&call).and_then(|l| l.ivr.as_mut())
+                {
+                    ivr.interpreter().handle_key(now, key);
+                    self.pump_ivr(ep, now, call);
+                }
             }
             StreamEvent::PlaybackFinished { interrupted } => {
-                let detail = serde_json::json!({ "interrupted": interrupted });
-                self.writer.event(&id, at, "prompt-finished", detail);
+                if let Some(call) = live_call {
+                    self.ivr_playback_finished(ep, now, call, interrupted);
+                }
             }
             StreamEvent::MediaTimeout => {
                 self.writer
@@ -395,13 +546,18 @@ impl CallApp {
         }
     }
 
-    fn stream_closed(&mut self, ep: &Ep, now: Instant, key: StreamKey, notice: Notice) {
+    fn stream_closed(&mut self, ep: &mut Ep, now: Instant, key: StreamKey, notice: Notice) {
         self.engine.closed(key);
         let Notice::Closed { stats, reason, .. } = notice else {
             return;
         };
         let id = match self.closing.remove(&key) {
-            Some(id) => id,
+            Some(id) => {
+                if let Some(call) = self.streams.remove(&key) {
+                    self.ivr_hangup(ep, now, call);
+                }
+                id
+            }
             // Closed by its worker while the call goes on (socket failure, internal error).
             None => match self.streams.remove(&key).and_then(|c| self.calls.get(&c)) {
                 Some(live) => live.id.clone(),
@@ -459,7 +615,7 @@ fn media_codec(codec: Codec) -> CodecKind {
 }
 
 impl Application for CallApp {
-    type Notice = Notice;
+    type Notice = AppNotice;
 
     fn on_event(&mut self, ep: &mut Ep, now: Instant, event: Event) {
         match event {
@@ -512,18 +668,37 @@ impl Application for CallApp {
         }
     }
 
-    fn on_notice(&mut self, ep: &mut Ep, now: Instant, notice: Notice) {
+    fn on_notice(&mut self, ep: &mut Ep, now: Instant, notice: AppNotice) {
         match notice {
-            Notice::Event { key, event } => self.stream_event(ep, now, key, event),
-            Notice::Closed { key, .. } => self.stream_closed(ep, now, key, notice),
+            AppNotice::Media(Notice::Event { key, event }) => self.stream_event(ep, now, key, event),
+            AppNotice::Media(notice @ Notice::Closed { key, .. }) => {
+                self.stream_closed(ep, now, key, notice)
+            }
+            AppNotice::Fetched { call, id, result } => {
+                self.ivr_fetched(ep, now, call, id, result);
+                self.forget_if_done(call);
+            }
         }
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        self.ringing.first().map(|(at, _)| *at)
+        let ringing = self.ringing.first().map(|(at, _)| *at);
+        let ivr = self.ivr_timers.first().map(|(at, _)| *at);
+        ringing.into_iter().chain(ivr).min()
     }
 
     fn handle_timeout(&mut self, ep: &mut Ep, now: Instant) {
+        while let Some(&(at, call)) = self.ivr_timers.first() {
+            if at > now {
+                break;
+            }
+            self.ivr_timers.pop_first();
+            if let Some(ivr) = self.calls.get_mut(&call).and_then(|l| l.ivr.as_mut()) {
+                ivr.interpreter().handle_timeout(now);
+                self.pump_ivr(ep, now, call);
+                self.forget_if_done(call);
+            }
+        }
         while let Some(&(at, call)) = self.ringing.first() {
             if at > now {
                 break;

@@ -46,8 +46,8 @@ pub use error::{ConfigError, ConfigErrors};
 pub use net::{Host, HostPort, IpNet, Listen, Transport};
 #[allow(unused_imports)]
 pub use sections::{
-    ApiConfig, ApiToken, Codec, InbandDtmf, MediaConfig, RegistrarConfig, SipConfig, SipTimers,
-    SrtpPolicy, StorageConfig, Trunk, User,
+    ApiConfig, ApiToken, Codec, InbandDtmf, IvrConfig, MediaConfig, RegistrarConfig, SipConfig,
+    SipTimers, SrtpPolicy, StorageConfig, Trunk, User,
 };
 #[allow(unused_imports)]
 pub use storage::{DatabaseBackend, DatabaseUrl, RecordingsStore};
@@ -62,6 +62,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub sip: SipConfig,
     pub media: MediaConfig,
+    pub ivr: IvrConfig,
     pub storage: StorageConfig,
     pub api: ApiConfig,
     pub users: Vec<User>,

@@ -12,6 +12,7 @@ pub(crate) struct RawConfig {
     pub data_dir: String,
     pub sip: RawSip,
     pub media: RawMedia,
+    pub ivr: RawIvr,
     pub storage: RawStorage,
     pub api: RawApi,
     pub users: Vec<RawUser>,
@@ -24,6 +25,7 @@ impl Default for RawConfig {
             data_dir: "./data".to_owned(),
             sip: RawSip::default(),
             media: RawMedia::default(),
+            ivr: RawIvr::default(),
             storage: RawStorage::default(),
             api: RawApi::default(),
             users: Vec::new(),
@@ -129,7 +131,6 @@ pub(crate) struct RawMedia {
     pub srtp_over_plain_sip: bool,
     pub media_timeout: i64,
     pub prompts: Option<String>,
-    pub greeting: String,
 }
 
 impl Default for RawMedia {
@@ -149,7 +150,26 @@ impl Default for RawMedia {
             srtp_over_plain_sip: false,
             media_timeout: 60,
             prompts: None,
-            greeting: "welcome".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawIvr {
+    pub dialplans: Option<String>,
+    pub max_steps: i64,
+    pub script_memory: i64,
+    pub fetch_timeout: i64,
+}
+
+impl Default for RawIvr {
+    fn default() -> Self {
+        Self {
+            dialplans: None,
+            max_steps: 10_000,
+            script_memory: 16,
+            fetch_timeout: 10,
         }
     }
 }

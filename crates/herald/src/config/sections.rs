@@ -104,8 +104,19 @@ pub struct MediaConfig {
     pub media_timeout: Option<Duration>,
     /// The prompts directory; `None`: found at start (see docs/configuration.md).
     pub prompts: Option<PathBuf>,
-    /// The prompt the placeholder application plays on answered calls.
-    pub greeting: String,
+}
+
+/// `[ivr]`: the dialplans and the limits of VoiceXML sessions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IvrConfig {
+    /// The dialplans directory; `None`: found at start (see `ivr::dialplans::dialplans_dir`).
+    pub dialplans: Option<PathBuf>,
+    /// VoiceXML elements one session may execute per turn before it is ended as a loop.
+    pub max_steps: u32,
+    /// Each session's ECMAScript heap limit, in bytes (configured in MiB).
+    pub script_memory: usize,
+    /// The `fetchtimeout` of documents fetched at call time when they do not set one.
+    pub fetch_timeout: Duration,
 }
 
 /// `media.inband_dtmf`.

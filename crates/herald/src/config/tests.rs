@@ -87,10 +87,11 @@ fn defaults_are_the_documented_ones() {
     assert_eq!(c.media.inband_dtmf, InbandDtmf::Auto);
     assert_eq!(c.media.srtp, SrtpPolicy::Optional);
     assert_eq!(c.media.media_timeout, Some(Duration::from_secs(60)));
-    assert_eq!(
-        (c.media.prompts.as_deref(), c.media.greeting.as_str()),
-        (None, "welcome")
-    );
+    assert_eq!(c.media.prompts, None);
+    assert_eq!(c.ivr.dialplans, None);
+    assert_eq!(c.ivr.max_steps, 10_000);
+    assert_eq!(c.ivr.script_memory, 16 << 20);
+    assert_eq!(c.ivr.fetch_timeout, Duration::from_secs(10));
     assert_eq!(c.storage.database.as_str(), "sqlite://./data/herald.db");
     assert_eq!(c.storage.database.backend(), DatabaseBackend::Sqlite);
     assert_eq!(
@@ -689,6 +690,7 @@ fn example_file_optional_settings_are_valid() {
         .unwrap_or_else(|e| panic!("{e}\n---\n{uncommented}"));
     assert!(!config.users.is_empty() && !config.trunks.is_empty() && !config.api.tokens.is_empty());
     assert!(config.sip.advertised_address.is_some());
+    assert!(config.ivr.dialplans.is_some());
     let debug = format!("{config:?}");
     assert!(!debug.contains("change-me"), "plaintext leaked: {debug}");
 }
@@ -744,5 +746,60 @@ fn media_engine_keys_are_checked() {
     assert_has(
         &errs,
         "t.toml:6:17: `media.jitter_max_ms`: must not be below jitter_min_ms (300 ms)",
+    );
+}
+
+#[test]
+fn ivr_keys_are_checked() {
+    let c = load(
+        "[ivr]\ndialplans = \"/etc/herald/dialplans\"\nmax_steps = 1\nscript_memory = 1024\nfetch_timeout = 600\n",
+    );
+    assert_eq!(
+        c.ivr.dialplans.as_deref(),
+        Some(Path::new("/etc/herald/dialplans"))
+    );
+    assert_eq!(c.ivr.max_steps, 1);
+    assert_eq!(c.ivr.script_memory, 1024 << 20);
+    assert_eq!(c.ivr.fetch_timeout, Duration::from_secs(600));
+    assert_eq!(
+        load("[ivr]\nmax_steps = 4294967295\n").ivr.max_steps,
+        u32::MAX
+    );
+    let errs =
+        errors("[ivr]\ndialplans = \"\"\nmax_steps = 0\nscript_memory = 2048\nfetch_timeout = 0\n");
+    assert_has(&errs, "t.toml:2:13: `ivr.dialplans`: must not be empty");
+    assert_has(
+        &errs,
+        "t.toml:3:13: `ivr.max_steps`: must be between 1 and 4294967295, got 0",
+    );
+    assert_has(
+        &errs,
+        "t.toml:4:17: `ivr.script_memory`: must be between 1 and 1024, got 2048",
+    );
+    assert_has(
+        &errs,
+        "t.toml:5:17: `ivr.fetch_timeout`: must be between 1 and 600, got 0",
+    );
+    assert_eq!(errs.len(), 4, "{errs:#?}");
+    assert_has(
+        &errors("[ivr]\nmax_steps = 4294967296\n"),
+        "t.toml:2:13: `ivr.max_steps`: must be between 1 and 4294967295",
+    );
+}
+
+#[test]
+fn unknown_ivr_key_and_the_removed_greeting_are_errors() {
+    assert_has(
+        &errors("[ivr]\nmax_step = 5\n"),
+        "t.toml:2:1: unknown key `max_step` in [ivr], expected one of `dialplans`, `max_steps`, `script_memory`, `fetch_timeout`",
+    );
+    assert_has(
+        &errors("[ivr]\nfetch_timeout = \"10s\"\n"),
+        "t.toml:2:17: `ivr.fetch_timeout`: invalid type: string \"10s\", expected an integer",
+    );
+    // Dialplans decide what a call hears now.
+    assert_has(
+        &errors("[media]\ngreeting = \"welcome\"\n"),
+        "t.toml:2:1: unknown key `greeting` in [media]",
     );
 }

@@ -18,10 +18,10 @@ use super::credentials::{Ha1Set, Secret, parse_ha1};
 use super::error::{ConfigError, ConfigErrors};
 use super::net::{Listen, Transport, is_domain};
 use super::raw::{
-    RawApi, RawConfig, RawMedia, RawRegistrar, RawSip, RawStorage, RawTrunk, RawUser,
+    RawApi, RawConfig, RawIvr, RawMedia, RawRegistrar, RawSip, RawStorage, RawTrunk, RawUser,
 };
 use super::sections::{
-    ApiConfig, ApiToken, InbandDtmf, MediaConfig, RegistrarConfig, SipConfig, SipTimers,
+    ApiConfig, ApiToken, InbandDtmf, IvrConfig, MediaConfig, RegistrarConfig, SipConfig, SipTimers,
     SrtpPolicy, StorageConfig, Trunk, User,
 };
 use super::source::{KeyPath, SourceMap};
@@ -39,6 +39,7 @@ pub(crate) fn build(raw: RawConfig, map: &SourceMap<'_>) -> Result<Config, Confi
     let sip = ck.sip(raw.sip, &root.key("sip"));
     let config = Config {
         media: ck.media(raw.media, &root.key("media")),
+        ivr: ck.ivr(raw.ivr, &root.key("ivr")),
         storage: ck.storage(raw.storage, &data_dir, &root.key("storage")),
         api: ck.api(raw.api, &root.key("api")),
         users: ck.users(raw.users, &sip, &root.key("users")),
@@ -465,7 +466,29 @@ impl Checker<'_, '_> {
                 .secs(&path.key("media_timeout"), raw.media_timeout, 0..=86_400)
                 .filter(|d| !d.is_zero()),
             prompts: raw.prompts.map(PathBuf::from),
-            greeting: raw.greeting,
+        }
+    }
+
+    fn ivr(&mut self, raw: RawIvr, path: &KeyPath) -> IvrConfig {
+        const MIB: usize = 1 << 20;
+        if raw.dialplans.as_deref() == Some("") {
+            self.error(&path.key("dialplans"), "must not be empty");
+        }
+        let max_steps = self.int(
+            &path.key("max_steps"),
+            raw.max_steps,
+            1..=i64::from(u32::MAX),
+        );
+        let script_memory = self.int(&path.key("script_memory"), raw.script_memory, 1..=1024);
+        IvrConfig {
+            dialplans: raw.dialplans.map(PathBuf::from),
+            max_steps: max_steps
+                .and_then(|v| u32::try_from(v).ok())
+                .unwrap_or_default(),
+            script_memory: script_memory.unwrap_or_default().unsigned_abs() as usize * MIB,
+            fetch_timeout: self
+                .secs(&path.key("fetch_timeout"), raw.fetch_timeout, 1..=600)
+                .unwrap_or_default(),
         }
     }
 

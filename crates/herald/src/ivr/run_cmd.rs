@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use herald_ivr::{
-    Consent, Interpreter, Key, Outcome, Output, PathEvent, PromptItem, RecordOutcome,
+    Interpreter, Key, Outcome, Output, PromptItem, RecordOutcome,
     SessionConfig, TransferOutcome,
 };
 use serde_json::{Value, json};
@@ -265,7 +265,7 @@ impl Transcript {
             }
             Output::Log { label, text } => json!({"kind": "log", "label": label, "text": text}),
             Output::Disconnect => json!({"kind": "disconnect"}),
-            Output::Path(event) => path_json(&event),
+            Output::Path(event) => super::path::path_json(&event),
             _ => return,
         };
         self.push(entry);
@@ -303,30 +303,6 @@ impl Transcript {
         match error {
             Some(error) => println!("= {kind}: {error}"),
             None => println!("= {kind} {value}"),
-        }
-    }
-}
-
-fn path_json(event: &PathEvent) -> Value {
-    match event {
-        PathEvent::Document { uri } => json!({"kind": "document", "uri": uri}),
-        PathEvent::Dialog { id } => json!({"kind": "dialog", "id": id}),
-        PathEvent::Input { item, keys, secure } => {
-            json!({"kind": "input", "item": item, "keys": keys, "secure": secure})
-        }
-        PathEvent::MenuChoice { menu, choice } => {
-            json!({"kind": "menu-choice", "menu": menu, "choice": choice})
-        }
-        PathEvent::Reprompt { item, event } => {
-            json!({"kind": "reprompt", "item": item, "event": event})
-        }
-        PathEvent::Consent(consent) => json!({"kind": "consent", "decision": match consent {
-            Consent::Accepted => "accepted",
-            Consent::OptedOut => "opted-out",
-        }}),
-        PathEvent::Language(lang) => json!({"kind": "language", "language": lang}),
-        PathEvent::Transfer { dest, outcome } => {
-            json!({"kind": "transfer-result", "dest": dest, "outcome": outcome})
         }
     }
 }

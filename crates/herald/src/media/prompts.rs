@@ -38,9 +38,10 @@ pub const MAX_LANGUAGE_TAG: usize = 35;
     dead_code,
     reason = "used by the tests; the IVR application names its prompts itself"
 )]
-pub const DISCLOSURE_PROMPTS: [&str; 8] = [
+pub const DISCLOSURE_PROMPTS: [&str; 9] = [
     "welcome",
     "disclosure",
+    "recording-notice",
     "optout-confirmed",
     "recording-continues",
     "connecting",
@@ -101,6 +102,7 @@ impl PromptLibrary {
     }
 
     /// The file a prompt name stands for, at the top of the prompts directory (no language).
+    #[cfg(test)]
     pub fn resolve(&self, name: &str) -> Result<PathBuf, PromptLoadError> {
         self.resolve_localized(name, None)
     }
@@ -206,6 +208,7 @@ impl PromptLibrary {
 
     /// A prompt's packets for one codec and packet time, from the top of the prompts
     /// directory, encoded on first use.
+    #[cfg(test)]
     pub fn encoded(
         &mut self,
         name: &str,
@@ -226,6 +229,17 @@ impl PromptLibrary {
         ptime: Duration,
     ) -> Result<Arc<EncodedPrompt>, PromptLoadError> {
         let path = self.resolve_cached(name, lang)?;
+        self.encoded_file(path, codec, ptime)
+    }
+
+    /// An audio file anywhere (a VoiceXML document's own `<audio src>` beside it), decoded
+    /// and encoded on first use, cached like the library's prompts.
+    pub fn encoded_file(
+        &mut self,
+        path: PathBuf,
+        codec: CodecKind,
+        ptime: Duration,
+    ) -> Result<Arc<EncodedPrompt>, PromptLoadError> {
         let key = (path, codec, ptime);
         if let Some(prompt) = self.encoded.get(&key) {
             return Ok(prompt.clone());
@@ -241,6 +255,29 @@ impl PromptLibrary {
         let prompt = Arc::new(prompt);
         self.encoded.insert(key, prompt.clone());
         Ok(prompt)
+    }
+
+    /// Silence of about `duration` (`<break>`), shared by every stream.
+    pub fn pause(
+        &mut self,
+        codec: CodecKind,
+        ptime: Duration,
+        duration: Duration,
+    ) -> Option<Arc<EncodedPrompt>> {
+        let frames = (duration.as_millis() / ptime.as_millis().max(1)).clamp(1, 500) as usize;
+        let key = (PathBuf::from(format!("#pause-{frames}")), codec, ptime);
+        if let Some(prompt) = self.encoded.get(&key) {
+            return Some(prompt.clone());
+        }
+        let one = self.silence(codec, ptime)?;
+        let mut pause = EncodedPrompt::new(one.timestamp_step(), ptime);
+        let frame = one.frame(0)?.to_vec();
+        for _ in 0..frames {
+            pause.push(&frame);
+        }
+        let pause = Arc::new(pause);
+        self.encoded.insert(key, pause.clone());
+        Some(pause)
     }
 
     /// One packet of silence for a codec and packet time, shared by every stream; `None` for

@@ -122,6 +122,54 @@ pub struct HeraldConfig {
     pub database: Option<String>,
     /// Extra `key = value` lines for the `[media]` section.
     pub media: Vec<String>,
+    /// What answers calls.
+    pub dialplan: TestDialplan,
+}
+
+/// The dialplan a test's herald routes calls with.
+#[derive(Clone, Debug)]
+pub enum TestDialplan {
+    /// One catch-all route to a VoiceXML application (text) in language `en`.
+    Application(String),
+    /// The repository's own `dialplans/` (the shipped disclosure application) and `prompts/`.
+    Shipped,
+}
+
+impl Default for TestDialplan {
+    fn default() -> Self {
+        TestDialplan::Application(keys_application("welcome"))
+    }
+}
+
+/// A VoiceXML application that plays `prompt:GREETING` (with barge-in) and then collects every
+/// key the caller presses, one at a time, until the caller hangs up; it exits with the keys
+/// (a string), which the call record's `ivr-exit` event carries.
+pub fn keys_application(greeting: &str) -> String {
+    format!(
+        r##"<?xml version="1.0"?>
+<vxml version="2.1" xmlns="http://www.w3.org/2001/vxml">
+  <var name="keys" expr="''"/>
+  <catch event="connection.disconnect.hangup"><exit expr="keys"/></catch>
+  <form id="greeting">
+    <block><prompt><audio src="prompt:{greeting}"/></prompt><goto next="#collect"/></block>
+  </form>
+  <form id="collect">
+    <field name="key">
+      <property name="timeout" value="3600s"/>
+      <property name="termchar" value=""/>
+      <grammar mode="dtmf" root="k">
+        <rule id="k"><one-of>
+          <item>0</item><item>1</item><item>2</item><item>3</item><item>4</item><item>5</item>
+          <item>6</item><item>7</item><item>8</item><item>9</item><item>*</item><item>#</item>
+          <item>A</item><item>B</item><item>C</item><item>D</item>
+        </one-of></rule>
+      </grammar>
+      <filled><assign name="keys" expr="keys + key"/><clear namelist="key"/></filled>
+    </field>
+  </form>
+</vxml>
+"##
+    )
 }
 
 impl Default for HeraldConfig {
@@ -134,6 +182,7 @@ impl Default for HeraldConfig {
             algorithms: None,
             database: None,
             media: Vec::new(),
+            dialplan: TestDialplan::default(),
         }
     }
 }
@@ -172,9 +221,38 @@ impl HeraldConfig {
         for line in &self.media {
             writeln!(out, "{line}").unwrap();
         }
+        if matches!(self.dialplan, TestDialplan::Shipped) {
+            let prompts = repo_root().join("prompts");
+            writeln!(
+                out,
+                "prompts = {}",
+                toml_str(&prompts.display().to_string())
+            )
+            .unwrap();
+        }
         if let Some(db) = &self.database {
             writeln!(out, "\n[storage]\ndatabase = {}", toml_str(db)).unwrap();
         }
+        let dialplans = match &self.dialplan {
+            TestDialplan::Shipped => repo_root().join("dialplans"),
+            TestDialplan::Application(text) => {
+                let dir = dir.join("dialplans");
+                std::fs::create_dir_all(&dir).expect("create the test dialplans");
+                std::fs::write(dir.join("app.vxml"), text).expect("write the test application");
+                std::fs::write(
+                    dir.join("test.toml"),
+                    "[[route]]\nname = \"test\"\napplication = \"app.vxml\"\nlanguage = \"en\"\n",
+                )
+                .expect("write the test dialplan");
+                dir
+            }
+        };
+        writeln!(
+            out,
+            "\n[ivr]\ndialplans = {}",
+            toml_str(&dialplans.display().to_string())
+        )
+        .unwrap();
         for u in &self.users {
             writeln!(
                 out,

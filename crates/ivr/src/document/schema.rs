@@ -182,9 +182,15 @@ fn exactly_one(element: &str) -> &'static [&'static [&'static str]] {
 fn at_most_one(element: &str) -> &'static [&'static [&'static str]] {
     match element {
         "exit" => &[&["expr", "namelist"]],
-        "return" => &[&["event", "eventexpr", "namelist"], &["message", "messageexpr"]],
+        "return" => &[
+            &["event", "eventexpr", "namelist"],
+            &["message", "messageexpr"],
+        ],
         "throw" | "link" => &[&["message", "messageexpr"]],
-        "choice" => &[&["next", "expr", "event", "eventexpr"], &["message", "messageexpr"]],
+        "choice" => &[
+            &["next", "expr", "event", "eventexpr"],
+            &["message", "messageexpr"],
+        ],
         "script" | "grammar" => &[&["src", "srcexpr"]],
         "param" => &[&["expr", "value"]],
         "block" | "field" | "initial" | "subdialog" | "object" | "record" | "transfer" => {

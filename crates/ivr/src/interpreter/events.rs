@@ -35,8 +35,7 @@ fn catches(pattern: &str, event: &str) -> bool {
             return true;
         }
         let name = name.trim_end_matches('.');
-        event == name
-            || event.starts_with(name) && event[name.len()..].starts_with('.')
+        event == name || event.starts_with(name) && event[name.len()..].starts_with('.')
     })
 }
 

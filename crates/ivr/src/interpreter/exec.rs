@@ -88,13 +88,12 @@ impl Interpreter {
             next,
             len,
         } = &mut frame.mode
+            && *next < *len
         {
-            if *next < *len {
-                let (key, item, index) = (key.clone(), item.clone(), *next);
-                *next += 1;
-                frame.index = 0;
-                return self.foreach_item(&key, &item, index);
-            }
+            let (key, item, index) = (key.clone(), item.clone(), *next);
+            *next += 1;
+            frame.index = 0;
+            return self.foreach_item(&key, &item, index);
         }
         self.ctx.frames.pop();
         Ok(())

@@ -184,9 +184,7 @@ impl Interpreter {
     /// The select phase: the next form item to visit, or the end of the dialog.
     pub(crate) fn select(&mut self) {
         let Some(dialog) = self.ctx.dialog.as_mut() else {
-            self.finish(Outcome::Exit {
-                value: "null".into(),
-            });
+            self.finish(self.end_of_document());
             return;
         };
         if let Err(e) = self.js.run("if (__h.v) { delete __h.v.params; }") {
@@ -221,9 +219,7 @@ impl Interpreter {
         let Some(item) = chosen else {
             // No form item left: the dialog (and, with no transition, the session) is done.
             if self.callers.is_empty() {
-                self.finish(Outcome::Exit {
-                    value: "null".into(),
-                });
+                self.finish(self.end_of_document());
             } else {
                 self.pending = Some(Thrown::new(
                     "error.semantic",
@@ -235,6 +231,18 @@ impl Interpreter {
         self.ctx.current_item = Some(item.name.clone());
         if let Err(thrown) = self.visit(&item, suppress) {
             self.pending = Some(thrown);
+        }
+    }
+
+    /// How a session that runs out of document ends: a hung-up call (the caller's, or
+    /// `<disconnect>` whose catch handler ran to its end) is a hang-up, not an exit.
+    fn end_of_document(&self) -> Outcome {
+        if self.hung_up {
+            Outcome::Hangup
+        } else {
+            Outcome::Exit {
+                value: "null".into(),
+            }
         }
     }
 
@@ -479,14 +487,13 @@ impl Interpreter {
             .as_ref()
             .is_some_and(|d| uri::same_document(&d.uri, &base) && src.starts_with('#'));
         match (local, doc) {
-            (true, Some(doc)) => {
-                self.ctx.root = root;
-                if let Some(root) = &self.ctx.root {
-                    // The root is shared by the same application: re-initialise its scope.
-                    let _ = root;
-                }
-                self.init_leaf(doc, fragment);
-            }
+            (true, Some(doc)) => match root {
+                // The new context's application scope is fresh (`push_context`): initialise
+                // the root's variables and scripts in it before the leaf, as a fetched
+                // subdialog document gets them through `load_document`.
+                Some(root) => self.init_root(root, doc, fragment),
+                None => self.init_leaf(doc, fragment),
+            },
             _ => {
                 let method = match node.attr("method").map(str::to_ascii_lowercase).as_deref() {
                     Some("post") => Method::Post,

@@ -190,6 +190,12 @@ impl ScriptEngine {
                 if self.remaining.get() == 0 {
                     return ScriptError::Budget;
                 }
+                // QuickJS throws `null` when it cannot even allocate its "out of memory"
+                // error (`JS_ThrowError2`). A document that throws an uncaught `null` itself
+                // is reported the same way; it gets no better message either way.
+                if thrown.is_null() {
+                    return ScriptError::Memory;
+                }
                 let text = thrown
                     .as_exception()
                     .map(|e| {
@@ -460,12 +466,12 @@ pub fn declared_names(source: &str) -> Declared {
             i = collect_declarators(&tokens, i + 1, &mut declared.vars);
             continue;
         }
-        if *depth == 0 && word == "function" {
-            if let Some((0, name)) = tokens.get(i + 1)
-                && is_identifier(name)
-            {
-                declared.functions.push(name.clone());
-            }
+        if *depth == 0
+            && word == "function"
+            && let Some((0, name)) = tokens.get(i + 1)
+            && is_identifier(name)
+        {
+            declared.functions.push(name.clone());
         }
         i += 1;
     }

@@ -1,0 +1,504 @@
+//! The IVR side of a call: one VoiceXML session per answered call, driven by SIP and media
+//! events, with its prompts queued on the call's media stream, its fetches run as tasks, and
+//! its path written to the call record.
+//!
+//! The platform, not the document, holds the caller's recording decision: a `start` the
+//! route's policy or the caller's objection forbids is refused and recorded as refused, so a
+//! faulty document cannot record someone who said no.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use herald_dialplan::RecordingPolicy;
+use herald_ivr::{
+    Consent, FetchRequest, Interpreter, Outcome, Output, PathEvent, Prompt, PromptItem,
+    RecordOutcome, RecordingAction, TransferOutcome,
+};
+use herald_media::codec::CodecKind;
+use herald_media::prompt::EncodedPrompt;
+use herald_sip::endpoint::CallRef;
+
+use super::{AppNotice, CallApp, Ep};
+use crate::media::worker::Command;
+
+/// A prompt piece waiting to play, or playing.
+struct Queued {
+    prompt: Arc<EncodedPrompt>,
+    /// What it is, for the call record (`prompt:welcome`, `break`).
+    src: String,
+    language: Option<String>,
+    bargein: bool,
+    /// Disclosure evidence: (prompt id, language); set on the last piece of its prompt.
+    evidence: Option<(String, Option<String>)>,
+}
+
+/// What the platform knows of the call's recording.
+#[derive(Debug, Default)]
+pub struct RecordingState {
+    pub consent: Option<Consent>,
+    pub active: bool,
+    /// Reasons it is paused for (secure input, the document, ...); recording resumes only
+    /// when none is left.
+    pub paused: Vec<String>,
+}
+
+/// One call's IVR session.
+pub struct IvrCall {
+    interpreter: Interpreter,
+    queue: VecDeque<Queued>,
+    playing: Option<Queued>,
+    /// Hang up once the queue has played (`<disconnect>`, or the session ended).
+    hangup_when_quiet: bool,
+    finished: bool,
+    secure: bool,
+    policy: RecordingPolicy,
+    pub recording: RecordingState,
+    /// The codec and packet time prompts are encoded for (`None`: no media stream).
+    pub media: Option<(CodecKind, Duration)>,
+}
+
+impl IvrCall {
+    pub fn new(interpreter: Interpreter, policy: RecordingPolicy) -> Self {
+        Self {
+            interpreter,
+            queue: VecDeque::new(),
+            playing: None,
+            hangup_when_quiet: false,
+            finished: false,
+            secure: false,
+            policy,
+            recording: RecordingState::default(),
+            media: None,
+        }
+    }
+
+    /// Whether the caller's keys stay out of the call record right now.
+    pub fn secure(&self) -> bool {
+        self.secure
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.interpreter.poll_timeout()
+    }
+
+    pub fn interpreter(&mut self) -> &mut Interpreter {
+        &mut self.interpreter
+    }
+}
+
+impl CallApp {
+    /// Runs a call's IVR outputs until it waits, then re-arms its timer.
+    pub(super) fn pump_ivr(&mut self, ep: &mut Ep, now: Instant, call: CallRef) {
+        loop {
+            let Some(live) = self.calls.get_mut(&call) else {
+                return;
+            };
+            let id = live.id.clone();
+            let stream = live.media.as_ref().and_then(|m| m.stream);
+            let Some(ivr) = live.ivr.as_mut() else {
+                return;
+            };
+            let Some(output) = ivr.interpreter.poll_output() else {
+                break;
+            };
+            self.ivr_output(ep, now, call, &id, stream, output);
+        }
+        self.rearm_ivr(call);
+    }
+
+    fn rearm_ivr(&mut self, call: CallRef) {
+        self.ivr_timers.retain(|(_, c)| *c != call);
+        let deadline = self
+            .calls
+            .get(&call)
+            .and_then(|l| l.ivr.as_ref())
+            .and_then(IvrCall::poll_timeout);
+        if let Some(at) = deadline {
+            self.ivr_timers.insert((at, call));
+        }
+    }
+
+    fn ivr_output(
+        &mut self,
+        ep: &mut Ep,
+        now: Instant,
+        call: CallRef,
+        id: &str,
+        stream: Option<u64>,
+        output: Output,
+    ) {
+        let at = ep.unix_ms(now);
+        match output {
+            Output::Fetch(request) => self.spawn_fetch(call, request),
+            Output::Play(prompt) => {
+                self.queue_prompt(ep, now, call, id, &prompt);
+            }
+            Output::StopPrompts => {
+                if let Some(ivr) = self.ivr_mut(call) {
+                    ivr.queue.clear();
+                    let was_playing = ivr.playing.take().is_some();
+                    if let (true, Some(key)) = (was_playing, stream) {
+                        self.engine.command(key, Command::Stop { key });
+                    }
+                }
+            }
+            Output::Listen { secure } => {
+                if let Some(ivr) = self.ivr_mut(call) {
+                    ivr.secure = secure;
+                }
+            }
+            Output::Recording { action, reason } => self.recording(ep, now, call, id, action, reason),
+            Output::Path(event) => {
+                if let PathEvent::Consent(consent) = &event
+                    && let Some(ivr) = self.ivr_mut(call)
+                {
+                    ivr.recording.consent = Some(*consent);
+                }
+                let mut detail = crate::ivr::path::path_json(&event);
+                let kind = detail["kind"].as_str().unwrap_or("ivr").to_owned();
+                if let Some(map) = detail.as_object_mut() {
+                    map.remove("kind");
+                }
+                self.writer.event(id, at, &format!("ivr-{kind}"), detail);
+            }
+            Output::Log { label, text } => {
+                tracing::info!(target: "herald::ivr", call = id, label = label.as_deref().unwrap_or(""), "{text}");
+            }
+            Output::Transfer(request) => {
+                // Bridging to agents arrives with agent support; until then a transfer has no
+                // resource to use, and the document's fallback runs.
+                let detail = serde_json::json!({ "dest": request.dest, "bridge": request.bridge });
+                self.writer.event(id, at, "ivr-transfer-requested", detail);
+                if let Some(ivr) = self.ivr_mut(call) {
+                    ivr.interpreter.handle_transfer(
+                        now,
+                        TransferOutcome::Error("error.connection.noresource".into()),
+                        Duration::ZERO,
+                    );
+                }
+            }
+            Output::Record(_) => {
+                if let Some(ivr) = self.ivr_mut(call) {
+                    ivr.interpreter.handle_record(now, RecordOutcome::Unsupported);
+                }
+            }
+            Output::Disconnect => {
+                if let Some(ivr) = self.ivr_mut(call) {
+                    ivr.hangup_when_quiet = true;
+                }
+                self.hangup_if_quiet(ep, now, call);
+            }
+            Output::Finished(outcome) => {
+                let detail = outcome_json(&outcome);
+                if let Some(ivr) = self.ivr_mut(call) {
+                    ivr.finished = true;
+                    ivr.hangup_when_quiet = true;
+                    let decision = serde_json::json!({
+                        "recorded": ivr.recording.active,
+                        "consent": ivr.recording.consent.map(consent_name),
+                        "policy": policy_name(ivr.policy),
+                    });
+                    self.writer.event(id, at, "recording-decision", decision);
+                }
+                self.writer.event(id, at, "ivr-exit", detail);
+                self.hangup_if_quiet(ep, now, call);
+            }
+        }
+    }
+
+    fn ivr_mut(&mut self, call: CallRef) -> Option<&mut IvrCall> {
+        self.calls.get_mut(&call).and_then(|l| l.ivr.as_mut())
+    }
+
+    fn spawn_fetch(&mut self, call: CallRef, request: FetchRequest) {
+        let fetcher = self.fetcher.clone();
+        let notify = self.notify.clone();
+        tokio::spawn(async move {
+            let result = fetcher.fetch(&request).await;
+            let _ = notify.send(AppNotice::Fetched {
+                call,
+                id: request.id,
+                result,
+            });
+        });
+    }
+
+    /// A fetch for a call's session came back.
+    pub(super) fn ivr_fetched(
+        &mut self,
+        ep: &mut Ep,
+        now: Instant,
+        call: CallRef,
+        id: herald_ivr::FetchId,
+        result: Result<herald_ivr::Fetched, herald_ivr::FetchError>,
+    ) {
+        if let Some(ivr) = self.ivr_mut(call) {
+            ivr.interpreter.handle_fetched(now, id, result);
+            self.pump_ivr(ep, now, call);
+        }
+    }
+
+    /// Encodes a prompt's pieces for the call's codec and queues them.
+    fn queue_prompt(&mut self, ep: &mut Ep, now: Instant, call: CallRef, id: &str, prompt: &Prompt) {
+        let Some((codec, ptime)) = self.ivr_mut(call).and_then(|i| i.media) else {
+            // No media stream: nothing can play, so the prompt is over at once.
+            if let Some(ivr) = self.ivr_mut(call) {
+                ivr.interpreter.handle_prompts_done(now);
+            }
+            return;
+        };
+        let at = ep.unix_ms(now);
+        let language = prompt.language.as_deref();
+        let mut pieces = Vec::new();
+        for item in &prompt.items {
+            match item {
+                PromptItem::Audio { src, fallback } => match self.prompt_audio(src, language, codec, ptime) {
+                    Ok(encoded) => pieces.push((encoded, src.clone())),
+                    Err(error) => {
+                        tracing::warn!(%error, "an IVR prompt cannot be played");
+                        let detail = serde_json::json!({
+                            "src": src,
+                            "language": language,
+                            "error": error,
+                            "fallback_text": !fallback.is_empty(),
+                        });
+                        self.writer.event(id, at, "prompt-unavailable", detail);
+                    }
+                },
+                PromptItem::Text(text) => {
+                    // No text-to-speech: the length only, the text may hold collected values.
+                    let detail = serde_json::json!({ "chars": text.chars().count() });
+                    self.writer.event(id, at, "tts-unavailable", detail);
+                }
+                PromptItem::Break(duration) => {
+                    if let Some(pause) = self.prompts.pause(codec, ptime, *duration) {
+                        pieces.push((pause, "break".to_owned()));
+                    }
+                }
+                PromptItem::Mark(_) => {}
+            }
+        }
+        let count = pieces.len();
+        let Some(ivr) = self.ivr_mut(call) else {
+            return;
+        };
+        for (index, (piece, src)) in pieces.into_iter().enumerate() {
+            let last = index + 1 == count;
+            ivr.queue.push_back(Queued {
+                prompt: piece,
+                src,
+                language: prompt.language.clone(),
+                bargein: prompt.bargein,
+                evidence: prompt
+                    .evidence
+                    .clone()
+                    .filter(|_| last)
+                    .map(|e| (e, prompt.language.clone())),
+            });
+        }
+        if let Some(evidence) = &prompt.evidence {
+            let detail = serde_json::json!({ "prompt": evidence, "language": prompt.language });
+            self.writer.event(id, at, "disclosure-queued", detail);
+        }
+        self.play_next(ep, now, call);
+    }
+
+    fn prompt_audio(
+        &mut self,
+        src: &str,
+        language: Option<&str>,
+        codec: CodecKind,
+        ptime: Duration,
+    ) -> Result<Arc<EncodedPrompt>, String> {
+        if let Some(name) = src.strip_prefix("prompt:") {
+            return self
+                .prompts
+                .encoded_localized(name, language, codec, ptime)
+                .map_err(|e| e.to_string());
+        }
+        if src.starts_with("file:") {
+            let path = url::Url::parse(src)
+                .ok()
+                .and_then(|u| u.to_file_path().ok())
+                .ok_or_else(|| format!("{src}: not a local file"))?;
+            return self
+                .prompts
+                .encoded_file(path, codec, ptime)
+                .map_err(|e| e.to_string());
+        }
+        Err(format!(
+            "{src}: audio over the network is not played yet (use prompt: or a file)"
+        ))
+    }
+
+    /// Starts the next queued piece if nothing plays; tells the session when all have played.
+    fn play_next(&mut self, ep: &mut Ep, now: Instant, call: CallRef) {
+        let Some(live) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let stream = live.media.as_ref().and_then(|m| m.stream);
+        let Some(ivr) = live.ivr.as_mut() else {
+            return;
+        };
+        if ivr.playing.is_some() {
+            return;
+        }
+        match (ivr.queue.pop_front(), stream) {
+            (Some(next), Some(key)) => {
+                self.engine.command(
+                    key,
+                    Command::Play {
+                        key,
+                        prompt: next.prompt.clone(),
+                        barge_in: next.bargein,
+                    },
+                );
+                ivr.playing = Some(next);
+            }
+            (Some(_), None) => {
+                ivr.queue.clear();
+                ivr.interpreter.handle_prompts_done(now);
+            }
+            (None, _) => {
+                ivr.interpreter.handle_prompts_done(now);
+                self.hangup_if_quiet(ep, now, call);
+            }
+        }
+    }
+
+    /// The stream finished (or was barged into) the piece that played.
+    pub(super) fn ivr_playback_finished(&mut self, ep: &mut Ep, now: Instant, call: CallRef, interrupted: bool) {
+        let at = ep.unix_ms(now);
+        let Some(live) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let id = live.id.clone();
+        let Some(ivr) = live.ivr.as_mut() else {
+            return;
+        };
+        let Some(done) = ivr.playing.take() else {
+            return;
+        };
+        if done.src != "break" {
+            let detail = serde_json::json!({
+                "src": done.src,
+                "language": done.language,
+                "completed": !interrupted,
+            });
+            self.writer.event(&id, at, "ivr-prompt", detail);
+        }
+        if let Some((prompt, language)) = done.evidence {
+            let detail = serde_json::json!({
+                "prompt": prompt,
+                "language": language,
+                "completed": !interrupted,
+            });
+            self.writer.event(&id, at, "disclosure-played", detail);
+        }
+        if interrupted {
+            // Barge-in flushes everything queued.
+            ivr.queue.clear();
+        }
+        self.play_next(ep, now, call);
+        self.pump_ivr(ep, now, call);
+    }
+
+    /// Hangs up a call whose session asked for it, once its prompts have played.
+    fn hangup_if_quiet(&mut self, ep: &mut Ep, now: Instant, call: CallRef) {
+        let quiet = self
+            .ivr_mut(call)
+            .is_some_and(|i| i.hangup_when_quiet && i.playing.is_none() && i.queue.is_empty());
+        if quiet {
+            if let Some(ivr) = self.ivr_mut(call) {
+                ivr.hangup_when_quiet = false;
+            }
+            ep.hangup(now, call);
+        }
+    }
+
+    /// A recording request, checked against the route's policy and the caller's decision.
+    fn recording(
+        &mut self,
+        ep: &mut Ep,
+        now: Instant,
+        call: CallRef,
+        id: &str,
+        action: RecordingAction,
+        reason: String,
+    ) {
+        let at = ep.unix_ms(now);
+        let Some(ivr) = self.ivr_mut(call) else {
+            return;
+        };
+        let refusal = match (action, ivr.policy, ivr.recording.consent) {
+            (RecordingAction::Start, RecordingPolicy::Never, _) => Some("the route's policy is never"),
+            (RecordingAction::Start, RecordingPolicy::Ask, Some(Consent::OptedOut)) => {
+                Some("the caller objected")
+            }
+            (RecordingAction::Start, RecordingPolicy::Ask, None) => {
+                Some("the caller has not been asked")
+            }
+            _ => None,
+        };
+        let state = &mut ivr.recording;
+        let applied = match (refusal, action) {
+            (Some(_), _) => false,
+            (None, RecordingAction::Start) => !std::mem::replace(&mut state.active, true),
+            (None, RecordingAction::Stop) => std::mem::replace(&mut state.active, false),
+            (None, RecordingAction::Pause) => {
+                state.paused.push(reason.clone());
+                state.active
+            }
+            (None, RecordingAction::Resume) => {
+                let before = state.paused.len();
+                if let Some(index) = state.paused.iter().position(|r| *r == reason) {
+                    state.paused.remove(index);
+                }
+                state.active && before != state.paused.len()
+            }
+        };
+        let detail = serde_json::json!({
+            "action": action.as_str(),
+            "reason": reason,
+            "applied": applied,
+            "refused": refusal,
+        });
+        self.writer.event(id, at, "recording", detail);
+    }
+}
+
+fn consent_name(consent: Consent) -> &'static str {
+    match consent {
+        Consent::Accepted => "accepted",
+        Consent::OptedOut => "opted-out",
+    }
+}
+
+fn policy_name(policy: RecordingPolicy) -> &'static str {
+    match policy {
+        RecordingPolicy::Ask => "ask",
+        RecordingPolicy::Always => "always",
+        RecordingPolicy::Never => "never",
+    }
+}
+
+fn outcome_json(outcome: &Outcome) -> serde_json::Value {
+    match outcome {
+        Outcome::Exit { value } => serde_json::json!({
+            "outcome": "exit",
+            "value": serde_json::from_str::<serde_json::Value>(value).unwrap_or(serde_json::Value::Null),
+        }),
+        Outcome::Hangup => serde_json::json!({ "outcome": "hangup" }),
+        Outcome::Transferred => serde_json::json!({ "outcome": "transferred" }),
+        Outcome::Error { event, message } => serde_json::json!({
+            "outcome": "error",
+            "event": event,
+            "message": message,
+        }),
+    }
+}
