@@ -17,9 +17,9 @@ use tokio::sync::mpsc;
 use herald_ivr::{ScriptLimits, SessionConfig};
 
 use crate::app::{AppNotice, CallApp, IvrSettings};
+use crate::config::{Config, DigestAlgorithm, Transport as ConfTransport};
 use crate::ivr::dialplans::dialplans_dir;
 use crate::ivr::fetch::Fetcher;
-use crate::config::{Config, DigestAlgorithm, Transport as ConfTransport};
 use crate::media::MediaEngine;
 use crate::media::prompts::{PromptLibrary, prompts_dir};
 use crate::media::worker::WorkerConfig;
@@ -163,12 +163,11 @@ fn prompts_to_warm(dialplan: &herald_dialplan::Dialplan) -> Vec<(String, Option<
         let Ok(text) = std::fs::read_to_string(path) else {
             continue;
         };
-        let names: Vec<&str> = text
-            .split("prompt:")
-            .skip(1)
-            .filter_map(|rest| rest.split(['"', '\'', ' ', '<']).next())
-            .filter(|name| !name.is_empty())
-            .collect();
+        let Ok(document) = herald_ivr::Document::parse(&path.display().to_string(), &text) else {
+            continue;
+        };
+        let mut names = Vec::new();
+        collect_prompt_names(&document.root, &mut names);
         for name in names {
             wanted.insert((name.to_owned(), None));
             for lang in &answer.languages {
@@ -177,6 +176,18 @@ fn prompts_to_warm(dialplan: &herald_dialplan::Dialplan) -> Vec<(String, Option<
         }
     }
     wanted.into_iter().collect()
+}
+
+/// The `prompt:NAME` sources of the `<audio>` elements under `node`.
+fn collect_prompt_names(node: &herald_ivr::document::Node, names: &mut Vec<String>) {
+    if node.is("audio")
+        && let Some(name) = node.attr("src").and_then(|s| s.strip_prefix("prompt:"))
+    {
+        names.push(name.to_owned());
+    }
+    for child in node.elements() {
+        collect_prompt_names(child, names);
+    }
 }
 
 async fn shutdown_signal() {

@@ -12,7 +12,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{TestDialplan, Herald, HeraldConfig, Sipp, sipp_available};
+use common::{Herald, HeraldConfig, Sipp, TestDialplan, sipp_available};
 use herald_media::codec::g711::ulaw_to_linear;
 use herald_testkit::capture::udp_datagrams;
 
@@ -170,10 +170,7 @@ impl EnvelopeCall {
         let prompts = tempfile::tempdir().expect("a prompts directory");
         write_prompt(&prompts.path().join("envelope.wav"));
         let dir = common::toml_str(&prompts.path().display().to_string());
-        let mut lines = vec![
-            format!("prompts = {dir}"),
-            "media_timeout = 2".to_owned(),
-        ];
+        let mut lines = vec![format!("prompts = {dir}"), "media_timeout = 2".to_owned()];
         lines.extend(media.iter().map(|l| (*l).to_owned()));
         let config = HeraldConfig {
             media: lines,
@@ -260,7 +257,10 @@ fn digits(events: &[serde_json::Value]) -> String {
         .find(|e| e["kind"] == "ivr-exit")
         .expect("the IVR session ended");
     assert_eq!(exit["detail"]["outcome"], "exit", "{exit}");
-    let keys = exit["detail"]["value"].as_str().expect("the keys").to_owned();
+    let keys = exit["detail"]["value"]
+        .as_str()
+        .expect("the keys")
+        .to_owned();
     let dtmf: Vec<_> = events.iter().filter(|e| e["kind"] == "dtmf").collect();
     assert_eq!(dtmf.len(), keys.len(), "one dtmf event per key: {events:?}");
     assert!(

@@ -47,7 +47,9 @@ pub struct RecordingState {
 pub struct IvrCall {
     interpreter: Interpreter,
     queue: VecDeque<Queued>,
-    playing: Option<Queued>,
+    /// Pieces handed to the stream, oldest first, each until its `PlaybackFinished` (the
+    /// stream reports exactly one per piece); `true` once flushed by barge-in.
+    in_flight: VecDeque<(Queued, bool)>,
     /// Hang up once the queue has played (`<disconnect>`, or the session ended).
     hangup_when_quiet: bool,
     finished: bool,
@@ -63,7 +65,7 @@ impl IvrCall {
         Self {
             interpreter,
             queue: VecDeque::new(),
-            playing: None,
+            in_flight: VecDeque::new(),
             hangup_when_quiet: false,
             finished: false,
             secure: false,
@@ -88,6 +90,21 @@ impl IvrCall {
 
     pub fn interpreter(&mut self) -> &mut Interpreter {
         &mut self.interpreter
+    }
+
+    /// Whether a piece the session still wants is playing.
+    fn busy(&self) -> bool {
+        self.in_flight.iter().any(|(_, flushed)| !flushed)
+    }
+
+    /// Drops what is queued and marks what plays as flushed; whether something was playing.
+    fn flush(&mut self) -> bool {
+        self.queue.clear();
+        let busy = self.busy();
+        for (_, flushed) in &mut self.in_flight {
+            *flushed = true;
+        }
+        busy
     }
 }
 
@@ -139,12 +156,9 @@ impl CallApp {
                 self.queue_prompt(ep, now, call, id, &prompt);
             }
             Output::StopPrompts => {
-                if let Some(ivr) = self.ivr_mut(call) {
-                    ivr.queue.clear();
-                    let was_playing = ivr.playing.take().is_some();
-                    if let (true, Some(key)) = (was_playing, stream) {
-                        self.engine.command(key, Command::Stop { key });
-                    }
+                let was_playing = self.ivr_mut(call).is_some_and(IvrCall::flush);
+                if let (true, Some(key)) = (was_playing, stream) {
+                    self.engine.command(key, Command::Stop { key });
                 }
             }
             Output::Listen { secure } => {
@@ -152,7 +166,9 @@ impl CallApp {
                     ivr.secure = secure;
                 }
             }
-            Output::Recording { action, reason } => self.recording(ep, now, call, id, action, reason),
+            Output::Recording { action, reason } => {
+                self.recording(ep, now, call, id, action, reason)
+            }
             Output::Path(event) => {
                 if let PathEvent::Consent(consent) = &event
                     && let Some(ivr) = self.ivr_mut(call)
@@ -184,7 +200,8 @@ impl CallApp {
             }
             Output::Record(_) => {
                 if let Some(ivr) = self.ivr_mut(call) {
-                    ivr.interpreter.handle_record(now, RecordOutcome::Unsupported);
+                    ivr.interpreter
+                        .handle_record(now, RecordOutcome::Unsupported);
                 }
             }
             Output::Disconnect => {
@@ -244,7 +261,14 @@ impl CallApp {
     }
 
     /// Encodes a prompt's pieces for the call's codec and queues them.
-    fn queue_prompt(&mut self, ep: &mut Ep, now: Instant, call: CallRef, id: &str, prompt: &Prompt) {
+    fn queue_prompt(
+        &mut self,
+        ep: &mut Ep,
+        now: Instant,
+        call: CallRef,
+        id: &str,
+        prompt: &Prompt,
+    ) {
         let Some((codec, ptime)) = self.ivr_mut(call).and_then(|i| i.media) else {
             // No media stream: nothing can play, so the prompt is over at once.
             if let Some(ivr) = self.ivr_mut(call) {
@@ -257,19 +281,21 @@ impl CallApp {
         let mut pieces = Vec::new();
         for item in &prompt.items {
             match item {
-                PromptItem::Audio { src, fallback } => match self.prompt_audio(src, language, codec, ptime) {
-                    Ok(encoded) => pieces.push((encoded, src.clone())),
-                    Err(error) => {
-                        tracing::warn!(%error, "an IVR prompt cannot be played");
-                        let detail = serde_json::json!({
-                            "src": src,
-                            "language": language,
-                            "error": error,
-                            "fallback_text": !fallback.is_empty(),
-                        });
-                        self.writer.event(id, at, "prompt-unavailable", detail);
+                PromptItem::Audio { src, fallback } => {
+                    match self.prompt_audio(src, language, codec, ptime) {
+                        Ok(encoded) => pieces.push((encoded, src.clone())),
+                        Err(error) => {
+                            tracing::warn!(%error, "an IVR prompt cannot be played");
+                            let detail = serde_json::json!({
+                                "src": src,
+                                "language": language,
+                                "error": error,
+                                "fallback_text": !fallback.is_empty(),
+                            });
+                            self.writer.event(id, at, "prompt-unavailable", detail);
+                        }
                     }
-                },
+                }
                 PromptItem::Text(text) => {
                     // No text-to-speech: the length only, the text may hold collected values.
                     let detail = serde_json::json!({ "chars": text.chars().count() });
@@ -345,7 +371,7 @@ impl CallApp {
         let Some(ivr) = live.ivr.as_mut() else {
             return;
         };
-        if ivr.playing.is_some() {
+        if ivr.busy() {
             return;
         }
         match (ivr.queue.pop_front(), stream) {
@@ -358,7 +384,7 @@ impl CallApp {
                         barge_in: next.bargein,
                     },
                 );
-                ivr.playing = Some(next);
+                ivr.in_flight.push_back((next, false));
             }
             (Some(_), None) => {
                 ivr.queue.clear();
@@ -372,7 +398,13 @@ impl CallApp {
     }
 
     /// The stream finished (or was barged into) the piece that played.
-    pub(super) fn ivr_playback_finished(&mut self, ep: &mut Ep, now: Instant, call: CallRef, interrupted: bool) {
+    pub(super) fn ivr_playback_finished(
+        &mut self,
+        ep: &mut Ep,
+        now: Instant,
+        call: CallRef,
+        interrupted: bool,
+    ) {
         let at = ep.unix_ms(now);
         let Some(live) = self.calls.get_mut(&call) else {
             return;
@@ -381,7 +413,7 @@ impl CallApp {
         let Some(ivr) = live.ivr.as_mut() else {
             return;
         };
-        let Some(done) = ivr.playing.take() else {
+        let Some((done, flushed)) = ivr.in_flight.pop_front() else {
             return;
         };
         if done.src != "break" {
@@ -400,9 +432,9 @@ impl CallApp {
             });
             self.writer.event(&id, at, "disclosure-played", detail);
         }
-        if interrupted {
-            // Barge-in flushes everything queued.
-            ivr.queue.clear();
+        if interrupted && !flushed {
+            // The stream stopped it for a key (barge-in): everything queued goes too.
+            ivr.flush();
         }
         self.play_next(ep, now, call);
         self.pump_ivr(ep, now, call);
@@ -412,7 +444,7 @@ impl CallApp {
     fn hangup_if_quiet(&mut self, ep: &mut Ep, now: Instant, call: CallRef) {
         let quiet = self
             .ivr_mut(call)
-            .is_some_and(|i| i.hangup_when_quiet && i.playing.is_none() && i.queue.is_empty());
+            .is_some_and(|i| i.hangup_when_quiet && !i.busy() && i.queue.is_empty());
         if quiet {
             if let Some(ivr) = self.ivr_mut(call) {
                 ivr.hangup_when_quiet = false;
@@ -436,7 +468,9 @@ impl CallApp {
             return;
         };
         let refusal = match (action, ivr.policy, ivr.recording.consent) {
-            (RecordingAction::Start, RecordingPolicy::Never, _) => Some("the route's policy is never"),
+            (RecordingAction::Start, RecordingPolicy::Never, _) => {
+                Some("the route's policy is never")
+            }
             (RecordingAction::Start, RecordingPolicy::Ask, Some(Consent::OptedOut)) => {
                 Some("the caller objected")
             }

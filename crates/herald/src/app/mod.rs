@@ -9,23 +9,23 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use herald_dialplan::{Action, Answer, Application as AppSource, CallFacts, Dialplan, Language};
+use herald_ivr::{Interpreter, Key, SessionConfig};
 use herald_media::codec::CodecKind;
 use herald_media::dtmf::{DtmfSource, parse_info};
 use herald_media::stream::StreamEvent;
 use herald_sdp::AnswerPolicy;
 use herald_sip::endpoint::{CallInfo, CallRef, Endpoint, Event, FinalStatus, Transport};
-use herald_dialplan::{Action, Answer, Application as AppSource, CallFacts, Dialplan, Language};
-use herald_ivr::{Interpreter, Key, SessionConfig};
 use herald_store::{CallWrite, NewCall};
 use rand::{RngCore, SeedableRng};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::config::{Codec, Config, SrtpPolicy};
+use crate::ivr::fetch::{Fetcher, document_uri};
 use crate::media::MediaEngine;
 use crate::media::ports::PortAllocator;
 use crate::media::prompts::PromptLibrary;
 use crate::media::worker::{CloseReason, Command, Notice, StreamKey};
-use crate::ivr::fetch::{Fetcher, document_uri};
 use crate::router::{Route, Router};
 use crate::sip_io::Application;
 use crate::store_writer::StoreWriter;
@@ -88,7 +88,10 @@ pub struct CallApp {
 }
 
 impl CallApp {
-    #[allow(clippy::too_many_arguments, reason = "the application's collaborators, once")]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the application's collaborators, once"
+    )]
     pub fn new(
         config: &Config,
         writer: StoreWriter,
@@ -151,17 +154,25 @@ impl CallApp {
         for &codec in &config.media.codecs {
             for (name, language) in names {
                 let kind = media_codec(codec);
-                if self
-                    .prompts
-                    .encoded_localized(name, language.as_deref(), kind, config.media.ptime)
-                    .is_err()
-                {
+                let encoded = self.prompts.encoded_localized(
+                    name,
+                    language.as_deref(),
+                    kind,
+                    config.media.ptime,
+                );
+                if let Err(error) = encoded {
+                    if missing == 0 {
+                        tracing::warn!(%error, "a prompt cannot be played");
+                    }
                     missing += 1;
                 }
             }
         }
         if missing > 0 {
-            tracing::warn!(missing, "some prompts cannot be played; `herald check` names them");
+            tracing::warn!(
+                missing,
+                "some prompts cannot be played; `herald check` names them"
+            );
         }
         tracing::info!(bytes = self.prompts.memory(), "prompt cache ready");
     }
@@ -219,7 +230,8 @@ impl CallApp {
                 return self.pending_end(call, id);
             }
             None => {
-                self.writer.event(&id, at, "no-route", serde_json::json!({}));
+                self.writer
+                    .event(&id, at, "no-route", serde_json::json!({}));
                 ep.reject(now, call, FinalStatus::NOT_FOUND);
                 return self.pending_end(call, id);
             }
@@ -229,7 +241,8 @@ impl CallApp {
             Err(error) => {
                 tracing::warn!(%error, "the route's application cannot start");
                 let detail = serde_json::json!({ "error": error.to_string() });
-                self.writer.event(&id, at, "application-unavailable", detail);
+                self.writer
+                    .event(&id, at, "application-unavailable", detail);
                 ep.reject(now, call, FinalStatus::SERVICE_UNAVAILABLE);
                 return self.pending_end(call, id);
             }
@@ -415,7 +428,14 @@ impl CallApp {
         }
     }
 
-    fn ended(&mut self, ep: &mut Ep, now: Instant, call: CallRef, cause: &str, status: Option<u16>) {
+    fn ended(
+        &mut self,
+        ep: &mut Ep,
+        now: Instant,
+        call: CallRef,
+        cause: &str,
+        status: Option<u16>,
+    ) {
         self.ringing.retain(|(_, c)| *c != call);
         let Some(live) = self.calls.get_mut(&call) else {
             return;
@@ -670,7 +690,9 @@ impl Application for CallApp {
 
     fn on_notice(&mut self, ep: &mut Ep, now: Instant, notice: AppNotice) {
         match notice {
-            AppNotice::Media(Notice::Event { key, event }) => self.stream_event(ep, now, key, event),
+            AppNotice::Media(Notice::Event { key, event }) => {
+                self.stream_event(ep, now, key, event)
+            }
             AppNotice::Media(notice @ Notice::Closed { key, .. }) => {
                 self.stream_closed(ep, now, key, notice)
             }

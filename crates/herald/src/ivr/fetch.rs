@@ -28,8 +28,14 @@ struct Entry {
 
 #[derive(Clone, PartialEq, Eq)]
 enum Version {
-    File { modified: Option<SystemTime>, len: u64 },
-    Http { etag: Option<String>, last_modified: Option<String> },
+    File {
+        modified: Option<SystemTime>,
+        len: u64,
+    },
+    Http {
+        etag: Option<String>,
+        last_modified: Option<String>,
+    },
 }
 
 /// The shared fetcher.
@@ -293,8 +299,8 @@ pub fn document_uri(doc: &str) -> anyhow::Result<String> {
         return Ok(doc.to_owned());
     }
     let path = std::path::Path::new(doc);
-    let absolute = std::fs::canonicalize(path)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let absolute =
+        std::fs::canonicalize(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     url::Url::from_file_path(&absolute)
         .map(String::from)
         .map_err(|_| anyhow::anyhow!("{}: not a usable path", absolute.display()))

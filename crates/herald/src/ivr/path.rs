@@ -27,4 +27,3 @@ pub fn path_json(event: &PathEvent) -> Value {
         }
     }
 }
-

@@ -7,8 +7,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use herald_ivr::{
-    Interpreter, Key, Outcome, Output, PromptItem, RecordOutcome,
-    SessionConfig, TransferOutcome,
+    Interpreter, Key, Outcome, Output, PromptItem, RecordOutcome, SessionConfig, TransferOutcome,
 };
 use serde_json::{Value, json};
 
@@ -190,8 +189,8 @@ fn parse_keys(script: &str) -> anyhow::Result<Vec<Option<Key>>> {
             continue;
         }
         for c in token.chars() {
-            let key =
-                Key::from_char(c).ok_or_else(|| anyhow::anyhow!("--dtmf: {c:?} is not a DTMF key"))?;
+            let key = Key::from_char(c)
+                .ok_or_else(|| anyhow::anyhow!("--dtmf: {c:?} is not a DTMF key"))?;
             keys.push(Some(key));
         }
     }
@@ -335,7 +334,10 @@ fn render(entry: &Value) -> String {
                         .collect()
                 })
                 .unwrap_or_default();
-            let lang = entry["language"].as_str().map(|l| format!(" [{l}]")).unwrap_or_default();
+            let lang = entry["language"]
+                .as_str()
+                .map(|l| format!(" [{l}]"))
+                .unwrap_or_default();
             format!("> prompt{lang}: {}", parts.join(" "))
         }
         "key" => format!("< key {}", entry["key"].as_str().unwrap_or("?")),

@@ -33,11 +33,7 @@ struct WorkerHandle {
 
 impl MediaEngine {
     /// Starts `count` worker threads (at least one).
-    pub fn start(
-        count: usize,
-        config: WorkerConfig,
-        notices: NoticeSink,
-    ) -> std::io::Result<Self> {
+    pub fn start(count: usize, config: WorkerConfig, notices: NoticeSink) -> std::io::Result<Self> {
         let mut workers = Vec::new();
         for index in 0..count.max(1) {
             let (tx, rx) = mpsc::channel();

@@ -464,6 +464,24 @@ impl Herald {
         self.wait_for_records(what, || self.call(&id), done)
     }
 
+    /// Waits until the call that `pick` selects from the list has a full record (`calls
+    /// show`) satisfying `done`.
+    pub fn wait_for_call_where(
+        &self,
+        what: &str,
+        pick: impl Fn(&Value) -> bool,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let calls = self.wait_for_calls(what, |calls| calls.iter().any(&pick));
+        let id = calls
+            .iter()
+            .find(|c| pick(c))
+            .and_then(|c| c["id"].as_str())
+            .expect("a call id")
+            .to_owned();
+        self.wait_for_records(what, || self.call(&id), done)
+    }
+
     /// Reads with `read` until `done` holds, re-reading after each commit herald reports, at
     /// most [`RECORD_TIMEOUT`].
     fn wait_for_records(
@@ -624,6 +642,8 @@ pub struct Sipp {
     extra: Vec<String>,
     /// Files linked into SIPp's working directory (e.g. a capture for `play_pcap_audio`).
     files: Vec<(String, PathBuf)>,
+    /// `-timeout`.
+    timeout: Duration,
 }
 
 /// What a SIPp run left behind.
@@ -670,7 +690,14 @@ impl Sipp {
             service: "herald-test".into(),
             extra: Vec::new(),
             files: Vec::new(),
+            timeout: Duration::from_secs(30),
         }
+    }
+
+    /// SIPp's overall time limit (`-timeout`), for calls an application keeps up long.
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        self.timeout = limit;
+        self
     }
 
     pub fn transport(mut self, t: SippTransport) -> Self {
@@ -747,7 +774,13 @@ impl Sipp {
             ])
             .args(["-s", &self.service])
             .args(["-m", &self.calls.to_string(), "-l", "1"])
-            .args(["-timeout", "30s", "-timeout_error", "-recv_timeout", "10s"])
+            .args([
+                "-timeout",
+                &format!("{}s", self.timeout.as_secs()),
+                "-timeout_error",
+                "-recv_timeout",
+                "10s",
+            ])
             .args(["-nostdin", "-trace_msg", "-trace_err"])
             .arg("-message_file")
             .arg(&messages)
