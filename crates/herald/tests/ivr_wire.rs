@@ -159,3 +159,47 @@ fn disclosure_calls_in_two_languages_record_the_callers_decision() {
         "{french}"
     );
 }
+
+/// A document that loops forever: the call is answered, the session is stopped by its step
+/// budget, the call record says why, Herald hangs up, and the next call is served as usual.
+#[test]
+fn a_looping_application_ends_its_call_and_harms_no_other() {
+    if !sipp_available() {
+        return;
+    }
+    let no_key = Path::new(SIPP_SHARE).join("g711a.pcap");
+    if !no_key.exists() {
+        assert!(
+            !common::in_ci(),
+            "SIPp's captures are missing from {SIPP_SHARE}"
+        );
+        return;
+    }
+    let looping = r##"<?xml version="1.0"?>
+<vxml version="2.1" xmlns="http://www.w3.org/2001/vxml">
+  <form id="again"><block><goto next="#again"/></block></form>
+</vxml>
+"##;
+    let herald = Herald::start(&HeraldConfig {
+        dialplan: TestDialplan::Application(looping.to_owned()),
+        ..HeraldConfig::default()
+    });
+    for call in ["first", "second"] {
+        Sipp::new("uac_play_pcap.xml")
+            .service(call)
+            .file("capture.pcap", &no_key)
+            .run(&herald)
+            .assert_success("a caller of a looping application");
+        let record = finished_call(&herald, call);
+        let exit = find(&record, "ivr-exit");
+        assert_eq!(exit[0]["detail"]["outcome"], "error", "{record}");
+        assert_eq!(exit[0]["detail"]["event"], "error.herald.steps", "{record}");
+        assert!(
+            exit[0]["detail"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("app.vxml:3:")),
+            "the message names the place: {record}"
+        );
+        assert_eq!(record["hangup_cause"], "local-hangup", "{record}");
+    }
+}
