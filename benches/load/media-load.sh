@@ -4,7 +4,7 @@
 # baseline, both driven by the same purpose-built load generator (benches/src/bin/media_load)
 # on the same two cores.
 #
-#   Herald:    N SIP calls (placeholder answer: greeting prompt, then silence); per session
+#   Herald:    N SIP calls (a VoiceXML application: the welcome prompt, then listening); per session
 #              Herald receives 50 and sends 50 RTP packets/s (20 ms PCMU)
 #   rtpengine: N sessions over its ng protocol; per session it receives 50 and forwards 50
 #              packets/s: the same packet work
@@ -47,7 +47,18 @@ GEN="$repo/target/release/media_load"
 port=5090
 start_herald() {
   local dir="$WORK/herald-$1"
-  mkdir -p "$dir"
+  mkdir -p "$dir/dialplans"
+  # Every call: the welcome prompt, then an hour of listening (the session stays live).
+  cat > "$dir/dialplans/load.vxml" <<'EOF'
+<?xml version="1.0"?>
+<vxml version="2.1" xmlns="http://www.w3.org/2001/vxml">
+  <form>
+    <block><prompt bargein="false"><audio src="prompt:welcome"/></prompt></block>
+    <field name="keys" type="digits"><property name="timeout" value="3600s"/></field>
+  </form>
+</vxml>
+EOF
+  printf '[[route]]\nname = "load"\napplication = "load.vxml"\nlanguage = "en"\n' > "$dir/dialplans/load.toml"
   cat > "$dir/herald.toml" <<EOF
 data_dir = "$dir/data"
 [sip]
@@ -56,6 +67,8 @@ listen = ["udp:127.0.0.1:$port"]
 rtp_port_min = 20000
 rtp_port_max = 29998
 prompts = "$repo/prompts"
+[ivr]
+dialplans = "$dir/dialplans"
 EOF
   RUST_LOG=warn "$HERALD_BIN" serve --config "$dir/herald.toml" > "$dir/herald.log" 2>&1 &
   SERVER_PID=$!

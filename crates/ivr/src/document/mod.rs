@@ -150,8 +150,19 @@ pub struct DocumentError {
 }
 
 impl Document {
-    /// Parses and validates a document fetched from `uri`.
+    /// Parses and validates a document fetched from `uri`: the first schema problem is the
+    /// error, as a conforming interpreter rejects the whole document (`error.badfetch`).
     pub fn parse(uri: &str, text: &str) -> Result<Document, DocumentError> {
+        let document = Document::parse_unvalidated(uri, text)?;
+        if let Some(problem) = schema::validate(&document.root).into_iter().next() {
+            return Err(document.error_at(problem.pos, problem.message));
+        }
+        Ok(document)
+    }
+
+    /// Parses well-formed XML whose root is `<vxml>` without the schema check, so that
+    /// [`problems`](Self::problems) can report every problem at once (`herald check`).
+    pub fn parse_unvalidated(uri: &str, text: &str) -> Result<Document, DocumentError> {
         let options = roxmltree::ParsingOptions {
             allow_dtd: true,
             ..roxmltree::ParsingOptions::default()
@@ -175,9 +186,6 @@ impl Document {
         };
         if !document.root.is("vxml") {
             return Err(document.error(&document.root, "the root element must be <vxml>"));
-        }
-        if let Some(problem) = schema::validate(&document.root).into_iter().next() {
-            return Err(document.error_at(problem.pos, problem.message));
         }
         Ok(document)
     }
