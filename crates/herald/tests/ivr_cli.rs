@@ -305,3 +305,19 @@ fn secure_input_stays_out_of_the_transcript_and_logs() {
     let input = entries(&report, "input");
     assert_eq!(input[0]["secure"], true, "{report}");
 }
+
+#[test]
+fn secure_input_never_leaves_through_the_exit_value() {
+    let dir = tempfile::tempdir().expect("a directory");
+    let path = document(
+        dir.path(),
+        "pin.vxml",
+        &vxml(
+            "<form>\n  <field name=\"pin\" type=\"digits?length=4\" herald:secure=\"true\">\n    \
+             <filled><exit expr=\"'pin=' + pin\"/></filled>\n  </field>\n</form>",
+        ),
+    );
+    let report = ivr_run(&path, &["--dtmf", "8 0 6 1"]);
+    assert_eq!(report["exit_value"], "pin=[secure]", "{report}");
+    assert!(!report.to_string().contains("8061"), "{report}");
+}

@@ -183,7 +183,9 @@ impl CallApp {
                 self.writer.event(id, at, &format!("ivr-{kind}"), detail);
             }
             Output::Log { label, text } => {
-                tracing::info!(target: "herald::ivr", call = id, label = label.as_deref().unwrap_or(""), "{text}");
+                // A document's own log lines may carry what callers keyed in (only secure
+                // fields are blanked by the interpreter): debug level, off by default.
+                tracing::debug!(target: "herald::ivr::log", call = id, label = label.as_deref().unwrap_or(""), "{text}");
             }
             Output::Transfer(request) => {
                 // Bridging to agents arrives with agent support; until then a transfer has no

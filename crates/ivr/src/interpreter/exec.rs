@@ -241,7 +241,9 @@ impl Interpreter {
             "goto" => return self.goto(node),
             "submit" => return self.submit(node),
             "exit" => {
+                // The exit value goes to call records: secure input never does.
                 let value = self.exit_value(node)?;
+                let value = self.redact(&value);
                 self.finish(Outcome::Exit { value });
                 return Ok(Flow::Jumped);
             }
