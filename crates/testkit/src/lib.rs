@@ -8,6 +8,7 @@
 //!   for test servers.
 //! - [`capture::udp_datagrams`] reads the UDP datagrams of a pcap or pcapng
 //!   file, for tests that replay real captures.
+//! - [`wav::write_wav`] writes small WAV prompts.
 //!
 //! This crate is a dev-dependency only. It runs external programs, blocks
 //! the calling thread while it waits for them, and panics in the `*_or_skip`
@@ -21,6 +22,7 @@ pub mod http;
 mod ports;
 mod postgres;
 mod system_user;
+pub mod wav;
 
 pub use ports::{free_loopback_tcp_port, free_loopback_udp_port};
 pub use postgres::{PostgresError, PostgresServer};

@@ -493,18 +493,7 @@ mod tests {
         /// A 10 ms, 8 kHz WAV prompt.
         fn prompt(&self, relative: &str) -> &Self {
             let path = self.path(&format!("prompts/{relative}.wav"));
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            let spec = hound::WavSpec {
-                channels: 1,
-                sample_rate: 8000,
-                bits_per_sample: 16,
-                sample_format: hound::SampleFormat::Int,
-            };
-            let mut writer = hound::WavWriter::create(path, spec).unwrap();
-            for i in 0..80_i16 {
-                writer.write_sample(i * 100).unwrap();
-            }
-            writer.finalize().unwrap();
+            herald_testkit::wav::write_wav(&path, 8000, (0..80_i16).map(|i| i * 100));
             self
         }
 

@@ -466,18 +466,7 @@ mod tests {
 
     /// A 20 ms WAV at 8 kHz whose every sample is `level`, so files can be told apart.
     fn write_wav(path: &Path, level: i16) {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        let spec = hound::WavSpec {
-            channels: 1,
-            sample_rate: 8000,
-            bits_per_sample: 16,
-            sample_format: hound::SampleFormat::Int,
-        };
-        let mut writer = hound::WavWriter::create(path, spec).unwrap();
-        for _ in 0..160 {
-            writer.write_sample(level).unwrap();
-        }
-        writer.finalize().unwrap();
+        herald_testkit::wav::write_wav(path, 8000, std::iter::repeat_n(level, 160));
     }
 
     /// The path of `found` relative to the library's root, with `/` separators.

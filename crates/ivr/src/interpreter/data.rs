@@ -2,9 +2,10 @@
 //! DOM with the Level 2 Core subset documents use (`documentElement`, `childNodes`,
 //! `firstChild`, `getElementsByTagName`, `getAttribute`, `nodeValue`, ...).
 
+use super::exec::method_of;
 use super::{Interpreter, Purpose, Thrown};
 use crate::document::Node;
-use crate::output::{FetchKind, Method};
+use crate::output::FetchKind;
 use crate::script::{Level, js_string};
 
 /// Builds DOM nodes from a compact array form: `[name, {attrs}, [children]]` for elements,
@@ -63,16 +64,9 @@ __h.dom = function (tree) {
 impl Interpreter {
     /// `<data>`: fetch the resource; [`data_arrived`](Self::data_arrived) resumes.
     pub(crate) fn data(&mut self, node: &Node) -> Result<(), Thrown> {
-        let src = match (node.attr("src"), node.attr("srcexpr")) {
-            (Some(src), _) => src.to_owned(),
-            (None, Some(expr)) => self.js.eval_string(expr)?,
-            _ => String::new(),
-        };
+        let src = self.attr_or_expr(node, "src", "srcexpr")?;
         let uri = self.resolve(&src)?;
-        let method = match node.attr("method").map(str::to_ascii_lowercase).as_deref() {
-            Some("post") => Method::Post,
-            _ => Method::Get,
-        };
+        let method = method_of(node);
         let params = match node.attr("namelist") {
             Some(names) => self.namelist_values(names)?,
             None => Vec::new(),

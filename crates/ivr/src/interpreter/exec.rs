@@ -430,29 +430,33 @@ impl Interpreter {
             self.ctx.after = Some(After::Select);
             return Ok(Flow::Jumped);
         }
-        let target = match (node.attr("next"), node.attr("expr")) {
-            (Some(next), _) => next.to_owned(),
-            (None, Some(expr)) => self.js.eval_string(expr)?,
-            _ => String::new(),
-        };
+        let target = self.attr_or_expr(node, "next", "expr")?;
         self.transition(node, &target, Method::Get, Vec::new(), false)
     }
 
     fn submit(&mut self, node: &Node) -> Result<Flow, Thrown> {
-        let target = match (node.attr("next"), node.attr("expr")) {
-            (Some(next), _) => next.to_owned(),
-            (None, Some(expr)) => self.js.eval_string(expr)?,
-            _ => String::new(),
-        };
-        let method = match node.attr("method").map(str::to_ascii_lowercase).as_deref() {
-            Some("post") => Method::Post,
-            _ => Method::Get,
-        };
+        let target = self.attr_or_expr(node, "next", "expr")?;
+        let method = method_of(node);
         let params = match node.attr("namelist") {
             Some(names) => self.namelist_values(names)?,
             None => Vec::new(),
         };
         self.transition(node, &target, method, params, true)
+    }
+
+    /// An attribute given literally (`attr`) or as an expression (`expr_attr`, evaluated to
+    /// a string); empty when neither is present.
+    pub(crate) fn attr_or_expr(
+        &mut self,
+        node: &Node,
+        attr: &str,
+        expr_attr: &str,
+    ) -> Result<String, Thrown> {
+        match (node.attr(attr), node.attr(expr_attr)) {
+            (Some(value), _) => Ok(value.to_owned()),
+            (None, Some(expr)) => self.js.eval_string(expr).map_err(Thrown::from),
+            (None, None) => Ok(String::new()),
+        }
     }
 
     /// The string values of the variables in a namelist.
@@ -527,11 +531,7 @@ impl Interpreter {
                 self.emit(Output::Recording { action, reason });
             }
             "consent" => {
-                let decision = match (node.attr("decision"), node.attr("expr")) {
-                    (Some(d), _) => d.to_owned(),
-                    (None, Some(expr)) => self.js.eval_string(expr)?,
-                    _ => String::new(),
-                };
+                let decision = self.attr_or_expr(node, "decision", "expr")?;
                 let consent = match decision.as_str() {
                     "accepted" | "accept" | "true" => Consent::Accepted,
                     "opted-out" | "optout" | "opt-out" | "false" => Consent::OptedOut,
@@ -551,11 +551,7 @@ impl Interpreter {
                 self.emit(Output::Path(PathEvent::Consent(consent)));
             }
             "language" => {
-                let lang = match (node.attr("value"), node.attr("expr")) {
-                    (Some(v), _) => v.to_owned(),
-                    (None, Some(expr)) => self.js.eval_string(expr)?,
-                    _ => String::new(),
-                };
+                let lang = self.attr_or_expr(node, "value", "expr")?;
                 if lang.is_empty()
                     || lang.len() > 35
                     || !lang.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
@@ -573,6 +569,14 @@ impl Interpreter {
             _ => {}
         }
         Ok(())
+    }
+}
+
+/// The HTTP method a `submit`, `subdialog` or `data` asks for (GET unless `post`).
+pub(crate) fn method_of(node: &Node) -> Method {
+    match node.attr("method").map(str::to_ascii_lowercase).as_deref() {
+        Some("post") => Method::Post,
+        _ => Method::Get,
     }
 }
 

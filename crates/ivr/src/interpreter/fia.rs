@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::exec::method_of;
 use super::{After, Caller, Dialog, FrameMode, Interpreter, Item, Purpose, Thrown, Wait, uri};
 use crate::document::{Document, Node};
 use crate::output::{
@@ -450,11 +451,7 @@ impl Interpreter {
 
     fn call_subdialog(&mut self, item: &Item) -> Result<(), Thrown> {
         let node = item.node.clone();
-        let src = match (node.attr("src"), node.attr("srcexpr")) {
-            (Some(src), _) => src.to_owned(),
-            (None, Some(expr)) => self.js.eval_string(expr)?,
-            _ => String::new(),
-        };
+        let src = self.attr_or_expr(&node, "src", "srcexpr")?;
         let target = self.resolve(&src)?;
         // Parameters are evaluated in the caller's scope and survive the context switch.
         let mut params = String::from("__h.v = __h.v || {}; __h.v.params = {};");
@@ -495,10 +492,7 @@ impl Interpreter {
                 None => self.init_leaf(doc, fragment),
             },
             _ => {
-                let method = match node.attr("method").map(str::to_ascii_lowercase).as_deref() {
-                    Some("post") => Method::Post,
-                    _ => Method::Get,
-                };
+                let method = method_of(&node);
                 let timeout = self.fetch_timeout(&node);
                 self.fetch(
                     base,
@@ -555,11 +549,7 @@ impl Interpreter {
 
     fn transfer(&mut self, item: &Item) -> Result<(), Thrown> {
         let node = &item.node;
-        let dest = match (node.attr("dest"), node.attr("destexpr")) {
-            (Some(dest), _) => dest.to_owned(),
-            (None, Some(expr)) => self.js.eval_string(expr)?,
-            _ => String::new(),
-        };
+        let dest = self.attr_or_expr(node, "dest", "destexpr")?;
         let bridge = matches!(node.attr("bridge"), Some("true"))
             || node
                 .attr("type")

@@ -216,11 +216,7 @@ impl Interpreter {
                 items.push(PromptItem::Break(duration));
             }
             "mark" => {
-                let name = match (node.attr("name"), node.attr("nameexpr")) {
-                    (Some(n), _) => n.to_owned(),
-                    (None, Some(expr)) => self.js.eval_string(expr)?,
-                    _ => String::new(),
-                };
+                let name = self.attr_or_expr(node, "name", "nameexpr")?;
                 items.push(PromptItem::Mark(name));
             }
             "enumerate" => self.enumerate(node, items)?,
