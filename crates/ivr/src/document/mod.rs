@@ -179,7 +179,8 @@ impl Document {
             }
         })?;
         let root = xml.root_element();
-        let converted = convert(&xml, root, text);
+        let lines = LineIndex::new(text);
+        let converted = convert(&lines, root, text);
         let document = Document {
             uri: uri.to_owned(),
             root: Arc::new(converted),
@@ -238,9 +239,34 @@ fn namespace_of(uri: Option<&str>) -> Namespace {
     }
 }
 
-fn convert(xml: &roxmltree::Document<'_>, node: roxmltree::Node<'_, '_>, text: &str) -> Node {
+/// Byte offsets of line starts, so that every element's position costs a binary search
+/// instead of a scan from the start of the document (quadratic in its size).
+struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    fn new(text: &str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        Self { starts }
+    }
+
+    /// Line and column (both from 1, the column in characters) of a byte offset.
+    fn pos(&self, text: &str, offset: usize) -> Pos {
+        let line = self.starts.partition_point(|&start| start <= offset).max(1);
+        let start = self.starts[line - 1];
+        let column = text.get(start..offset).map_or(0, |s| s.chars().count()) + 1;
+        Pos {
+            line: u32::try_from(line).unwrap_or(u32::MAX),
+            column: u32::try_from(column).unwrap_or(u32::MAX),
+        }
+    }
+}
+
+fn convert(lines: &LineIndex, node: roxmltree::Node<'_, '_>, text: &str) -> Node {
     let tag = node.tag_name();
-    let pos = xml.text_pos_at(node.range().start);
+    let pos = lines.pos(text, node.range().start);
     let is_grammar = tag.name() == "grammar";
     let ns = match namespace_of(tag.namespace()) {
         // VoiceXML's <grammar> is SRGS's (VoiceXML 2.0 section 3.1.1): documents commonly
@@ -253,7 +279,7 @@ fn convert(xml: &roxmltree::Document<'_>, node: roxmltree::Node<'_, '_>, text: &
         .children()
         .filter_map(|child| {
             if child.is_element() {
-                Some(Child::Element(Arc::new(convert(xml, child, text))))
+                Some(Child::Element(Arc::new(convert(lines, child, text))))
             } else if child.is_text() {
                 Some(Child::Text(child.text().unwrap_or_default().into()))
             } else {
@@ -276,10 +302,7 @@ fn convert(xml: &roxmltree::Document<'_>, node: roxmltree::Node<'_, '_>, text: &
             })
             .collect(),
         children,
-        pos: Pos {
-            line: pos.row,
-            column: pos.col,
-        },
+        pos,
         source: is_grammar.then(|| text.get(node.range()).unwrap_or_default().into()),
     }
 }

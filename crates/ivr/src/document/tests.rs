@@ -79,7 +79,25 @@ fn problems_lists_every_problem_in_order() {
 
 fn convert_for_test(text: &str) -> Node {
     let xml = roxmltree::Document::parse(text).expect("well-formed");
-    convert(&xml, xml.root_element(), text)
+    convert(&LineIndex::new(text), xml.root_element(), text)
+}
+
+#[test]
+fn positions_match_roxmltree_including_multibyte_text() {
+    let text =
+        "<vxml version=\"2.1\">\n  <form id=\"ä\">\n\t<block>é<log>x</log></block></form>\n</vxml>";
+    let xml = roxmltree::Document::parse(text).expect("well-formed");
+    let lines = LineIndex::new(text);
+    for node in xml.descendants().filter(|n| n.is_element()) {
+        let want = xml.text_pos_at(node.range().start);
+        let got = lines.pos(text, node.range().start);
+        assert_eq!(
+            (got.line, got.column),
+            (want.row, want.col),
+            "{:?}",
+            node.tag_name()
+        );
+    }
 }
 
 #[test]

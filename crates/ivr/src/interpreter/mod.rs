@@ -276,6 +276,8 @@ pub struct Interpreter {
     pub(crate) secure_values: Vec<String>,
     pub(crate) language: Option<String>,
     pub(crate) hung_up: bool,
+    /// A hang-up that came during a fetch, delivered once the fetched document is ready.
+    pub(crate) hangup_deferred: bool,
     pub(crate) catch_reprompt: bool,
     pub(crate) in_catch: bool,
     pub(crate) last_mark: Option<String>,
@@ -314,6 +316,7 @@ impl Interpreter {
             secure_values: Vec::new(),
             language,
             hung_up: false,
+            hangup_deferred: false,
             catch_reprompt: false,
             in_catch: false,
             last_mark: None,
@@ -446,6 +449,10 @@ impl Interpreter {
     /// A `<transfer>` ended.
     pub fn handle_transfer(&mut self, now: Instant, outcome: TransferOutcome, duration: Duration) {
         self.begin_turn(now);
+        // A result nobody waits for (late, or after the session ended) changes nothing.
+        if !matches!(self.wait, Wait::Transfer { .. }) {
+            return;
+        }
         if let Wait::Transfer { item, dest } = std::mem::replace(&mut self.wait, Wait::Running) {
             self.transferred(item, dest, outcome, duration);
             self.run();
@@ -455,6 +462,9 @@ impl Interpreter {
     /// A `<record>` ended.
     pub fn handle_record(&mut self, now: Instant, outcome: RecordOutcome) {
         self.begin_turn(now);
+        if !matches!(self.wait, Wait::Record { .. }) {
+            return;
+        }
         if let Wait::Record { item } = std::mem::replace(&mut self.wait, Wait::Running) {
             self.recorded(item, outcome);
             self.run();
@@ -472,9 +482,10 @@ impl Interpreter {
         match std::mem::replace(&mut self.wait, Wait::Running) {
             Wait::Finished => self.wait = Wait::Finished,
             Wait::Fetch { id, purpose } => {
-                // The fetch still completes; the event is delivered then.
+                // The fetch still completes; the event is delivered once what it brings is
+                // initialised (its variables exist for the catch handlers).
                 self.wait = Wait::Fetch { id, purpose };
-                self.pending = Some(Thrown::new("connection.disconnect.hangup", None));
+                self.hangup_deferred = true;
             }
             _ => {
                 self.pending = Some(Thrown::new("connection.disconnect.hangup", None));
@@ -564,6 +575,11 @@ impl Interpreter {
                 if let Err(thrown) = self.step() {
                     self.pending = Some(thrown);
                 }
+                continue;
+            }
+            if self.hangup_deferred && matches!(self.ctx.after, None | Some(After::Select)) {
+                self.hangup_deferred = false;
+                self.pending = Some(Thrown::new("connection.disconnect.hangup", None));
                 continue;
             }
             match self.ctx.after.take() {
