@@ -168,7 +168,7 @@ impl Default for RawIvr {
         Self {
             dialplans: None,
             max_steps: 10_000,
-            script_memory: 16,
+            script_memory: 64,
             fetch_timeout: 10,
         }
     }

@@ -90,7 +90,7 @@ fn defaults_are_the_documented_ones() {
     assert_eq!(c.media.prompts, None);
     assert_eq!(c.ivr.dialplans, None);
     assert_eq!(c.ivr.max_steps, 10_000);
-    assert_eq!(c.ivr.script_memory, 16 << 20);
+    assert_eq!(c.ivr.script_memory, 64 << 20);
     assert_eq!(c.ivr.fetch_timeout, Duration::from_secs(10));
     assert_eq!(c.storage.database.as_str(), "sqlite://./data/herald.db");
     assert_eq!(c.storage.database.backend(), DatabaseBackend::Sqlite);
