@@ -483,6 +483,12 @@ impl ScriptEngine {
         })
     }
 
+    /// Whether two sessions share a runtime: used by tests.
+    #[cfg(test)]
+    fn shares_runtime_with(&self, other: &ScriptEngine) -> bool {
+        Rc::ptr_eq(&self.shared.sessions, &other.shared.sessions)
+    }
+
     /// Whether the object `Object` is reachable: used by tests.
     #[cfg(test)]
     fn global_has(&self, name: &str) -> bool {

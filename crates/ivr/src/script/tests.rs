@@ -103,3 +103,58 @@ fn a_session_costs_little_memory() {
     eprintln!("one session's script heap: {used} bytes");
     assert!(used > 0);
 }
+
+#[test]
+fn a_runaway_session_does_not_harm_its_runtime_neighbours() {
+    let limits = ScriptLimits {
+        memory: 6 << 20,
+        budget: 100_000,
+    };
+    let good = ScriptEngine::new(limits).unwrap();
+    good.declare(Level::Document, "x", Some("'kept'")).unwrap();
+    {
+        let bad = ScriptEngine::new(limits).unwrap();
+        assert!(bad.shares_runtime_with(&good));
+        // A global keeps everything it allocated alive until the session ends.
+        let result =
+            bad.run("var a = []; while (true) a.push('xxxxxxxxxxxxxxxxxxxxxxxx' + a.length);");
+        assert!(
+            matches!(
+                result,
+                Err(ScriptError::Memory) | Err(ScriptError::Thrown(_))
+            ),
+            "{result:?}"
+        );
+    }
+    // The runaway session ended and freed its heap: its neighbour and new sessions go on.
+    assert_eq!(
+        good.eval_string("x + ' ' + [1, 2, 3].map(String).join('')")
+            .unwrap(),
+        "kept 123"
+    );
+    let fresh = ScriptEngine::new(limits).unwrap();
+    assert_eq!(
+        fresh
+            .eval_string("new Array(1000).join('y').length")
+            .unwrap(),
+        "999"
+    );
+}
+
+#[test]
+fn sessions_spread_over_runtimes_of_at_most_sixteen() {
+    let limits = ScriptLimits {
+        memory: 5 << 20,
+        budget: 1_000,
+    };
+    let sessions: Vec<ScriptEngine> = (0..SESSIONS_PER_RUNTIME + 1)
+        .map(|_| ScriptEngine::new(limits).unwrap())
+        .collect();
+    let first = &sessions[0];
+    let sharing = sessions
+        .iter()
+        .filter(|s| s.shares_runtime_with(first))
+        .count();
+    assert_eq!(sharing, SESSIONS_PER_RUNTIME);
+    assert!(!sessions[SESSIONS_PER_RUNTIME].shares_runtime_with(first));
+}
