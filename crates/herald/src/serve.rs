@@ -168,8 +168,9 @@ fn prompts_to_warm(dialplan: &herald_dialplan::Dialplan) -> Vec<(String, Option<
         };
         let mut names = Vec::new();
         collect_prompt_names(&document.root, &mut names);
+        // Each in the route's languages: a language-neutral prompt (the language menu) is
+        // found through the fallback and shares its cache entry.
         for name in names {
-            wanted.insert((name.to_owned(), None));
             for lang in &answer.languages {
                 wanted.insert((name.to_owned(), Some(lang.as_str().to_owned())));
             }
