@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::{After, Frame, FrameMode, Interpreter, Purpose, Thrown, uri};
 use crate::document::{Child, Namespace, Node};
 use crate::output::{Consent, FetchKind, Method, Outcome, Output, PathEvent, RecordingAction};
-use crate::script::{Level, js_string};
+use crate::script::{Level, Simple, js_string};
 
 /// What an element did to the flow of control.
 pub(crate) enum Flow {
@@ -133,11 +133,13 @@ impl Interpreter {
                 }
                 match node.attr("expr") {
                     Some(expr) => self.js.declare(Level::Dialog, &name, Some(expr))?,
-                    None => self.js.declare(Level::Dialog, &name, None)?,
+                    None => self
+                        .js
+                        .set_simple(Level::Dialog, &name, Simple::Undefined)?,
                 }
                 if &*node.name != "block" {
                     self.js
-                        .declare_literal(Level::Dialog, &format!("{name}$"), "{}")?;
+                        .set_simple(Level::Dialog, &format!("{name}$"), Simple::EmptyObject)?;
                 }
                 Ok(())
             }

@@ -13,7 +13,7 @@ use crate::output::{
     FetchKind, Method, Outcome, Output, PathEvent, RecordOutcome, RecordRequest, TransferOutcome,
     TransferRequest,
 };
-use crate::script::{Level, js_string};
+use crate::script::{Level, Simple, js_string};
 
 /// The form item kinds.
 const ITEMS: [&str; 7] = [
@@ -116,7 +116,7 @@ impl Interpreter {
     pub(crate) fn init_leaf(&mut self, doc: Arc<Document>, fragment: Option<String>) {
         if let Err(e) = self
             .js
-            .run("delete __h.a.document;")
+            .remove(Level::Application, "document")
             .and_then(|_| self.js.reset(Level::Document))
         {
             self.pending = Some(e.into());
@@ -176,10 +176,7 @@ impl Interpreter {
             return;
         }
         self.start_exec(&node, Level::Dialog, FrameMode::Init, After::Select);
-        // Parameters of a subdialog are consumed by this initialisation.
-        if let Err(e) = self.js.run("if (__h.v) __h.v.paramsPending = true;") {
-            self.pending = Some(e.into());
-        }
+        // Parameters of a subdialog are consumed by this initialisation (see `select`).
     }
 
     /// The select phase: the next form item to visit, or the end of the dialog.
@@ -188,7 +185,7 @@ impl Interpreter {
             self.finish(self.end_of_document());
             return;
         };
-        if let Err(e) = self.js.run("if (__h.v) { delete __h.v.params; }") {
+        if let Err(e) = self.js.forget_params() {
             self.pending = Some(e.into());
             return;
         }
@@ -252,9 +249,7 @@ impl Interpreter {
         if item.node.is("menu") {
             return Ok(true);
         }
-        let undefined = self
-            .js
-            .eval_bool(&format!("__h.g[{}] === undefined", js_string(&item.name)))?;
+        let undefined = self.js.is_undefined(Level::Dialog, &item.name)?;
         if !undefined {
             return Ok(false);
         }
@@ -284,7 +279,7 @@ impl Interpreter {
         match &*node.name {
             "block" => {
                 self.js
-                    .set_literal(&format!("__h.g[{}]", js_string(&item.name)), "true")?;
+                    .set_simple(Level::Dialog, &item.name, Simple::Bool(true))?;
                 self.start_exec(&node, Level::Anonymous, FrameMode::Exec, After::Select);
                 Ok(())
             }
@@ -407,10 +402,7 @@ impl Interpreter {
 
     fn all_filled(&mut self, names: &[String]) -> Result<bool, Thrown> {
         for name in names {
-            if self
-                .js
-                .eval_bool(&format!("__h.g[{}] === undefined", js_string(name)))?
-            {
+            if self.js.is_undefined(Level::Dialog, name)? {
                 return Ok(false);
             }
         }

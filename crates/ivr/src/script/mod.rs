@@ -14,7 +14,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use rquickjs::context::intrinsic;
-use rquickjs::{Context, Ctx, Runtime, Value};
+use rquickjs::{Context, Ctx, Object, Runtime, Value};
 
 /// The VoiceXML scopes, outermost first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -438,11 +438,66 @@ impl ScriptEngine {
     /// Replaces the scope object of `level` with a fresh one (entering a dialog, document or
     /// application); deeper scopes are left to their own resets.
     pub fn reset(&self, level: Level) -> Result<(), ScriptError> {
-        self.run(&format!(
-            "__h.{} = __h.scope({});",
-            level.key(),
-            js_string(level.self_name())
-        ))
+        self.with_scopes(|ctx, h| {
+            let scope = Object::new(ctx.clone())?;
+            scope.set_prototype(None)?;
+            let name = level.self_name();
+            if !name.is_empty() {
+                scope.set(name, scope.clone())?;
+            }
+            h.set(level.key(), scope)
+        })
+    }
+
+    /// Runs bookkeeping on the scope objects through the engine's API, without compiling any
+    /// ECMAScript (most of what the interpreter does between a document's own expressions).
+    fn with_scopes<T>(
+        &self,
+        f: impl for<'js> FnOnce(&Ctx<'js>, Object<'js>) -> rquickjs::Result<T>,
+    ) -> Result<T, ScriptError> {
+        self.context
+            .with(|ctx| {
+                let h: Object = ctx.globals().get("__h")?;
+                f(&ctx, h)
+            })
+            .map_err(|e| ScriptError::Thrown(format!("internal: {e}")))
+    }
+
+    /// Whether `name` in scope `level` is undefined (a form item's guard).
+    pub fn is_undefined(&self, level: Level, name: &str) -> Result<bool, ScriptError> {
+        self.with_scopes(|_, h| {
+            let scope: Object = h.get(level.key())?;
+            let value: Value = scope.get(name)?;
+            Ok(value.is_undefined())
+        })
+    }
+
+    /// Sets `name` in scope `level` to a simple value (declaring it).
+    pub fn set_simple(&self, level: Level, name: &str, value: Simple) -> Result<(), ScriptError> {
+        self.with_scopes(|ctx, h| {
+            let scope: Object = h.get(level.key())?;
+            match value {
+                Simple::Undefined => scope.set(name, rquickjs::Undefined),
+                Simple::Bool(b) => scope.set(name, b),
+                Simple::EmptyObject => scope.set(name, Object::new(ctx.clone())?),
+            }
+        })
+    }
+
+    /// Removes `name` from scope `level`, if there.
+    pub fn remove(&self, level: Level, name: &str) -> Result<(), ScriptError> {
+        self.with_scopes(|_, h| {
+            let scope: Object = h.get(level.key())?;
+            scope.remove(name)
+        })
+    }
+
+    /// Drops the subdialog parameters of the hidden slot once they have been consumed.
+    pub fn forget_params(&self) -> Result<(), ScriptError> {
+        self.with_scopes(|_, h| match h.get::<_, Option<Object>>("v")? {
+            Some(slot) => slot.remove("params"),
+            None => Ok(()),
+        })
     }
 
     /// Saves the application, document, dialog and anonymous scopes (entering a subdialog's
@@ -493,10 +548,18 @@ impl ScriptEngine {
     #[cfg(test)]
     fn global_has(&self, name: &str) -> bool {
         self.context.with(|ctx| {
-            let globals: rquickjs::Object = ctx.globals();
+            let globals: Object = ctx.globals();
             globals.contains_key(name).unwrap_or(false)
         })
     }
+}
+
+/// Values the interpreter sets without compiling ECMAScript.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Simple {
+    Undefined,
+    Bool(bool),
+    EmptyObject,
 }
 
 /// An ECMAScript string literal for `text`.
