@@ -92,7 +92,13 @@ async fn session(args: RunArgs) -> anyhow::Result<ExitCode> {
     let prompts = PromptLibrary::new(prompts_dir_or(args.prompts.as_deref()));
     let config = SessionConfig {
         max_steps: args.max_steps,
-        language: args.lang.clone(),
+        // As a dialplan sets it: --lang, or a --session herald.language=... given instead.
+        language: args.lang.clone().or_else(|| {
+            session_vars
+                .iter()
+                .find(|(path, _)| path == "herald.language")
+                .map(|(_, value)| value.clone())
+        }),
         session: session_vars,
         ..SessionConfig::default()
     };
