@@ -1,5 +1,12 @@
 //! `herald calls list / show`: call records from the store.
 
+/// `println!` that ends the program quietly when the reader has gone (`calls list | head`).
+macro_rules! say {
+    ($($arg:tt)*) => {
+        print_quietly(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -74,15 +81,20 @@ pub fn redact_url(url: &str) -> String {
 async fn list(store: Store, limit: u32, json: bool) -> anyhow::Result<()> {
     let calls = store.recent_calls(limit).await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&calls)?);
+        say!("{}", serde_json::to_string_pretty(&calls)?);
         return Ok(());
     }
-    println!(
+    say!(
         "{:<34} {:<9} {:<20} {:<20} {:<18} {:<6}",
-        "ID", "STATE", "CALLER", "CALLEE", "CAUSE", "STATUS"
+        "ID",
+        "STATE",
+        "CALLER",
+        "CALLEE",
+        "CAUSE",
+        "STATUS"
     );
     for c in &calls {
-        println!("{}", row(c));
+        say!("{}", row(c));
     }
     Ok(())
 }
@@ -112,25 +124,25 @@ async fn show(store: Store, id: &str, json: bool) -> anyhow::Result<()> {
         anyhow::bail!("no call with id {id:?}");
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&call)?);
+        say!("{}", serde_json::to_string_pretty(&call)?);
         return Ok(());
     }
     let c = &call.call;
-    println!("call        {}", c.id);
-    println!("sip call-id {}", c.sip_call_id);
-    println!("from        {}", c.from_uri);
-    println!("to          {}", c.to_uri);
-    println!("source      {} ({})", c.source, c.transport);
-    println!("route       {}", c.route);
-    println!("state       {}", c.state.as_str());
-    println!(
+    say!("call        {}", c.id);
+    say!("sip call-id {}", c.sip_call_id);
+    say!("from        {}", c.from_uri);
+    say!("to          {}", c.to_uri);
+    say!("source      {} ({})", c.source, c.transport);
+    say!("route       {}", c.route);
+    say!("state       {}", c.state.as_str());
+    say!(
         "hang-up     {} {}",
         c.hangup_cause.as_deref().unwrap_or("-"),
         c.final_status.map_or(String::new(), |s| s.to_string())
     );
-    println!("events:");
+    say!("events:");
     for e in &call.events {
-        println!("  {:>13} {:<16} {}", e.at, e.kind, e.detail);
+        say!("  {:>13} {:<16} {}", e.at, e.kind, e.detail);
     }
     Ok(())
 }
@@ -147,5 +159,21 @@ mod tests {
             super::redact_url("sqlite://data/herald.db"),
             "sqlite://data/herald.db"
         );
+    }
+}
+
+/// Writes to stdout; a closed pipe ends the program with success, as Unix tools do.
+pub fn print_quietly(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(error) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush())
+    {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error writing to stdout: {error}");
+        std::process::exit(1);
     }
 }

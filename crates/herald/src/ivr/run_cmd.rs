@@ -292,6 +292,7 @@ impl Transcript {
                 ("error", Value::Null, Some(format!("{event}: {message}")))
             }
         };
+        let mut out = String::new();
         if as_json {
             let report = json!({
                 "outcome": kind,
@@ -299,16 +300,18 @@ impl Transcript {
                 "error": error,
                 "transcript": self.entries,
             });
-            println!("{report}");
-            return;
+            out = format!("{report}\n");
+        } else {
+            for entry in &self.entries {
+                out.push_str(&render(entry));
+                out.push('\n');
+            }
+            match error {
+                Some(error) => out.push_str(&format!("= {kind}: {error}\n")),
+                None => out.push_str(&format!("= {kind} {value}\n")),
+            }
         }
-        for entry in &self.entries {
-            println!("{}", render(entry));
-        }
-        match error {
-            Some(error) => println!("= {kind}: {error}"),
-            None => println!("= {kind} {value}"),
-        }
+        crate::calls_cmd::print_quietly(&out);
     }
 }
 
