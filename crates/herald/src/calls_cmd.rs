@@ -147,21 +147,6 @@ async fn show(store: Store, id: &str, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn database_passwords_are_redacted() {
-        assert_eq!(
-            super::redact_url("postgres://herald:s3cret@db:5432/h"),
-            "postgres://herald:***@db:5432/h"
-        );
-        assert_eq!(
-            super::redact_url("sqlite://data/herald.db"),
-            "sqlite://data/herald.db"
-        );
-    }
-}
-
 /// Writes to stdout; a closed pipe ends the program with success, as Unix tools do.
 pub fn print_quietly(text: &str) {
     use std::io::Write;
@@ -175,5 +160,20 @@ pub fn print_quietly(text: &str) {
         }
         eprintln!("error writing to stdout: {error}");
         std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn database_passwords_are_redacted() {
+        assert_eq!(
+            super::redact_url("postgres://herald:s3cret@db:5432/h"),
+            "postgres://herald:***@db:5432/h"
+        );
+        assert_eq!(
+            super::redact_url("sqlite://data/herald.db"),
+            "sqlite://data/herald.db"
+        );
     }
 }
