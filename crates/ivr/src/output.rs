@@ -70,8 +70,14 @@ pub enum FetchError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PromptItem {
     /// An audio file: `src` as resolved (an absolute URI, or `prompt:NAME` for the prompt
-    /// library), and the fallback text to speak if it cannot be played.
-    Audio { src: String, fallback: String },
+    /// library), and the fallback text to speak if it cannot be played. `computed`: `src`
+    /// came from an expression (it may carry what the caller keyed in, such as digits read
+    /// back one file each), so platforms keep it out of logs and records.
+    Audio {
+        src: String,
+        fallback: String,
+        computed: bool,
+    },
     /// Text to be spoken (text-to-speech); a platform without one skips it.
     Text(String),
     /// Silence.

@@ -642,11 +642,13 @@ fn audio_with_src_and_fallback() {
         [
             herald_ivr::PromptItem::Audio {
                 src: "prompt:welcome".into(),
-                fallback: "Welcome".into()
+                fallback: "Welcome".into(),
+                computed: false,
             },
             herald_ivr::PromptItem::Audio {
                 src: "http://ivr.test/clips/a.wav".into(),
-                fallback: String::new()
+                fallback: String::new(),
+                computed: false,
             },
         ]
     );

@@ -36,8 +36,11 @@ struct Queued {
 /// What the platform knows of the call's recording.
 #[derive(Debug, Default)]
 pub struct RecordingState {
+    /// The caller's decision; an objection is final for the call.
     pub consent: Option<Consent>,
     pub active: bool,
+    /// Recording ran at some point of the call.
+    pub ever: bool,
     /// Reasons it is paused for (secure input, the document, ...); recording resumes only
     /// when none is left.
     pub paused: Vec<String>,
@@ -58,6 +61,10 @@ pub struct IvrCall {
     pub recording: RecordingState,
     /// The codec and packet time prompts are encoded for (`None`: no media stream).
     pub media: Option<(CodecKind, Duration)>,
+    /// A document fetched over the network ran: local audio files are off limits.
+    network: bool,
+    /// Disclosure evidence whose prompt was dropped before it finished (barge-in, hang-up).
+    dropped_evidence: Vec<(String, Option<String>)>,
 }
 
 impl IvrCall {
@@ -72,6 +79,8 @@ impl IvrCall {
             policy,
             recording: RecordingState::default(),
             media: None,
+            network: false,
+            dropped_evidence: Vec::new(),
         }
     }
 
@@ -92,6 +101,20 @@ impl IvrCall {
         &mut self.interpreter
     }
 
+    /// The call's stream is gone: nothing plays or will play.
+    pub fn media_lost(&mut self) {
+        self.media = None;
+        self.drop_queued_evidence();
+        let in_flight: Vec<Queued> = self.in_flight.drain(..).map(|(q, _)| q).collect();
+        self.dropped_evidence
+            .extend(in_flight.into_iter().filter_map(|q| q.evidence));
+    }
+
+    fn drop_queued_evidence(&mut self) {
+        let evidence = self.queue.drain(..).filter_map(|q| q.evidence);
+        self.dropped_evidence.extend(evidence);
+    }
+
     /// Whether a piece the session still wants is playing.
     fn busy(&self) -> bool {
         self.in_flight.iter().any(|(_, flushed)| !flushed)
@@ -99,7 +122,7 @@ impl IvrCall {
 
     /// Drops what is queued and marks what plays as flushed; whether something was playing.
     fn flush(&mut self) -> bool {
-        self.queue.clear();
+        self.drop_queued_evidence();
         let busy = self.busy();
         for (_, flushed) in &mut self.in_flight {
             *flushed = true;
@@ -125,7 +148,27 @@ impl CallApp {
             };
             self.ivr_output(ep, now, call, &id, stream, output);
         }
+        self.record_dropped_evidence(ep, now, call);
         self.rearm_ivr(call);
+    }
+
+    /// Disclosure prompts that were queued but never finished are evidence too: not heard.
+    pub(super) fn record_dropped_evidence(&mut self, ep: &Ep, now: Instant, call: CallRef) {
+        let Some(live) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some(ivr) = live.ivr.as_mut() else {
+            return;
+        };
+        for (prompt, language) in std::mem::take(&mut ivr.dropped_evidence) {
+            let detail = serde_json::json!({
+                "prompt": prompt,
+                "language": language,
+                "completed": false,
+            });
+            self.writer
+                .event(&live.id, ep.unix_ms(now), "disclosure-played", detail);
+        }
     }
 
     fn rearm_ivr(&mut self, call: CallRef) {
@@ -170,10 +213,14 @@ impl CallApp {
                 self.recording(ep, now, call, id, action, reason)
             }
             Output::Path(event) => {
-                if let PathEvent::Consent(consent) = &event
+                if let PathEvent::Consent(consent) = &event {
+                    self.consent(ep, now, call, id, *consent);
+                }
+                if let PathEvent::Document { uri } = &event
+                    && !uri.starts_with("file:")
                     && let Some(ivr) = self.ivr_mut(call)
                 {
-                    ivr.recording.consent = Some(*consent);
+                    ivr.network = true;
                 }
                 let mut detail = crate::ivr::path::path_json(&event);
                 let kind = detail["kind"].as_str().unwrap_or("ivr").to_owned();
@@ -218,7 +265,7 @@ impl CallApp {
                     ivr.finished = true;
                     ivr.hangup_when_quiet = true;
                     let decision = serde_json::json!({
-                        "recorded": ivr.recording.active,
+                        "recorded": ivr.recording.ever,
                         "consent": ivr.recording.consent.map(consent_name),
                         "policy": policy_name(ivr.policy),
                     });
@@ -237,13 +284,15 @@ impl CallApp {
     fn spawn_fetch(&mut self, call: CallRef, request: FetchRequest) {
         let fetcher = self.fetcher.clone();
         let notify = self.notify.clone();
+        let id = request.id;
+        let task = tokio::spawn(async move { fetcher.fetch(&request).await });
+        // The answer always comes, even if the fetch task panics: a session never waits
+        // forever for a fetch.
         tokio::spawn(async move {
-            let result = fetcher.fetch(&request).await;
-            let _ = notify.send(AppNotice::Fetched {
-                call,
-                id: request.id,
-                result,
-            });
+            let result = task
+                .await
+                .unwrap_or_else(|_| Err(herald_ivr::FetchError::Failed("internal error".into())));
+            let _ = notify.send(AppNotice::Fetched { call, id, result });
         });
     }
 
@@ -271,6 +320,7 @@ impl CallApp {
         id: &str,
         prompt: &Prompt,
     ) {
+        let network = self.ivr_mut(call).is_some_and(|i| i.network);
         let Some((codec, ptime)) = self.ivr_mut(call).and_then(|i| i.media) else {
             // No media stream: nothing can play, so the prompt is over at once.
             if let Some(ivr) = self.ivr_mut(call) {
@@ -283,13 +333,29 @@ impl CallApp {
         let mut pieces = Vec::new();
         for item in &prompt.items {
             match item {
-                PromptItem::Audio { src, fallback } => {
-                    match self.prompt_audio(src, language, codec, ptime) {
-                        Ok(encoded) => pieces.push((encoded, src.clone())),
+                PromptItem::Audio {
+                    src,
+                    fallback,
+                    computed,
+                } => {
+                    // A computed source may spell out what the caller keyed in: it is named
+                    // neither in the log nor in the call record.
+                    let shown = if *computed {
+                        "(computed)".to_owned()
+                    } else {
+                        src.clone()
+                    };
+                    match self.prompt_audio(src, language, codec, ptime, network) {
+                        Ok(encoded) => pieces.push((encoded, shown)),
                         Err(error) => {
-                            tracing::warn!(%error, "an IVR prompt cannot be played");
+                            let error = if *computed {
+                                "a computed audio source cannot be played".to_owned()
+                            } else {
+                                error
+                            };
+                            tracing::warn!(call = id, %error, "an IVR prompt cannot be played");
                             let detail = serde_json::json!({
-                                "src": src,
+                                "src": shown,
                                 "language": language,
                                 "error": error,
                                 "fallback_text": !fallback.is_empty(),
@@ -342,12 +408,18 @@ impl CallApp {
         language: Option<&str>,
         codec: CodecKind,
         ptime: Duration,
+        network: bool,
     ) -> Result<Arc<EncodedPrompt>, String> {
         if let Some(name) = src.strip_prefix("prompt:") {
             return self
                 .prompts
                 .encoded_localized(name, language, codec, ptime)
                 .map_err(|e| e.to_string());
+        }
+        if src.starts_with("file:") && network {
+            return Err(format!(
+                "{src}: a call that ran a document from the network may not play local files"
+            ));
         }
         if src.starts_with("file:") {
             let path = url::Url::parse(src)
@@ -484,7 +556,10 @@ impl CallApp {
         let state = &mut ivr.recording;
         let applied = match (refusal, action) {
             (Some(_), _) => false,
-            (None, RecordingAction::Start) => !std::mem::replace(&mut state.active, true),
+            (None, RecordingAction::Start) => {
+                state.ever = true;
+                !std::mem::replace(&mut state.active, true)
+            }
             (None, RecordingAction::Stop) => std::mem::replace(&mut state.active, false),
             (None, RecordingAction::Pause) => {
                 state.paused.push(reason.clone());
@@ -505,6 +580,31 @@ impl CallApp {
             "refused": refusal,
         });
         self.writer.event(id, at, "recording", detail);
+    }
+}
+
+impl CallApp {
+    /// The caller's decision: an objection is final and stops a recording already running;
+    /// a later "accepted" from the document does not undo it.
+    fn consent(&mut self, ep: &mut Ep, now: Instant, call: CallRef, id: &str, consent: Consent) {
+        let at = ep.unix_ms(now);
+        let Some(ivr) = self.ivr_mut(call) else {
+            return;
+        };
+        let state = &mut ivr.recording;
+        if state.consent == Some(Consent::OptedOut) {
+            return;
+        }
+        state.consent = Some(consent);
+        if consent == Consent::OptedOut && std::mem::replace(&mut state.active, false) {
+            let detail = serde_json::json!({
+                "action": "stop",
+                "reason": "the caller objected",
+                "applied": true,
+                "refused": null,
+            });
+            self.writer.event(id, at, "recording", detail);
+        }
     }
 }
 

@@ -454,8 +454,9 @@ impl CallApp {
         }
         if let Some(ivr) = live.ivr.as_mut() {
             // The media is going: nothing more plays.
-            ivr.media = None;
+            ivr.media_lost();
         }
+        self.record_dropped_evidence(ep, now, call);
         self.writer.call(CallWrite::Ended {
             id,
             at: ep.unix_ms(now),
@@ -578,9 +579,23 @@ impl CallApp {
                 }
                 id
             }
-            // Closed by its worker while the call goes on (socket failure, internal error).
-            None => match self.streams.remove(&key).and_then(|c| self.calls.get(&c)) {
-                Some(live) => live.id.clone(),
+            // Closed by its worker while the call goes on (socket failure, internal error):
+            // the call cannot be heard any more, so it ends, and its session with it.
+            None => match self.streams.remove(&key) {
+                Some(call) => match self.calls.get_mut(&call) {
+                    Some(live) => {
+                        if let Some(media) = live.media.as_mut() {
+                            media.stream = None;
+                        }
+                        if let Some(ivr) = live.ivr.as_mut() {
+                            ivr.media_lost();
+                        }
+                        let id = live.id.clone();
+                        ep.hangup(now, call);
+                        id
+                    }
+                    None => return,
+                },
                 None => return,
             },
         };
@@ -710,11 +725,13 @@ impl Application for CallApp {
     }
 
     fn handle_timeout(&mut self, ep: &mut Ep, now: Instant) {
-        while let Some(&(at, call)) = self.ivr_timers.first() {
-            if at > now {
-                break;
-            }
-            self.ivr_timers.pop_first();
+        // The timers due now, each handled once: a session that re-arms for `now` (a zero
+        // timeout) waits for the next round instead of spinning here.
+        let later = self
+            .ivr_timers
+            .split_off(&(now + Duration::from_nanos(1), CallRef(0)));
+        let due = std::mem::replace(&mut self.ivr_timers, later);
+        for (_, call) in due {
             if let Some(ivr) = self.calls.get_mut(&call).and_then(|l| l.ivr.as_mut()) {
                 ivr.interpreter().handle_timeout(now);
                 self.pump_ivr(ep, now, call);

@@ -75,10 +75,11 @@ impl Fetcher {
     async fn fetch_untimed(&self, request: &FetchRequest) -> Result<Fetched, FetchError> {
         let url = url::Url::parse(&request.uri)
             .map_err(|e| FetchError::Failed(format!("{}: {e}", request.uri)))?;
+        // Only a local document (or the session's first, from the dialplan) may read files.
         let remote_referrer = request
             .referrer
             .as_deref()
-            .is_some_and(|r| r.starts_with("http:") || r.starts_with("https:"));
+            .is_some_and(|r| url::Url::parse(r).map_or(true, |u| u.scheme() != "file"));
         let entry = match url.scheme() {
             "file" if remote_referrer => {
                 return Err(FetchError::Failed(format!(
@@ -223,7 +224,7 @@ impl Fetcher {
         let mut response = builder
             .send()
             .await
-            .map_err(|e| FetchError::Failed(format!("{}: {e}", request.uri)))?;
+            .map_err(|e| FetchError::Failed(format!("{}: {}", request.uri, e.without_url())))?;
         let status = response.status();
         let max_age = max_age(response.headers());
         if status == reqwest::StatusCode::NOT_MODIFIED
@@ -251,7 +252,7 @@ impl Fetcher {
         while let Some(chunk) = response
             .chunk()
             .await
-            .map_err(|e| FetchError::Failed(format!("{}: {e}", request.uri)))?
+            .map_err(|e| FetchError::Failed(format!("{}: {}", request.uri, e.without_url())))?
         {
             if body.len() + chunk.len() > MAX_BYTES {
                 return Err(FetchError::Failed(format!(

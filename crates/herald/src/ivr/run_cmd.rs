@@ -233,7 +233,7 @@ impl Transcript {
             .items
             .iter()
             .map(|item| match item {
-                PromptItem::Audio { src, fallback } => {
+                PromptItem::Audio { src, fallback, .. } => {
                     let mut entry = json!({"audio": src, "fallback": fallback});
                     if let Some(name) = src.strip_prefix("prompt:") {
                         let file = library.resolve_localized(name, prompt.language.as_deref());

@@ -25,6 +25,9 @@ use std::time::Duration;
 use herald_media::codec::CodecKind;
 use herald_media::prompt::{EncodedPrompt, PromptAudio, PromptError};
 
+/// The largest audio file a prompt may be.
+pub const MAX_PROMPT_BYTES: u64 = 64 << 20;
+
 /// Extensions tried, in order, for a prompt named without one.
 pub const EXTENSIONS: [&str; 4] = ["wav", "flac", "ogg", "mp3"];
 
@@ -243,6 +246,17 @@ impl PromptLibrary {
         let key = (path, codec, ptime);
         if let Some(prompt) = self.encoded.get(&key) {
             return Ok(prompt.clone());
+        }
+        // Only regular files of a sane size (not /dev/zero, a FIFO, a 2 GB file).
+        let regular = std::fs::metadata(&key.0)
+            .map(|m| m.is_file() && m.len() <= MAX_PROMPT_BYTES)
+            .unwrap_or(false);
+        if !regular {
+            return Err(PromptLoadError::Missing {
+                name: key.0.display().to_string(),
+                dir: "(a regular file under 64 MiB)".into(),
+                tried: key.0.display().to_string(),
+            });
         }
         let audio = self.audio_at(key.0.clone())?;
         let prompt = EncodedPrompt::encode(&audio, codec, ptime).map_err(|error| {

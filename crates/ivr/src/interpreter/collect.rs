@@ -128,6 +128,8 @@ impl Interpreter {
             Some(t) => t.chars().next().and_then(Key::from_char),
             None => Some(Key::Pound),
         };
+        // A zero timeout would make silence a tight loop of noinput events.
+        let floor = Duration::from_millis(100);
         let collect = Collect {
             item: item.clone(),
             grammars,
@@ -135,8 +137,11 @@ impl Interpreter {
             noinput: self
                 .prompt_timeout
                 .take()
-                .unwrap_or_else(|| self.duration_property("timeout", timeouts.noinput)),
-            interdigit: self.duration_property("interdigittimeout", timeouts.interdigit),
+                .unwrap_or_else(|| self.duration_property("timeout", timeouts.noinput))
+                .max(floor),
+            interdigit: self
+                .duration_property("interdigittimeout", timeouts.interdigit)
+                .max(floor),
             term: self.duration_property("termtimeout", timeouts.term),
             termchar,
             listening_since: (!self.playing).then_some(self.now).flatten(),

@@ -169,6 +169,7 @@ impl Interpreter {
     ) -> Result<(), Thrown> {
         match &*node.name {
             "audio" => {
+                let computed = node.attr("src").is_none();
                 let src = match (node.attr("src"), node.attr("expr")) {
                     (Some(src), _) => Some(src.to_owned()),
                     (None, Some(expr)) => {
@@ -195,6 +196,7 @@ impl Interpreter {
                     Some(Ok(src)) => items.push(PromptItem::Audio {
                         src,
                         fallback: fallback_text,
+                        computed,
                     }),
                     _ => items.extend(fallback),
                 }
