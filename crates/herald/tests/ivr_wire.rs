@@ -201,5 +201,17 @@ fn a_looping_application_ends_its_call_and_harms_no_other() {
             "the message names the place: {record}"
         );
         assert_eq!(record["hangup_cause"], "local-hangup", "{record}");
+        // Thousands of dialogs entered in that loop: the record keeps the first 2,000 steps
+        // of the path and says it stopped there.
+        let path = events(&record)
+            .iter()
+            .filter(|e| {
+                e["kind"]
+                    .as_str()
+                    .is_some_and(|k| k.starts_with("ivr-dialog"))
+            })
+            .count();
+        assert!((1_900..2_000).contains(&path), "{path} dialog events");
+        assert_eq!(find(&record, "ivr-path-truncated").len(), 1);
     }
 }

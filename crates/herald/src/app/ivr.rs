@@ -65,7 +65,13 @@ pub struct IvrCall {
     network: bool,
     /// Disclosure evidence whose prompt was dropped before it finished (barge-in, hang-up).
     dropped_evidence: Vec<(String, Option<String>)>,
+    /// Path events written to the call record so far (capped at [`MAX_PATH_EVENTS`]).
+    path_events: u32,
 }
+
+/// A document that loops through dialogs without the caller cannot fill the call record: its
+/// path stops being written here (consent and language always are).
+pub const MAX_PATH_EVENTS: u32 = 2_000;
 
 impl IvrCall {
     pub fn new(interpreter: Interpreter, policy: RecordingPolicy) -> Self {
@@ -81,6 +87,7 @@ impl IvrCall {
             media: None,
             network: false,
             dropped_evidence: Vec::new(),
+            path_events: 0,
         }
     }
 
@@ -221,6 +228,18 @@ impl CallApp {
                     && let Some(ivr) = self.ivr_mut(call)
                 {
                     ivr.network = true;
+                }
+                let essential = matches!(event, PathEvent::Consent(_) | PathEvent::Language(_));
+                let count = self.ivr_mut(call).map_or(0, |ivr| {
+                    ivr.path_events = ivr.path_events.saturating_add(1);
+                    ivr.path_events
+                });
+                if count > MAX_PATH_EVENTS && !essential {
+                    if count == MAX_PATH_EVENTS + 1 {
+                        let detail = serde_json::json!({ "after": MAX_PATH_EVENTS });
+                        self.writer.event(id, at, "ivr-path-truncated", detail);
+                    }
+                    return;
                 }
                 let mut detail = crate::ivr::path::path_json(&event);
                 let kind = detail["kind"].as_str().unwrap_or("ivr").to_owned();

@@ -61,6 +61,9 @@ pub struct IvrSettings {
     pub session: SessionConfig,
 }
 
+/// How long a session may go on after its call ended (catch handlers, a final submit).
+const LINGER: Duration = Duration::from_secs(30);
+
 /// How long a call for an agent rings before it is answered 480.
 const RING_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -78,6 +81,9 @@ pub struct CallApp {
     ivr_settings: IvrSettings,
     /// IVR input deadlines.
     ivr_timers: BTreeSet<(Instant, CallRef)>,
+    /// Ended calls whose sessions still work (a catch handler submitting a report), and
+    /// when they are cut off.
+    lingering: BTreeSet<(Instant, CallRef)>,
     calls: HashMap<CallRef, LiveCall>,
     streams: HashMap<StreamKey, CallRef>,
     /// Streams of ended calls, until their worker reports them closed: the record id.
@@ -139,6 +145,7 @@ impl CallApp {
             notify,
             ivr_settings,
             ivr_timers: BTreeSet::new(),
+            lingering: BTreeSet::new(),
             calls: HashMap::new(),
             streams: HashMap::new(),
             closing: HashMap::new(),
@@ -475,6 +482,29 @@ impl CallApp {
             self.pump_ivr(ep, now, call);
         }
         self.forget_if_done(call);
+        if self.calls.contains_key(&call) {
+            // What a document does after the caller left is bounded in time.
+            self.lingering.insert((now + LINGER, call));
+        }
+    }
+
+    /// Ends the sessions of ended calls that outstayed [`LINGER`].
+    fn cut_off_lingering(&mut self, ep: &Ep, now: Instant) {
+        while let Some(&(at, call)) = self.lingering.first() {
+            if at > now {
+                break;
+            }
+            self.lingering.pop_first();
+            if let Some(live) = self.calls.remove(&call) {
+                self.ivr_timers.retain(|(_, c)| *c != call);
+                let detail = serde_json::json!({
+                    "outcome": "abandoned",
+                    "message": format!("still running {} s after the hang-up", LINGER.as_secs()),
+                });
+                self.writer
+                    .event(&live.id, ep.unix_ms(now), "ivr-exit", detail);
+            }
+        }
     }
 
     /// Drops an ended call once its session (if any) has finished.
@@ -486,6 +516,7 @@ impl CallApp {
         if done {
             self.calls.remove(&call);
             self.ivr_timers.retain(|(_, c)| *c != call);
+            self.lingering.retain(|(_, c)| *c != call);
         }
     }
 
@@ -721,10 +752,12 @@ impl Application for CallApp {
     fn poll_timeout(&self) -> Option<Instant> {
         let ringing = self.ringing.first().map(|(at, _)| *at);
         let ivr = self.ivr_timers.first().map(|(at, _)| *at);
-        ringing.into_iter().chain(ivr).min()
+        let linger = self.lingering.first().map(|(at, _)| *at);
+        ringing.into_iter().chain(ivr).chain(linger).min()
     }
 
     fn handle_timeout(&mut self, ep: &mut Ep, now: Instant) {
+        self.cut_off_lingering(ep, now);
         // The timers due now, each handled once: a session that re-arms for `now` (a zero
         // timeout) waits for the next round instead of spinning here.
         let later = self
