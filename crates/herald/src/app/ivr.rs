@@ -67,6 +67,8 @@ pub struct IvrCall {
     dropped_evidence: Vec<(String, Option<String>)>,
     /// Path events written to the call record so far (capped at [`MAX_PATH_EVENTS`]).
     path_events: u32,
+    /// The queue ran dry: the session hears "prompts done" once its outputs are drained.
+    drained: bool,
 }
 
 /// A document that loops through dialogs without the caller cannot fill the call record: its
@@ -88,6 +90,7 @@ impl IvrCall {
             network: false,
             dropped_evidence: Vec::new(),
             path_events: 0,
+            drained: false,
         }
     }
 
@@ -141,20 +144,34 @@ impl IvrCall {
 impl CallApp {
     /// Runs a call's IVR outputs until it waits, then re-arms its timer.
     pub(super) fn pump_ivr(&mut self, ep: &mut Ep, now: Instant, call: CallRef) {
-        loop {
-            let Some(live) = self.calls.get_mut(&call) else {
+        // Bounded: telling a session its prompts are done rarely makes it say more at once.
+        for _ in 0..16 {
+            loop {
+                let Some(live) = self.calls.get_mut(&call) else {
+                    return;
+                };
+                let id = live.id.clone();
+                let stream = live.media.as_ref().and_then(|m| m.stream);
+                let Some(ivr) = live.ivr.as_mut() else {
+                    return;
+                };
+                let Some(output) = ivr.interpreter.poll_output() else {
+                    break;
+                };
+                self.ivr_output(ep, now, call, &id, stream, output);
+            }
+            // Only once everything the session said is queued: if nothing is left to play,
+            // its prompts are done (never while later prompts still wait in its outputs).
+            let Some(ivr) = self.ivr_mut(call) else {
                 return;
             };
-            let id = live.id.clone();
-            let stream = live.media.as_ref().and_then(|m| m.stream);
-            let Some(ivr) = live.ivr.as_mut() else {
-                return;
-            };
-            let Some(output) = ivr.interpreter.poll_output() else {
+            if !(ivr.drained && !ivr.busy() && ivr.queue.is_empty()) {
                 break;
-            };
-            self.ivr_output(ep, now, call, &id, stream, output);
+            }
+            ivr.drained = false;
+            ivr.interpreter.handle_prompts_done(now);
         }
+        self.hangup_if_quiet(ep, now, call);
         self.record_dropped_evidence(ep, now, call);
         self.rearm_ivr(call);
     }
@@ -343,7 +360,7 @@ impl CallApp {
         let Some((codec, ptime)) = self.ivr_mut(call).and_then(|i| i.media) else {
             // No media stream: nothing can play, so the prompt is over at once.
             if let Some(ivr) = self.ivr_mut(call) {
-                ivr.interpreter.handle_prompts_done(now);
+                ivr.drained = true;
             }
             return;
         };
@@ -481,10 +498,10 @@ impl CallApp {
             }
             (Some(_), None) => {
                 ivr.queue.clear();
-                ivr.interpreter.handle_prompts_done(now);
+                ivr.drained = true;
             }
             (None, _) => {
-                ivr.interpreter.handle_prompts_done(now);
+                ivr.drained = true;
                 self.hangup_if_quiet(ep, now, call);
             }
         }
