@@ -227,6 +227,15 @@ impl Fetcher {
             .map_err(|e| FetchError::Failed(format!("{}: {}", request.uri, e.without_url())))?;
         let status = response.status();
         let max_age = max_age(response.headers());
+        let no_store = response
+            .headers()
+            .get_all("cache-control")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| {
+                v.split(',')
+                    .any(|d| d.trim().eq_ignore_ascii_case("no-store"))
+            });
         if status == reqwest::StatusCode::NOT_MODIFIED
             && let Some(mut entry) = cached
         {
@@ -270,7 +279,7 @@ impl Fetcher {
             version,
             fresh_until: max_age.map(|age| Instant::now() + age),
         };
-        if cacheable {
+        if cacheable && !no_store {
             self.store(&key, &entry);
         }
         Ok(entry)
