@@ -96,7 +96,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         )
     })?;
     tracing::info!(dialplans = %dialplans.display(), routes = dialplan.routes().len(), "dialplans");
-    let warm = prompts_to_warm(&dialplan);
+    let warm: Vec<(String, Option<String>)> = crate::ivr::check_doc::prompts_in_use(&dialplan)
+        .into_iter()
+        .map(|(name, language)| (name, Some(language)))
+        .collect();
     let fetcher = Arc::new(Fetcher::new()?);
     let ivr_settings = IvrSettings {
         session: SessionConfig {
@@ -147,48 +150,6 @@ fn init_tracing() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
-}
-
-/// The prompts the dialplans' local documents name (`src="prompt:NAME"`), in each of their
-/// route's languages, for warming the cache before the first call.
-fn prompts_to_warm(dialplan: &herald_dialplan::Dialplan) -> Vec<(String, Option<String>)> {
-    let mut wanted = std::collections::BTreeSet::new();
-    for route in dialplan.routes() {
-        let herald_dialplan::Action::Answer(answer) = &route.action else {
-            continue;
-        };
-        let herald_dialplan::Application::File(path) = &answer.application else {
-            continue;
-        };
-        let Ok(text) = std::fs::read_to_string(path) else {
-            continue;
-        };
-        let Ok(document) = herald_ivr::Document::parse(&path.display().to_string(), &text) else {
-            continue;
-        };
-        let mut names = Vec::new();
-        collect_prompt_names(&document.root, &mut names);
-        // Each in the route's languages: a language-neutral prompt (the language menu) is
-        // found through the fallback and shares its cache entry.
-        for name in names {
-            for lang in &answer.languages {
-                wanted.insert((name.to_owned(), Some(lang.as_str().to_owned())));
-            }
-        }
-    }
-    wanted.into_iter().collect()
-}
-
-/// The `prompt:NAME` sources of the `<audio>` elements under `node`.
-fn collect_prompt_names(node: &herald_ivr::document::Node, names: &mut Vec<String>) {
-    if node.is("audio")
-        && let Some(name) = node.attr("src").and_then(|s| s.strip_prefix("prompt:"))
-    {
-        names.push(name.to_owned());
-    }
-    for child in node.elements() {
-        collect_prompt_names(child, names);
-    }
 }
 
 async fn shutdown_signal() {

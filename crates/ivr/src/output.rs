@@ -152,6 +152,25 @@ pub enum TransferOutcome {
 }
 
 impl TransferOutcome {
+    /// The outcome a name stands for ([`as_str`](Self::as_str)'s inverse; `error.*` names
+    /// are error events).
+    pub fn from_name(name: &str) -> Option<TransferOutcome> {
+        let all = [
+            TransferOutcome::Busy,
+            TransferOutcome::NoAnswer,
+            TransferOutcome::NetworkBusy,
+            TransferOutcome::NearEndDisconnect,
+            TransferOutcome::FarEndDisconnect,
+            TransferOutcome::NetworkDisconnect,
+            TransferOutcome::MaxTimeDisconnect,
+            TransferOutcome::Unknown,
+        ];
+        if name.starts_with("error.") {
+            return Some(TransferOutcome::Error(name.to_owned()));
+        }
+        all.into_iter().find(|o| o.as_str() == name)
+    }
+
     pub fn as_str(&self) -> &str {
         match self {
             TransferOutcome::Busy => "busy",

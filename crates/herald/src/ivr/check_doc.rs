@@ -40,32 +40,56 @@ pub struct DocumentReport {
 /// Checks the documents of every route of `plan`. Without a prompt library (the prompts
 /// directory could not be read, which is reported on its own) prompts are not resolved.
 pub fn check_documents(plan: &Dialplan, prompts: Option<&PromptLibrary>) -> DocumentReport {
-    let mut checker = Checker::default();
-    let mut roots: Vec<(usize, BTreeSet<String>)> = Vec::new();
-    for route in plan.routes() {
-        let Action::Answer(answer) = &route.action else {
-            continue;
-        };
-        match &answer.application {
-            Application::File(path) => {
-                if let Some(root) = checker.application(route, path) {
-                    roots.push((root, route_languages(answer)));
-                }
-            }
-            Application::Url(url) => checker.notes.push(format!(
-                "{}: route {:?}: application {url} not checked (fetched at call time)",
-                route.source, route.name
-            )),
-        }
-    }
-    checker.scan_all();
-    for (root, languages) in roots {
-        checker.add_languages(root, &languages);
-    }
+    let mut checker = Checker::scanned(plan);
     if let Some(prompts) = prompts {
         checker.check_prompts(prompts);
     }
     checker.finish()
+}
+
+/// Every `prompt:NAME` of the dialplans' local documents and those they reach, with each
+/// language it plays in: what the server encodes before the first call.
+pub fn prompts_in_use(plan: &Dialplan) -> BTreeSet<(String, String)> {
+    let checker = Checker::scanned(plan);
+    let mut wanted = BTreeSet::new();
+    for found in &checker.found {
+        for (name, _) in &found.prompts {
+            for language in &found.languages {
+                wanted.insert((name.clone(), language.clone()));
+            }
+        }
+    }
+    wanted
+}
+
+impl Checker {
+    /// Every route's local application and what it reaches, read, parsed and given the
+    /// languages of the routes that reach it.
+    fn scanned(plan: &Dialplan) -> Checker {
+        let mut checker = Checker::default();
+        let mut roots: Vec<(usize, BTreeSet<String>)> = Vec::new();
+        for route in plan.routes() {
+            let Action::Answer(answer) = &route.action else {
+                continue;
+            };
+            match &answer.application {
+                Application::File(path) => {
+                    if let Some(root) = checker.application(route, path) {
+                        roots.push((root, route_languages(answer)));
+                    }
+                }
+                Application::Url(url) => checker.notes.push(format!(
+                    "{}: route {:?}: application {url} not checked (fetched at call time)",
+                    route.source, route.name
+                )),
+            }
+        }
+        checker.scan_all();
+        for (root, languages) in roots {
+            checker.add_languages(root, &languages);
+        }
+        checker
+    }
 }
 
 /// The languages a route's prompts must exist in: its `languages`, and the one it starts in.
@@ -561,6 +585,19 @@ mod tests {
         .prompt("bye");
         let report = tree.check();
         assert!(report.errors.is_empty(), "{:#?}", report.errors);
+        // What the server warms: every prompt of every reached document, in each language.
+        let plan = super::super::dialplans::load(&tree.path("dialplans")).unwrap();
+        let in_use: Vec<(String, String)> = prompts_in_use(&plan).into_iter().collect();
+        let pairs = |name: &str| {
+            [
+                (name.to_owned(), "de".to_owned()),
+                (name.to_owned(), "en".to_owned()),
+            ]
+        };
+        let mut want: Vec<(String, String)> =
+            pairs("bye").into_iter().chain(pairs("hello")).collect();
+        want.sort();
+        assert_eq!(in_use, want);
         let main = tree.shown("dialplans/main.vxml");
         let next = tree.shown("dialplans/sub/next.vxml");
         assert!(

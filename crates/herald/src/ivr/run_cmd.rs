@@ -204,18 +204,8 @@ fn parse_keys(script: &str) -> anyhow::Result<Vec<Option<Key>>> {
 }
 
 fn parse_transfer(text: &str) -> anyhow::Result<TransferOutcome> {
-    Ok(match text {
-        "busy" => TransferOutcome::Busy,
-        "noanswer" => TransferOutcome::NoAnswer,
-        "network_busy" => TransferOutcome::NetworkBusy,
-        "near_end_disconnect" => TransferOutcome::NearEndDisconnect,
-        "far_end_disconnect" => TransferOutcome::FarEndDisconnect,
-        "network_disconnect" => TransferOutcome::NetworkDisconnect,
-        "maxtime_disconnect" => TransferOutcome::MaxTimeDisconnect,
-        "unknown" => TransferOutcome::Unknown,
-        event if event.starts_with("error.") => TransferOutcome::Error(event.to_owned()),
-        other => anyhow::bail!("--transfer {other:?}: not a transfer outcome"),
-    })
+    TransferOutcome::from_name(text)
+        .ok_or_else(|| anyhow::anyhow!("--transfer {text:?}: not a transfer outcome"))
 }
 
 impl Transcript {

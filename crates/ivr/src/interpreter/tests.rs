@@ -73,3 +73,23 @@ fn a_new_session_asks_for_its_first_document() {
     assert!(interpreter.poll_output().is_none());
     assert!(!interpreter.is_finished());
 }
+
+#[test]
+fn transfer_outcome_names_round_trip() {
+    use crate::output::TransferOutcome;
+    for name in [
+        "busy",
+        "noanswer",
+        "network_busy",
+        "near_end_disconnect",
+        "far_end_disconnect",
+        "network_disconnect",
+        "maxtime_disconnect",
+        "unknown",
+        "error.connection.noresource",
+    ] {
+        let outcome = TransferOutcome::from_name(name).expect("a known outcome");
+        assert_eq!(outcome.as_str(), name);
+    }
+    assert_eq!(TransferOutcome::from_name("nope"), None);
+}
