@@ -126,6 +126,8 @@ struct SharedRuntime {
     runtime: Runtime,
     remaining: Rc<Cell<u32>>,
     sessions: Rc<Cell<usize>>,
+    /// A session ended since the last collection.
+    ended: Rc<Cell<bool>>,
     memory: usize,
 }
 
@@ -134,13 +136,22 @@ thread_local! {
 }
 
 impl SharedRuntime {
-    /// A runtime of this thread with room for one more session under these limits.
+    /// A runtime of this thread with room for one more session under these limits: fewer than
+    /// [`SESSIONS_PER_RUNTIME`] sessions and at most half its heap in use once the garbage of
+    /// ended sessions is collected. Otherwise a new runtime. Runtimes nobody uses are released,
+    /// but one is kept for the next session.
     fn claim(limits: ScriptLimits) -> Result<SharedRuntime, ScriptError> {
         RUNTIMES.with(|runtimes| {
             let mut runtimes = runtimes.borrow_mut();
-            let free = runtimes
-                .iter()
-                .find(|r| r.memory == limits.memory && r.sessions.get() < SESSIONS_PER_RUNTIME);
+            let mut idle_kept = false;
+            runtimes.retain(|r| {
+                let keep = r.sessions.get() > 0 || !idle_kept;
+                idle_kept |= r.sessions.get() == 0;
+                keep
+            });
+            let free = runtimes.iter().find(|r| {
+                r.memory == limits.memory && r.sessions.get() < SESSIONS_PER_RUNTIME && r.has_room()
+            });
             let shared = match free {
                 Some(shared) => shared.clone(),
                 None => {
@@ -152,6 +163,18 @@ impl SharedRuntime {
             shared.sessions.set(shared.sessions.get() + 1);
             Ok(shared)
         })
+    }
+
+    /// Whether a new session fits: collects what ended sessions left in reference cycles
+    /// (a context's cycles outlive it until a collection, and QuickJS does not collect before
+    /// failing an allocation at the memory limit), then checks the heap is at most half full.
+    fn has_room(&self) -> bool {
+        if self.ended.replace(false) {
+            self.runtime.run_gc();
+        }
+        let used =
+            usize::try_from(self.runtime.memory_usage().memory_used_size).unwrap_or(usize::MAX);
+        used <= self.memory / 2
     }
 
     fn create(limits: ScriptLimits) -> Result<SharedRuntime, ScriptError> {
@@ -169,6 +192,7 @@ impl SharedRuntime {
             runtime,
             remaining,
             sessions: Rc::new(Cell::new(0)),
+            ended: Rc::new(Cell::new(false)),
             memory: limits.memory,
         })
     }
@@ -193,8 +217,9 @@ impl Drop for ScriptEngine {
     fn drop(&mut self) {
         let sessions = &self.shared.sessions;
         sessions.set(sessions.get().saturating_sub(1));
-        // What this session held in reference cycles goes now, not at the next collection.
-        self.shared.runtime.run_gc();
+        // The context drops after this; what it held in reference cycles is collected before
+        // the runtime takes its next session.
+        self.shared.ended.set(true);
     }
 }
 

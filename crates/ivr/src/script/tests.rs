@@ -158,3 +158,50 @@ fn sessions_spread_over_runtimes_of_at_most_sixteen() {
     assert_eq!(sharing, SESSIONS_PER_RUNTIME);
     assert!(!sessions[SESSIONS_PER_RUNTIME].shares_runtime_with(first));
 }
+
+#[test]
+fn garbage_a_session_left_in_cycles_does_not_stop_new_sessions() {
+    let limits = ScriptLimits {
+        memory: 4 << 20,
+        budget: 1_000_000,
+    };
+    for round in 0..4 {
+        let bad = ScriptEngine::new(limits).unwrap();
+        // Objects that point at each other outlive their context until a cycle collection.
+        let result = bad.run(
+            "var keep = []; while (true) { var a = {s: 'yyyyyyyyyyyyyyyyyyyyyyyyyyyy' + keep.length}; a.me = a; keep.push(a); }",
+        );
+        assert!(
+            matches!(
+                result,
+                Err(ScriptError::Memory) | Err(ScriptError::Thrown(_))
+            ),
+            "round {round}: {result:?}"
+        );
+        drop(bad);
+        let sessions: Vec<ScriptEngine> = (0..SESSIONS_PER_RUNTIME)
+            .map(|n| {
+                ScriptEngine::new(limits)
+                    .unwrap_or_else(|e| panic!("round {round}, session {n}: {e:?}"))
+            })
+            .collect();
+        for s in &sessions {
+            assert_eq!(s.eval_string("[1, 2].join('+')").unwrap(), "1+2");
+        }
+    }
+}
+
+#[test]
+fn a_session_starts_beside_a_neighbour_that_holds_its_runtime_full() {
+    let limits = ScriptLimits {
+        memory: 4 << 20,
+        budget: 1_000_000,
+    };
+    let hog = ScriptEngine::new(limits).unwrap();
+    // The neighbour keeps (in a global) all it could allocate, and stays alive.
+    let _ =
+        hog.run("var keep = []; while (true) keep.push('zzzzzzzzzzzzzzzzzzzzzz' + keep.length);");
+    let fresh = ScriptEngine::new(limits).expect("a new session finds room elsewhere");
+    assert_eq!(fresh.eval_string("'ok'").unwrap(), "ok");
+    assert!(!fresh.shares_runtime_with(&hog));
+}
