@@ -6,7 +6,8 @@
 //! - [`stream::MediaStream`]: one RTP session of one call leg, the crate's driver type. It
 //!   composes everything below: SRTP, symmetric RTP (latching), sources and SSRC changes, the
 //!   jitter buffer and decoder, DTMF by three methods behind one de-duplicating pipeline, paced
-//!   prompt playback with barge-in, and RTCP.
+//!   prompt playback with barge-in, RTCP, and the recording tap (both directions as 8 kHz PCM
+//!   at sample positions, for the call recorder).
 //! - [`rtp`] and [`rtcp`]: RTP header view (over `rtp-rs`) and writer, sequence and timestamp
 //!   extension (RFC 3550 A.1), compound RTCP parsing and writing, reception statistics.
 //! - [`srtp`]: SRTP/SRTCP with SDES keys (RFC 3711, RFC 4568, RFC 7714), in place.

@@ -149,6 +149,14 @@ impl Decimator {
         (self.phase + input_len) / self.factor
     }
 
+    /// Forgets the history, as if the input so far had been silence: for a stream that resumes
+    /// after a gap, so the audio before the gap does not bleed into what follows it.
+    pub fn reset(&mut self) {
+        self.history.fill(0.0);
+        self.write = 0;
+        self.phase = 0;
+    }
+
     /// Filters and decimates `input` into `out`; returns the number of samples written. `out`
     /// must hold [`output_len`](Self::output_len) samples, or nothing is consumed.
     pub fn process(&mut self, input: &[i16], out: &mut [i16]) -> Result<usize, OutputTooSmall> {
@@ -303,5 +311,19 @@ mod tests {
         );
         assert_eq!(decimator.output_len(3), 1);
         assert!(Decimator::new(44_100, 8_000).is_err());
+    }
+
+    #[test]
+    fn reset_starts_over_as_a_new_decimator() {
+        let input: Vec<i16> = (0..640).map(|n| ((n * 331) % 9000 - 4500) as i16).collect();
+        let mut used = Decimator::new(16_000, 8_000).expect("2:1 is supported");
+        let mut out = [0i16; 320];
+        assert_eq!(used.process(&input[..321], &mut out), Ok(160));
+        used.reset();
+        let mut fresh = Decimator::new(16_000, 8_000).expect("2:1 is supported");
+        let mut expected = [0i16; 160];
+        assert_eq!(fresh.process(&input[320..], &mut expected), Ok(160));
+        assert_eq!(used.process(&input[320..], &mut out), Ok(160));
+        assert_eq!(out[..160], expected);
     }
 }

@@ -3,7 +3,8 @@
 //! A [`MediaStream`] owns everything a call's audio needs between the socket and the
 //! application: SRTP, the RTP receive path (source latching, sequence and timestamp
 //! extension, SSRC changes), the jitter buffer and decoder, the three DTMF methods behind one
-//! de-duplicating pipeline, paced prompt playback, and RTCP.
+//! de-duplicating pipeline, paced prompt playback, RTCP, and the recording tap (both
+//! directions as 8 kHz PCM, see [Capture](#capture)).
 //!
 //! # Run loop
 //!
@@ -14,11 +15,13 @@
 //!   poll_timeout() reached    ──> handle_timeout(now)
 //!   then, until None:             poll_transmit(now, &mut buf) ──> send_to(destination)
 //!   then, until None:             poll_event() ──> the call application
+//!   then, while capturing:        drain_captured(|channel, position, pcm| ...) ──> the recorder
 //! ```
 //!
 //! Commands from the application ([`MediaStream::play`], [`MediaStream::stop_playback`],
-//! [`MediaStream::handle_signalled_digit`], [`MediaStream::update`], [`MediaStream::close`])
-//! take effect at the next `poll_transmit`.
+//! [`MediaStream::handle_signalled_digit`], [`MediaStream::update`], [`MediaStream::close`],
+//! [`MediaStream::start_capture`], [`MediaStream::stop_capture`]) take effect at the next
+//! `poll_transmit` or `handle_timeout`.
 //!
 //! # Time
 //!
@@ -29,11 +32,35 @@
 //! jump as real time did, and the skipped packets are counted as late) instead of bursting.
 //! Playout of received audio runs on the same ptime grid, starting at the first packet.
 //!
+//! # Capture
+//!
+//! Between [`MediaStream::start_capture`] and [`MediaStream::stop_capture`] the stream taps
+//! both directions for the call recorder, as 8 kHz mono PCM chunks ([`CAPTURE_RATE`]):
+//!
+//! - [`CaptureChannel::Received`]: each playout slot the decoder filled (a packet, its
+//!   concealment or Opus FEC), as played out. The stream decodes for this only while
+//!   capturing (or when in-band DTMF detection is on): streams not recorded cost nothing.
+//! - [`CaptureChannel::Sent`]: each RTP audio packet sent (prompts, tones), decoded back by a
+//!   second decoder of the codec: what the caller heard, coding loss included. Silence
+//!   packets, slots skipped after a stall and hold give nothing; RFC 4733 events are not audio.
+//!
+//! A chunk's position counts 8 kHz samples from the stream's first `start_capture` instant,
+//! and comes from the slot's time on the stream's own schedule (`position = (slot time −
+//! origin) × 8000`), not from when the worker served it: both channels share one timeline, a
+//! restart continues it, and a slot that gives nothing leaves a gap the recorder fills with
+//! silence. Per channel, positions grow and chunks never overlap. Wideband codecs (G.722,
+//! Opus) are decimated from 16 kHz, which delays both channels alike by about 2.7 ms.
+//! Chunks wait in a buffer of [`CAPTURE_BUFFER_SAMPLES`] that the worker empties with
+//! [`MediaStream::drain_captured`] after each round; a worker that does not drain loses the
+//! oldest, counted in [`StreamStats::capture_dropped`]. Pausing a recording is the recorder's
+//! business: capture goes on.
+//!
 //! # What it does not do
 //!
 //! No sockets, threads or clock reads; no ICE or DTLS (browser calls are another layer); no
 //! mixing of several sources (bridging is the call engine's); one audio stream per call leg.
 
+mod capture;
 mod receive;
 mod send;
 #[cfg(test)]
@@ -52,6 +79,8 @@ use crate::rtcp::ReceiverStats;
 use crate::rtp::{SourceTracker, Ssrc};
 use crate::srtp::SrtpSession;
 
+use capture::Capture;
+pub use capture::{CAPTURE_BUFFER_SAMPLES, CAPTURE_RATE, CaptureChannel};
 use receive::Receiver;
 use send::Sender;
 
@@ -175,6 +204,11 @@ pub struct StreamStats {
     pub concealed: u64,
     pub recovered_fec: u64,
     pub digits: u64,
+    /// Frames run through a decoder: received ones (a packet, concealment or FEC) while in-band
+    /// DTMF detection or capture needs the audio, sent ones while capturing.
+    pub frames_decoded: u64,
+    /// Captured samples (8 kHz, either channel) dropped because they were not drained in time.
+    pub capture_dropped: u64,
 }
 
 /// One call leg's audio. See the [module documentation](self).
@@ -185,6 +219,7 @@ pub struct MediaStream {
     events: std::collections::VecDeque<StreamEvent>,
     stats: StreamStats,
     srtp: Option<SrtpSession>,
+    capture: Capture,
     /// When [`MediaStream::close`] was called: the BYE is due then.
     closing: Option<Instant>,
     closed: bool,
@@ -255,6 +290,7 @@ impl MediaStream {
             events: std::collections::VecDeque::new(),
             stats: StreamStats::default(),
             srtp: config.srtp,
+            capture: Capture::new(),
             closing: None,
             closed: false,
         })
@@ -354,9 +390,34 @@ impl MediaStream {
         self.closed
     }
 
+    /// Starts (or resumes) capturing both directions from `now` on; see [Capture](self#capture).
+    /// The first call sets position 0 and sets up the tap (a second decoder and a buffer);
+    /// a call while capturing changes nothing.
+    pub fn start_capture(&mut self, now: Instant) {
+        let decoder = &self.receiver.decoder;
+        let (codec, rate) = (decoder.kind(), decoder.pcm_rate());
+        self.capture
+            .start(now, codec, rate, self.receiver.pcm.len());
+    }
+
+    /// Stops capturing from `now` on. Chunks already captured stay until drained; slots
+    /// before `now` not yet served are still captured.
+    pub fn stop_capture(&mut self, now: Instant) {
+        self.capture.stop(now);
+    }
+
+    /// Hands every captured chunk to `f`, oldest first: its channel, its position (8 kHz
+    /// samples since the first [`Self::start_capture`]) and its samples, borrowed from a
+    /// buffer the stream reuses. Call it after each `handle_timeout`/`poll_transmit` round.
+    pub fn drain_captured(&mut self, f: impl FnMut(CaptureChannel, u64, &[i16])) {
+        self.capture.drain(f);
+    }
+
     /// The counters so far.
     pub fn stats(&self) -> StreamStats {
         let mut stats = self.stats.clone();
+        stats.frames_decoded += self.capture.sent_decoded();
+        stats.capture_dropped = self.capture.dropped();
         let (sent, bytes, late) = self.sender.counters();
         stats.packets_sent = sent;
         stats.bytes_sent = bytes;

@@ -1,5 +1,6 @@
 //! The receiving half: SRTP, RTP/RTCP demultiplexing, latching, sources, RFC 4733 events,
-//! the jitter buffer and playout (decoding and in-band DTMF).
+//! the jitter buffer and playout (decoding, in-band DTMF, and the received channel of the
+//! recording tap).
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -224,8 +225,8 @@ pub(super) fn timeout(stream: &mut MediaStream, now: Instant) {
     }
 }
 
-/// Runs every playout slot due by `now`: one frame out of the jitter buffer each, decoded and
-/// run through in-band DTMF detection when that is on.
+/// Runs every playout slot due by `now`: one frame out of the jitter buffer each, decoded when
+/// in-band DTMF detection is on or capture takes the slot.
 fn playout(stream: &mut MediaStream, now: Instant) {
     let ptime = stream.receiver.ptime;
     let mut ran = 0;
@@ -245,11 +246,41 @@ fn playout(stream: &mut MediaStream, now: Instant) {
     }
 }
 
-/// One playout slot; a digit the in-band detector found in it.
+/// One playout slot: its audio captured when capturing, and a digit the in-band detector
+/// found in it.
 fn play_one(stream: &mut MediaStream, at: Instant) -> Option<Digit> {
+    let capturing = stream.capture.takes(at);
+    let audio = decode_slot(stream, at, capturing)?;
     let receiver = &mut stream.receiver;
-    let decode = receiver.inband.is_some();
-    let n = match receiver.jitter.get(at) {
+    let n = match audio {
+        SlotAudio::Decoded(n) => {
+            if capturing {
+                stream.capture.record_received(at, &receiver.pcm[..n]);
+            }
+            n
+        }
+        SlotAudio::Silence(n) => n,
+    };
+    let inband = receiver.inband.as_mut()?;
+    inband.process(&receiver.pcm[..n])
+}
+
+/// The audio of a playout slot, in the receiver's PCM buffer.
+enum SlotAudio {
+    /// What the decoder made of a packet, or of its loss: this many samples.
+    Decoded(usize),
+    /// A pause in sending, as this many samples of silence for the DTMF detector.
+    Silence(usize),
+}
+
+/// Runs the decoder for the slot at `at` when in-band DTMF detection or capture needs the
+/// audio (and only then: decoding costs), counting concealment either way.
+fn decode_slot(stream: &mut MediaStream, at: Instant, capturing: bool) -> Option<SlotAudio> {
+    let receiver = &mut stream.receiver;
+    let inband = receiver.inband.is_some();
+    let decode = inband || capturing;
+    let frame = frame_len(&receiver.decoder, receiver.ptime).min(receiver.pcm.len());
+    let decoded = match receiver.jitter.get(at) {
         Playout::Frame(frame) if decode => receiver
             .decoder
             .decode(frame.payload, &mut receiver.pcm)
@@ -263,7 +294,6 @@ fn play_one(stream: &mut MediaStream, at: Instant) -> Option<Digit> {
             if !decode {
                 return None;
             }
-            let frame = frame_len(&receiver.decoder, receiver.ptime).min(receiver.pcm.len());
             let out = &mut receiver.pcm[..frame];
             match next {
                 Some(next) => receiver.decoder.decode_fec(next, out).ok(),
@@ -273,17 +303,17 @@ fn play_one(stream: &mut MediaStream, at: Instant) -> Option<Digit> {
         // A pause in sending (DTX) is silence to the detector, or two tones of one key around
         // it would be one press. Other empty ticks are not: while the buffer waits for a late
         // packet or rebuilds its margin, a gap inside a tone would split one press in two.
+        // Capture takes neither: positions make the recorder's silence.
         Playout::Empty {
             reason: EmptyReason::Silence,
-        } if decode => {
-            let frame = frame_len(&receiver.decoder, receiver.ptime).min(receiver.pcm.len());
+        } if inband => {
             receiver.pcm[..frame].fill(0);
-            Some(frame)
+            return Some(SlotAudio::Silence(frame));
         }
         Playout::Empty { .. } => None,
     }?;
-    let inband = receiver.inband.as_mut()?;
-    inband.process(&receiver.pcm[..n.min(receiver.pcm.len())])
+    stream.stats.frames_decoded += 1;
+    Some(SlotAudio::Decoded(decoded.min(receiver.pcm.len())))
 }
 
 fn frame_len(decoder: &Decoder, ptime: Duration) -> usize {

@@ -1,4 +1,5 @@
-//! The sending half: paced RTP from the prompt that plays (or silence), RTCP reports, BYE.
+//! The sending half: paced RTP from the prompt that plays (or silence), the sent channel of
+//! the recording tap, RTCP reports, BYE.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -281,6 +282,7 @@ fn rtp(stream: &mut MediaStream, now: Instant, out: &mut [u8]) -> Option<Transmi
         timestamp,
         ssrc: sender.ssrc,
     };
+    let slot_time = sender.slot_time(sender.slot);
     sender.slot += 1;
     let mut len = header.write(payload, out).ok()?;
     sender.sent += 1;
@@ -290,6 +292,8 @@ fn rtp(stream: &mut MediaStream, now: Instant, out: &mut [u8]) -> Option<Transmi
     if let Some(srtp) = stream.srtp.as_mut() {
         len = srtp.protect_rtp(out, len).ok()?;
     }
+    let silence = Arc::ptr_eq(&prompt, &stream.sender.silence);
+    stream.capture.record_sent(slot_time, payload, silence);
     let destination = stream.receiver.latched.unwrap_or(stream.sender.remote);
     Some(Transmit {
         len,

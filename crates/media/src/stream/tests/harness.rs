@@ -18,7 +18,8 @@ use crate::rtcp::{NtpTimestamp, Report, SenderInfo};
 use crate::rtp::{RtpHeader, RtpPacket, Ssrc, is_rtcp};
 use crate::srtp::{SdesKey, SrtpSession, SrtpSuite};
 use crate::stream::{
-    EventFormat, InbandMode, MAX_DATAGRAM, MediaStream, StreamConfig, StreamEvent, StreamUpdate,
+    CaptureChannel, EventFormat, InbandMode, MAX_DATAGRAM, MediaStream, StreamConfig, StreamEvent,
+    StreamUpdate,
 };
 use crate::tone::{ToneGenerator, ToneSpec};
 
@@ -129,6 +130,14 @@ pub(super) struct SentRtp {
     pub(super) payload: Vec<u8>,
 }
 
+/// A chunk of audio the stream captured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Captured {
+    pub(super) channel: CaptureChannel,
+    pub(super) position: u64,
+    pub(super) pcm: Vec<i16>,
+}
+
 /// One stream served like a media worker serves it.
 pub(super) struct Harness {
     pub(super) stream: MediaStream,
@@ -136,6 +145,9 @@ pub(super) struct Harness {
     pub(super) now: Instant,
     pub(super) sent: Vec<Sent>,
     pub(super) events: Vec<(Instant, StreamEvent)>,
+    /// What the stream captured, drained after each round unless `drain_capture` is off.
+    pub(super) captured: Vec<Captured>,
+    pub(super) drain_capture: bool,
     pub(super) buf: Vec<u8>,
 }
 
@@ -151,6 +163,8 @@ impl Harness {
             now: t0,
             sent: Vec::new(),
             events: Vec::new(),
+            captured: Vec::new(),
+            drain_capture: true,
             buf: vec![0; MAX_DATAGRAM],
         }
     }
@@ -190,6 +204,28 @@ impl Harness {
             });
         }
         self.drain_events();
+        if self.drain_capture {
+            self.drain_captured();
+        }
+    }
+
+    pub(super) fn drain_captured(&mut self) {
+        let captured = &mut self.captured;
+        self.stream.drain_captured(|channel, position, pcm| {
+            captured.push(Captured {
+                channel,
+                position,
+                pcm: pcm.to_vec(),
+            });
+        });
+    }
+
+    /// The chunks of `channel` captured so far.
+    pub(super) fn captured(&self, channel: CaptureChannel) -> Vec<&Captured> {
+        self.captured
+            .iter()
+            .filter(|chunk| chunk.channel == channel)
+            .collect()
     }
 
     pub(super) fn drain_events(&mut self) {
