@@ -23,7 +23,7 @@ repo="$(dirname "$here")"
 seconds="${FUZZ_SECONDS:-20}"
 cpus="$(nproc 2>/dev/null || echo 2)"
 jobs="${FUZZ_JOBS:-$(( cpus < 4 ? cpus : 4 ))}"
-targets="${FUZZ_TARGETS:-sip_message sip_framing sdp transaction_ops endpoint rtp rtcp telephone_event srtp media_stream vxml_document ivr_session dtmf_grammar dialplan}"
+targets="${FUZZ_TARGETS:-sip_message sip_framing sdp transaction_ops endpoint rtp rtcp telephone_event srtp media_stream vxml_document ivr_session dtmf_grammar dialplan recording_reader}"
 torture="${TORTURE_DIR:-$repo/../shared/conformance/sip-torture/rfc4475}"
 export RUSTC_BOOTSTRAP=1
 
