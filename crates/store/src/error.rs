@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use crate::calls::CallState;
+use crate::recordings::RecordingState;
 
 /// Everything a [`Store`](crate::Store) operation can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +41,69 @@ pub enum StoreError {
     /// A q-value above 1000 thousandths (q=1.0).
     #[error("q-value {0}/1000 is out of range 0..=1000")]
     InvalidQValue(u16),
+    /// A count or position too large to store (the database holds signed 64-bit integers).
+    #[error("{field} is too large to store")]
+    OutOfRange {
+        /// Which value.
+        field: &'static str,
+    },
+    /// No recording has this id.
+    #[error("no recording with id {0:?}")]
+    RecordingNotFound(String),
+    /// A recording with this id already exists.
+    #[error("a recording with id {0:?} already exists")]
+    RecordingExists(String),
+    /// A recording without any wrapped data key: nobody could ever open it.
+    #[error("recording {0:?} has no wrapped data key")]
+    NoWrappedKeys(String),
+    /// The recording is not in a state that allows the operation, e.g. finishing a recording
+    /// that has already finished.
+    #[error("recording {id:?} is {state}: cannot {operation}")]
+    InvalidRecordingTransition {
+        /// The recording's id.
+        id: String,
+        /// The state the recording is in.
+        state: RecordingState,
+        /// What was attempted ("finish", "place a hold on").
+        operation: &'static str,
+    },
+    /// More than one recording id starts with this prefix.
+    #[error("recording id prefix {0:?} is ambiguous")]
+    AmbiguousRecordingPrefix(String),
+    /// No open gap of this recording has this sequence number.
+    #[error("recording {recording_id:?} has no open gap {seq}")]
+    GapNotOpen {
+        /// The recording.
+        recording_id: String,
+        /// The gap's sequence number.
+        seq: u64,
+    },
+    /// The recording is under legal hold: it may not be erased until every hold is released.
+    #[error("recording {id:?} is under legal hold ({})", case_refs.join(", "))]
+    LegalHold {
+        /// The recording.
+        id: String,
+        /// The case references of the holds still in force.
+        case_refs: Vec<String>,
+    },
+    /// No legal hold has this id.
+    #[error("no legal hold with id {0:?}")]
+    HoldNotFound(String),
+    /// The legal hold has already been released.
+    #[error("legal hold {0:?} is already released")]
+    HoldReleased(String),
+    /// A recorder key with this id or public key already exists.
+    #[error("a recorder key with id {0:?} or the same public key already exists")]
+    RecorderKeyExists(String),
+    /// No recorder key has this id.
+    #[error("no recorder key with id {0:?}")]
+    RecorderKeyNotFound(String),
+    /// The recorder key is already retired.
+    #[error("recorder key {0:?} is already retired")]
+    RecorderKeyRetired(String),
+    /// Another public key is registered under this node key id.
+    #[error("node key id {0:?} is registered with a different public key")]
+    NodeKeyMismatch(String),
 
     // --- I/O failed ---
     /// The directory for a SQLite database file could not be created.

@@ -1,4 +1,5 @@
-//! Herald's persistence layer: one schema, on SQLite or PostgreSQL.
+//! Herald's persistence layer: one schema, on SQLite or PostgreSQL, and the recording blobs,
+//! on files or an S3-compatible object store.
 //!
 //! # What it stores
 //!
@@ -13,6 +14,31 @@
 //! - **Registrations** ([`Binding`]): the contacts SIP user agents registered
 //!   for an address of record, with their expiry. With a shared PostgreSQL
 //!   database every Herald node sees every registered phone.
+//! - **Recordings** ([`NewRecording`], [`RecordingRecord`], [`RecordingDetails`]): the
+//!   metadata of each encrypted call recording (parties, blob location, codec, times, size,
+//!   consent, retention class, expiry, digest) and its [`RecordingState`]: `recording` →
+//!   `complete` or `interrupted` ([`Store::finish_recording`], once) → `erased`. With it its
+//!   gaps ([`RecordingGap`]: pauses for card input, hold, opt-out) and disclosure evidence
+//!   ([`RecordingEvidence`]), never digits. [`Store::open_recordings`] lists the recordings a
+//!   crash interrupted; [`Store::recording`] finds one by id or unique id prefix;
+//!   [`Store::recordings`] lists them by [`RecordingFilter`].
+//! - **Wrapped data keys**: each recording's random data key wrapped (an age file) to every
+//!   active recorder key, stored with the recording in one transaction
+//!   ([`Store::insert_recording`], [`Store::wrapped_keys`]). The keys live in the database,
+//!   not in the blob: deleting them makes every copy of the blob unreadable.
+//! - **Recorder keys** ([`RecorderKey`]): the recipient public keys (`age1...`) new
+//!   recordings are wrapped to; rotation adds one and retires another
+//!   ([`Store::rotate_recorder_key`]). Public keys only.
+//! - **Legal holds** ([`LegalHold`]): any number per recording, placed and released with who,
+//!   when and why. A recording is held while any hold is unreleased.
+//! - **Erasure and retention**: [`Store::erase_recording`] destroys a recording's wrapped keys
+//!   and marks it `erased` in one transaction, keeping the metadata row, and refuses while it
+//!   is held ([`StoreError::LegalHold`] names the cases). [`Store::expired_recordings`] lists
+//!   finished, unheld recordings whose `expires_at` has passed; a hold suspends expiry.
+//! - **Recording blobs** ([`BlobStore`], [`BlobWriter`]): the ciphertext itself, streamed to
+//!   files (`file://DIR`) or an S3-compatible store (`s3://BUCKET/PREFIX`, spooled locally and
+//!   uploaded in parts), with crash recovery ([`BlobStore::recover`]). See [`BlobStore`] for
+//!   the durability each append gets.
 //!
 //! # What it does not do
 //!
@@ -20,19 +46,24 @@
 //! replace a binding (Call-ID/CSeq ordering), whether a call may be answered,
 //! or what a hang-up cause means; it records what the engine and the registrar
 //! decided. It does not expire anything by itself: the server calls
-//! [`Store::purge_expired`] when it sees fit. It stores no audio and no keys
-//! (recordings come with later migrations), and it never logs: the record
-//! types hold phone numbers, URIs and addresses, so their `Debug` output
-//! leaves those out (sqlx itself logs statement text, never bound values).
-//! Callers must not put DTMF digits into event details.
+//! [`Store::purge_expired`] and [`Store::expired_recordings`] when it sees fit, and deletes
+//! an erased recording's blob itself once the erasure has committed. It never sees plaintext
+//! audio or a private key: blobs are ciphertext sealed by `herald-recorder`, wrapped data keys
+//! are opaque bytes, recorder keys are public. It generates no ids (callers supply recording
+//! ids; a hold's id is derived from its recording's). It never logs: the record types hold
+//! phone numbers, URIs and addresses, so their `Debug` output leaves those out (sqlx itself
+//! logs statement text, never bound values), and S3 secrets are never printed. Callers must
+//! not put DTMF digits into event details.
 //!
 //! # Time
 //!
 //! The store never reads the clock. Every time is an argument, in **unix
 //! milliseconds (UTC) as `i64`**, and is stored as such (`BIGINT`), so the
 //! same value comes back from either database and tests run on fixed times.
-//! "Now" for expiry questions ([`Store::bindings`], [`Store::purge_expired`])
-//! is also an argument: a binding is live while `now < expires_at`.
+//! "Now" for expiry questions ([`Store::bindings`], [`Store::purge_expired`],
+//! [`Store::expired_recordings`]) is also an argument: a binding is live while
+//! `now < expires_at`; a recording has expired once `expires_at <= now`. Blob writers
+//! sync by volume, not by clock (see [`SYNC_EVERY_BYTES`]).
 //!
 //! # Databases
 //!
@@ -46,13 +77,26 @@
 //! which both databases accept, so each query is written once.
 //!
 //! A [`Store`] is a connection pool: clone it freely into tasks, every clone
-//! shares the pool.
+//! shares the pool. Operations that must not interleave (erasing versus placing a hold)
+//! lock the recording's row first, so they serialise on both databases.
+//!
+//! # Run loop
+//!
+//! None of its own: every method is an `async` call the caller awaits on its tokio runtime.
+//! Blob file operations run on tokio's blocking pool; S3 part uploads run as spawned tasks
+//! that `finish` awaits.
 
 #![warn(missing_docs)]
 
+mod blobs;
 mod calls;
 mod error;
+mod legal_holds;
 mod location;
+mod node_keys;
+mod recorder_keys;
+mod recording_trail;
+mod recordings;
 mod registrations;
 
 use std::time::Duration;
@@ -61,10 +105,21 @@ use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
 
+pub use blobs::{
+    BlobError, BlobInfo, BlobStore, BlobWriter, PART_SIZE, S3Options, SYNC_EVERY_BYTES,
+    SecretAccessKey,
+};
 pub use calls::{
     BatchOutcome, CallEvent, CallRecord, CallRecordWithEvents, CallState, CallWrite, NewCall,
 };
 pub use error::StoreError;
+pub use legal_holds::{EraseOutcome, LegalHold};
+pub use recorder_keys::RecorderKey;
+pub use recording_trail::{NewRecordingEvidence, NewRecordingGap, RecordingEvidence, RecordingGap};
+pub use recordings::{
+    FinalState, FinishedRecording, NewRecording, RecordingDetails, RecordingFilter,
+    RecordingRecord, RecordingState,
+};
 pub use registrations::Binding;
 
 use location::Location;

@@ -21,8 +21,10 @@ pub mod capture;
 pub mod http;
 mod ports;
 mod postgres;
+mod s3;
 mod system_user;
 pub mod wav;
 
 pub use ports::{free_loopback_tcp_port, free_loopback_udp_port};
 pub use postgres::{PostgresError, PostgresServer};
+pub use s3::{S3Server, S3ServerError};

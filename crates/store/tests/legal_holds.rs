@@ -1,0 +1,313 @@
+//! Legal holds, erasure (crypto-shredding) and retention, against SQLite and a real PostgreSQL
+//! server, as in `recordings.rs`.
+
+use herald_store::{
+    EraseOutcome, FinalState, NewRecordingGap, RecordingRecord, RecordingState, StoreError,
+};
+
+mod support;
+
+use support::{DAY, T0, TestDb, connect, finished, new_recording, rec_id, record};
+
+on_both_backends!(
+    several_holds_block_erasure_until_all_are_released,
+    erasure_deletes_wrapped_keys_and_keeps_metadata,
+    expired_list_honours_holds_and_state,
+    concurrent_holds_and_erasures_never_erase_a_held_recording,
+);
+
+async fn several_holds_block_erasure_until_all_are_released(db: &TestDb) {
+    let store = connect(db).await;
+    let id = rec_id("a1");
+    store
+        .insert_recording(&new_recording(&id, T0))
+        .await
+        .unwrap();
+    store
+        .finish_recording(
+            &id,
+            &finished(FinalState::Complete, T0 + 1_000, Some(T0 + DAY)),
+        )
+        .await
+        .unwrap();
+    let first = store
+        .place_hold(&id, "CASE-1", "litigation", "legal", T0 + 2_000)
+        .await
+        .unwrap();
+    let second = store
+        .place_hold(&id, "CASE-2", "regulator request", "legal", T0 + 3_000)
+        .await
+        .unwrap();
+    assert_ne!(first, second);
+
+    let refused = store.erase_recording(&id, T0 + 4_000, "dpo", "dsr").await;
+    assert!(
+        matches!(&refused, Err(StoreError::LegalHold { case_refs, .. }) if case_refs == &["CASE-1", "CASE-2"]),
+        "{refused:?}"
+    );
+    assert!(refused.unwrap_err().to_string().contains("CASE-1, CASE-2"));
+
+    store
+        .release_hold(&first, "legal", "settled", T0 + 5_000)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.release_hold(&first, "legal", "again", T0 + 5_500).await,
+        Err(StoreError::HoldReleased(h)) if h == first
+    ));
+    assert!(matches!(
+        store.release_hold("no-such-hold", "legal", "x", T0).await,
+        Err(StoreError::HoldNotFound(_))
+    ));
+    let details = store.recording(&id).await.unwrap().unwrap();
+    assert!(details.held(), "one hold is still in force");
+    assert_eq!(details.holds.len(), 2);
+    assert_eq!(details.holds[0].released_by.as_deref(), Some("legal"));
+    assert_eq!(details.holds[0].release_reason.as_deref(), Some("settled"));
+    assert_eq!(details.holds[0].released_at, Some(T0 + 5_000));
+    assert_eq!(details.holds[1].released_at, None);
+    assert!(
+        store
+            .expired_recordings(T0 + 2 * DAY, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(matches!(
+        store.erase_recording(&id, T0 + 6_000, "dpo", "dsr").await,
+        Err(StoreError::LegalHold { case_refs, .. }) if case_refs == ["CASE-2"]
+    ));
+
+    // A third hold, then releasing everything: it may expire and be erased again.
+    let third = store
+        .place_hold(&id, "CASE-3", "audit", "legal", T0 + 6_500)
+        .await
+        .unwrap();
+    for hold in [&second, &third] {
+        store
+            .release_hold(hold, "legal", "closed", T0 + 7_000)
+            .await
+            .unwrap();
+    }
+    assert!(!store.recording(&id).await.unwrap().unwrap().held());
+    let expired = store.expired_recordings(T0 + 2 * DAY, 10).await.unwrap();
+    assert_eq!(
+        expired.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        [id.as_str()]
+    );
+    assert_eq!(
+        store
+            .erase_recording(&id, T0 + 8_000, "retention", "expired")
+            .await
+            .unwrap(),
+        EraseOutcome::Erased { keys_deleted: 1 }
+    );
+    assert!(matches!(
+        store
+            .place_hold(&id, "CASE-4", "late", "legal", T0 + 9_000)
+            .await,
+        Err(StoreError::InvalidRecordingTransition {
+            state: RecordingState::Erased,
+            ..
+        })
+    ));
+    assert!(matches!(
+        store
+            .place_hold("nobody", "CASE-4", "late", "legal", T0)
+            .await,
+        Err(StoreError::RecordingNotFound(_))
+    ));
+}
+
+async fn erasure_deletes_wrapped_keys_and_keeps_metadata(db: &TestDb) {
+    let store = connect(db).await;
+    let id = rec_id("a1");
+    let mut new = new_recording(&id, T0);
+    new.wrapped_keys.push(("k2".to_owned(), b"second".to_vec()));
+    store.insert_recording(&new).await.unwrap();
+    let other = rec_id("b2");
+    store
+        .insert_recording(&new_recording(&other, T0))
+        .await
+        .unwrap();
+    let gap = NewRecordingGap {
+        started_at: T0 + 10,
+        start_position: 80,
+        reason: "pci".to_owned(),
+        actor: "dialplan".to_owned(),
+    };
+    store.add_recording_gap(&id, &gap).await.unwrap();
+
+    assert_eq!(
+        store
+            .erase_recording(&id, T0 + 1_000, "dpo", "dsr-42")
+            .await
+            .unwrap(),
+        EraseOutcome::Erased { keys_deleted: 2 }
+    );
+    assert_eq!(store.wrapped_keys(&id).await.unwrap(), vec![]);
+    assert_eq!(
+        store.wrapped_keys(&other).await.unwrap().len(),
+        1,
+        "other keys stay"
+    );
+    let details = store
+        .recording(&id)
+        .await
+        .unwrap()
+        .expect("the metadata row stays");
+    assert_eq!(details.key_ids, Vec::<String>::new());
+    assert_eq!(details.gaps.len(), 1);
+    let erased = details.recording;
+    assert_eq!(erased.state, RecordingState::Erased);
+    assert_eq!(
+        (
+            erased.erased_at,
+            erased.erased_by.as_deref(),
+            erased.erase_reason.as_deref()
+        ),
+        (Some(T0 + 1_000), Some("dpo"), Some("dsr-42"))
+    );
+    assert_eq!(erased.blob, new.blob);
+
+    // Idempotent: the first erasure's trail stays.
+    assert_eq!(
+        store
+            .erase_recording(&id, T0 + 2_000, "other", "again")
+            .await
+            .unwrap(),
+        EraseOutcome::AlreadyErased
+    );
+    assert_eq!(record(&store, &id).await.erased_by.as_deref(), Some("dpo"));
+    // A recording erased mid-capture cannot be finished afterwards.
+    assert!(matches!(
+        store
+            .finish_recording(&id, &finished(FinalState::Complete, T0 + 3_000, None))
+            .await,
+        Err(StoreError::InvalidRecordingTransition {
+            state: RecordingState::Erased,
+            ..
+        })
+    ));
+    assert!(matches!(
+        store.erase_recording("nobody", T0, "dpo", "x").await,
+        Err(StoreError::RecordingNotFound(_))
+    ));
+}
+
+async fn expired_list_honours_holds_and_state(db: &TestDb) {
+    let store = connect(db).await;
+    let now = T0 + 10 * DAY;
+    // (tail, final state or None to keep recording, expires_at)
+    let cases: [(&str, Option<FinalState>, Option<i64>); 7] = [
+        ("a1", Some(FinalState::Complete), Some(now - DAY)),
+        ("b2", Some(FinalState::Interrupted), Some(now - 2 * DAY)),
+        ("c3", Some(FinalState::Complete), Some(now)),
+        ("d4", Some(FinalState::Complete), Some(now + 1)),
+        ("e5", None, None),
+        ("f6", Some(FinalState::Complete), Some(now - 3 * DAY)),
+        ("a7", Some(FinalState::Complete), None),
+    ];
+    for (tail, state, expires_at) in cases {
+        let id = rec_id(tail);
+        store
+            .insert_recording(&new_recording(&id, T0))
+            .await
+            .unwrap();
+        if let Some(state) = state {
+            store
+                .finish_recording(&id, &finished(state, T0 + 1_000, expires_at))
+                .await
+                .unwrap();
+        }
+    }
+    // An erased recording with a past expiry, and a held one.
+    let erased = rec_id("e8");
+    store
+        .insert_recording(&new_recording(&erased, T0))
+        .await
+        .unwrap();
+    store
+        .finish_recording(
+            &erased,
+            &finished(FinalState::Complete, T0, Some(now - DAY)),
+        )
+        .await
+        .unwrap();
+    store
+        .erase_recording(&erased, T0 + DAY, "dpo", "dsr")
+        .await
+        .unwrap();
+    let hold = store
+        .place_hold(&rec_id("f6"), "CASE-9", "litigation", "legal", T0 + DAY)
+        .await
+        .unwrap();
+
+    let ids = |records: Vec<RecordingRecord>| records.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.expired_recordings(now, 10).await.unwrap()),
+        [rec_id("b2"), rec_id("a1"), rec_id("c3")],
+        "oldest expiry first; expires_at == now counts"
+    );
+    assert_eq!(
+        ids(store.expired_recordings(now, 2).await.unwrap()),
+        [rec_id("b2"), rec_id("a1")]
+    );
+    assert!(store.expired_recordings(T0, 10).await.unwrap().is_empty());
+
+    store
+        .release_hold(&hold, "legal", "closed", now)
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(store.expired_recordings(now, 10).await.unwrap()),
+        [rec_id("f6"), rec_id("b2"), rec_id("a1"), rec_id("c3")],
+        "a released hold lets it expire again"
+    );
+}
+
+async fn concurrent_holds_and_erasures_never_erase_a_held_recording(db: &TestDb) {
+    let store = connect(db).await;
+    let ids: Vec<String> = (0..16).map(|i| rec_id(&format!("{i:02x}"))).collect();
+    for id in &ids {
+        store
+            .insert_recording(&new_recording(id, T0))
+            .await
+            .unwrap();
+    }
+    let mut tasks = Vec::new();
+    for id in &ids {
+        let (erasing, holding) = (store.clone(), store.clone());
+        let (erase_id, hold_id) = (id.clone(), id.clone());
+        tasks.push(tokio::spawn(async move {
+            erasing
+                .erase_recording(&erase_id, T0 + 1, "dpo", "dsr")
+                .await
+                .map(|_| ())
+        }));
+        tasks.push(tokio::spawn(async move {
+            holding
+                .place_hold(&hold_id, "CASE-R", "race", "legal", T0 + 1)
+                .await
+                .map(|_| ())
+        }));
+    }
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(())
+            | Err(StoreError::LegalHold { .. })
+            | Err(StoreError::InvalidRecordingTransition { .. }) => {}
+            Err(other) => panic!("unexpected failure: {other:?}"),
+        }
+    }
+    for id in &ids {
+        let details = store.recording(id).await.unwrap().unwrap();
+        let erased = details.recording.state == RecordingState::Erased;
+        assert!(
+            erased != details.held(),
+            "{id}: erased {erased}, held {}",
+            details.held()
+        );
+        assert_eq!(erased, details.key_ids.is_empty());
+    }
+}
