@@ -82,7 +82,6 @@ use std::path::Path;
 
 pub use error::{DialplanError, ErrorKind, Location};
 pub use number_pattern::VISUAL_SEPARATORS;
-pub use parse::DEFAULT_RETENTION;
 pub use route::{
     Action, Answer, Application, CallFacts, Language, LanguageTag, RecordingPolicy, RejectStatus,
     Route,

@@ -19,9 +19,6 @@ use crate::schedule::{ClockTime, Days, Schedule, Window};
 
 type Result<T> = std::result::Result<T, DialplanError>;
 
-/// The retention class of a route that names none.
-pub const DEFAULT_RETENTION: &str = "voice";
-
 /// Parses the routes of one file, in file order.
 pub(crate) fn parse_file(path: &Path, text: &str) -> Result<Vec<Route>> {
     let file = File {
@@ -346,8 +343,8 @@ impl File<'_> {
                 Some(RecordingToml::Never) => RecordingPolicy::Never,
             },
             retention: match &route.retention {
-                Some(retention) => self.non_empty(retention, "retention")?,
-                None => DEFAULT_RETENTION.to_owned(),
+                Some(retention) => Some(self.non_empty(retention, "retention")?),
+                None => None,
             },
             agent_group: route
                 .agent_group

@@ -74,8 +74,9 @@ pub struct Answer {
     pub languages: Vec<LanguageTag>,
     /// Whether the call is recorded, and whether the caller may opt out.
     pub recording: RecordingPolicy,
-    /// The retention class of the recording (validated against the server's config).
-    pub retention: String,
+    /// The retention class of the recording (`herald check` validates it against the server's
+    /// configuration); `None`: the server's default class.
+    pub retention: Option<String>,
     /// The queue a transfer to an agent goes to.
     pub agent_group: Option<String>,
     /// Session variables handed to the IVR.

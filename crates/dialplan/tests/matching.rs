@@ -377,7 +377,7 @@ languages = ["en", "fr"]
         language: Language::Tag(tag("de-DE")),
         languages: vec![tag("de"), tag("en")],
         recording: RecordingPolicy::Always,
-        retention: "long".into(),
+        retention: Some("long".into()),
         agent_group: Some("support".into()),
         variables: [("brand", "Acme"), ("queue_hint", "7")]
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -393,7 +393,7 @@ languages = ["en", "fr"]
     );
     assert_eq!(web.language, Language::Menu);
     assert_eq!(web.recording, RecordingPolicy::Ask, "default");
-    assert_eq!(web.retention, "voice", "default");
+    assert_eq!(web.retention, None, "the server's default");
     assert_eq!(web.agent_group, None);
     assert!(web.variables.is_empty());
 }

@@ -46,7 +46,7 @@ fn every_route_runs_the_disclosure_with_opt_out() {
         };
         assert_eq!(answer.application, Application::File(disclosure.clone()));
         assert_eq!(answer.recording, RecordingPolicy::Ask);
-        assert_eq!(answer.retention, "voice");
+        assert_eq!(answer.retention.as_deref(), Some("voice"));
         assert_eq!(answer.agent_group.as_deref(), Some("support"));
     }
 }
