@@ -27,11 +27,14 @@ mod credentials;
 mod error;
 mod net;
 mod raw;
+mod recording;
 mod sections;
 mod source;
 mod storage;
 mod validate;
 
+#[cfg(test)]
+mod recording_tests;
 #[cfg(test)]
 mod tests;
 
@@ -44,6 +47,10 @@ pub use credentials::{ApiRole, DigestAlgorithm, Ha1Set, Secret, TokenHash};
 pub use error::{ConfigError, ConfigErrors};
 #[allow(unused_imports)]
 pub use net::{Host, HostPort, IpNet, Listen, Transport};
+#[allow(unused_imports)]
+pub use recording::{
+    RecorderConfig, RecordingCodec, RetentionClass, RetentionConfig, RetentionPeriod, S3Config,
+};
 #[allow(unused_imports)]
 pub use sections::{
     ApiConfig, ApiToken, Codec, InbandDtmf, IvrConfig, MediaConfig, RegistrarConfig, SipConfig,
@@ -64,6 +71,8 @@ pub struct Config {
     pub media: MediaConfig,
     pub ivr: IvrConfig,
     pub storage: StorageConfig,
+    pub recorder: RecorderConfig,
+    pub retention: RetentionConfig,
     pub api: ApiConfig,
     pub users: Vec<User>,
     pub trunks: Vec<Trunk>,

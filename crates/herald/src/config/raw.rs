@@ -14,6 +14,8 @@ pub(crate) struct RawConfig {
     pub media: RawMedia,
     pub ivr: RawIvr,
     pub storage: RawStorage,
+    pub recorder: RawRecorder,
+    pub retention: RawRetention,
     pub api: RawApi,
     pub users: Vec<RawUser>,
     pub trunks: Vec<RawTrunk>,
@@ -27,6 +29,8 @@ impl Default for RawConfig {
             media: RawMedia::default(),
             ivr: RawIvr::default(),
             storage: RawStorage::default(),
+            recorder: RawRecorder::default(),
+            retention: RawRetention::default(),
             api: RawApi::default(),
             users: Vec::new(),
             trunks: Vec::new(),
@@ -175,11 +179,66 @@ impl Default for RawIvr {
 }
 
 /// Both default to locations under `data_dir`, computed in `validate`.
-#[derive(Debug, Default, Deserialize)]
+// No `Debug`: `s3` holds a secret.
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct RawStorage {
     pub database: Option<String>,
     pub recordings: Option<String>,
+    pub s3: RawS3,
+}
+
+/// `[storage.s3]`: how to reach the object store named by `recordings = "s3://..."`.
+// No `Debug`: `secret_access_key` is a secret.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawS3 {
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    pub allow_http: bool,
+    pub spool: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawRecorder {
+    pub enabled: bool,
+    pub recipients: Vec<String>,
+    pub codec: String,
+    pub segment_ms: i64,
+    pub node_key: Option<String>,
+    pub default_retention: String,
+    pub sweep_interval: i64,
+}
+
+impl Default for RawRecorder {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            recipients: Vec::new(),
+            codec: "pcma".to_owned(),
+            segment_ms: 1000,
+            node_key: None,
+            default_retention: "voice".to_owned(),
+            sweep_interval: 3600,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawRetention {
+    pub classes: std::collections::BTreeMap<String, RawRetentionClass>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawRetentionClass {
+    pub keep: Option<String>,
+    pub legal_obligation: bool,
+    pub description: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -220,6 +220,7 @@ impl FromStr for Codec {
 pub struct StorageConfig {
     pub database: DatabaseUrl,
     pub recordings: RecordingsStore,
+    pub s3: super::recording::S3Config,
 }
 
 /// `[api]`.

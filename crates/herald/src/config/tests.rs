@@ -148,12 +148,12 @@ fn unknown_key_in_nested_and_array_tables() {
 #[test]
 fn unknown_sections_are_errors() {
     assert_has(
-        &errors("[recorder]\nsegment_ms = 1000\n"),
-        "t.toml:1:2: unknown section [recorder], expected one of `data_dir`, `sip`",
+        &errors("[recording]\nsegment_ms = 1000\n"),
+        "t.toml:1:2: unknown section [recording], expected one of `data_dir`, `sip`",
     );
     assert_has(
-        &errors("\n[retention.classes.voice]\ndays = 1\n"),
-        "t.toml:2:2: unknown section [retention]",
+        &errors("\n[retentions.voice]\ndays = 1\n"),
+        "t.toml:2:2: unknown section [retentions]",
     );
     assert_has(
         &errors("colour = \"blue\"\n"),
@@ -426,19 +426,19 @@ fn md5_hex(s: &str) -> String {
 #[test]
 fn plaintext_password_becomes_ha1_and_never_shows() {
     let c = load(
-        "[[users]]\nusername = \"alice\"\ndisplay_name = \"Alice\"\nroles = [\"agent\"]\npassword = \"secret\"\n",
+        "[[users]]\nusername = \"alice\"\ndisplay_name = \"Alice\"\nroles = [\"agent\"]\npassword = \"Tr0ub4dor\"\n",
     );
     let alice = &c.users[0];
     assert_eq!(
         alice.ha1.md5.as_deref(),
-        Some(md5_hex("alice:herald.local:secret").as_str())
+        Some(md5_hex("alice:herald.local:Tr0ub4dor").as_str())
     );
-    let sha = hex::encode(Sha256::digest(b"alice:herald.local:secret"));
+    let sha = hex::encode(Sha256::digest(b"alice:herald.local:Tr0ub4dor"));
     assert_eq!(alice.ha1.sha256.as_deref(), Some(sha.as_str()));
     let debug = format!("{c:?}");
-    assert!(!debug.contains("secret"), "{debug}");
+    assert!(!debug.contains("Tr0ub4dor"), "{debug}");
     assert!(
-        !debug.contains(&md5_hex("alice:herald.local:secret")),
+        !debug.contains(&md5_hex("alice:herald.local:Tr0ub4dor")),
         "{debug}"
     );
     assert!(!debug.contains(&sha), "{debug}");

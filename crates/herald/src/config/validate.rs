@@ -27,6 +27,8 @@ use super::sections::{
 use super::source::{KeyPath, SourceMap};
 use super::storage::{DatabaseUrl, RecordingsStore};
 
+mod recording;
+
 /// Builds the typed configuration, or every error found.
 pub(crate) fn build(raw: RawConfig, map: &SourceMap<'_>) -> Result<Config, ConfigErrors> {
     let mut ck = Checker {
@@ -37,10 +39,14 @@ pub(crate) fn build(raw: RawConfig, map: &SourceMap<'_>) -> Result<Config, Confi
     let root = KeyPath::root();
     let data_dir = ck.data_dir(&raw.data_dir);
     let sip = ck.sip(raw.sip, &root.key("sip"));
+    let retention = ck.retention(raw.retention, &root.key("retention"));
+    let recorder = ck.recorder(raw.recorder, &data_dir, &retention, &root.key("recorder"));
     let config = Config {
         media: ck.media(raw.media, &root.key("media")),
         ivr: ck.ivr(raw.ivr, &root.key("ivr")),
         storage: ck.storage(raw.storage, &data_dir, &root.key("storage")),
+        recorder,
+        retention,
         api: ck.api(raw.api, &root.key("api")),
         users: ck.users(raw.users, &sip, &root.key("users")),
         trunks: ck.trunks(raw.trunks, &root.key("trunks")),
@@ -508,6 +514,7 @@ impl Checker<'_, '_> {
         StorageConfig {
             database: database.unwrap_or_else(|| DatabaseUrl::sqlite_in(data_dir)),
             recordings: recordings.unwrap_or_else(|| RecordingsStore::file_in(data_dir)),
+            s3: self.s3(raw.s3, data_dir, &path.key("s3")),
         }
     }
 
