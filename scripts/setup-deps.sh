@@ -9,8 +9,9 @@ if [ "${1:-build}" = test ]; then
   # sip-tester: SIPp; postgresql: a real PostgreSQL for the store tests; iproute2 + util-linux:
   # private network namespaces for the RFC 4475 wire test; openssl: the TLS test certificate;
   # asterisk-core-sounds-en-wav: 25 minutes of speech for the in-band DTMF talk-off test;
-  # xsltproc: turns the W3C VoiceXML IR tests (.txml) into VoiceXML.
-  want+=(sip-tester postgresql iproute2 util-linux openssl asterisk-core-sounds-en-wav xsltproc)
+  # xsltproc: turns the W3C VoiceXML IR tests (.txml) into VoiceXML; age: the standard tool an
+  # auditor decrypts wrapped recording keys with.
+  want+=(sip-tester postgresql iproute2 util-linux openssl asterisk-core-sounds-en-wav xsltproc age)
 fi
 if [ "${1:-build}" = bench ]; then
   # kamailio: the SIP baseline; rtpengine-daemon: the media baseline (benches/load/).
@@ -29,4 +30,9 @@ fi
 if ! command -v cargo >/dev/null 2>&1; then
   echo "Herald needs a Rust toolchain (1.95 or newer): install it with rustup (https://rustup.rs) and run this again." >&2
   exit 1
+fi
+if [ "${1:-build}" = test ] && ! command -v s3s-fs >/dev/null 2>&1; then
+  # A real S3-compatible server (signature-checking) for the object-storage tests.
+  echo "installing: s3s-fs (cargo install)" >&2
+  cargo install s3s-fs --version 0.14.1 --features binary --locked --quiet
 fi

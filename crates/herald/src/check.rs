@@ -85,6 +85,7 @@ fn check_ivr(config: &Config, prompts: Option<&PromptLibrary>) -> usize {
         }
     };
     println!("{}: {} route(s) OK", dir.display(), plan.routes().len());
+    let unknown_classes = check_retention_classes(config, &plan);
     let report = check_documents(&plan, prompts);
     for note in &report.notes {
         println!("{note}");
@@ -92,5 +93,34 @@ fn check_ivr(config: &Config, prompts: Option<&PromptLibrary>) -> usize {
     for error in &report.errors {
         eprintln!("{error}");
     }
-    report.errors.len()
+    report.errors.len() + unknown_classes
+}
+
+/// Every retention class a route names must be one of `[retention.classes]`.
+fn check_retention_classes(config: &Config, plan: &herald_dialplan::Dialplan) -> usize {
+    let mut problems = 0;
+    for route in plan.routes() {
+        let herald_dialplan::Action::Answer(answer) = &route.action else {
+            continue;
+        };
+        let Some(class) = &answer.retention else {
+            continue;
+        };
+        if !config.retention.classes.contains_key(class) {
+            let known: Vec<&str> = config
+                .retention
+                .classes
+                .keys()
+                .map(String::as_str)
+                .collect();
+            eprintln!(
+                "{}: route `{}`: no retention class {class:?} in the configuration; the classes are {}",
+                route.source,
+                route.name,
+                known.join(", ")
+            );
+            problems += 1;
+        }
+    }
+    problems
 }

@@ -9,6 +9,7 @@ mod check;
 mod config;
 mod ivr;
 mod media;
+mod recorder;
 mod router;
 mod serve;
 mod sip_io;
@@ -52,6 +53,21 @@ enum Command {
         #[command(subcommand)]
         command: calls_cmd::CallsCommand,
     },
+    /// Recorder keys: the public keys recordings are encrypted to.
+    Keys {
+        #[command(subcommand)]
+        command: recorder::keys_cmd::KeysCommand,
+    },
+    /// Encrypted recordings: list, inspect, verify, export, erase, legal holds.
+    Recordings {
+        #[command(subcommand)]
+        command: recorder::recordings_cmd::RecordingsCommand,
+    },
+    /// Retention: erase what has expired.
+    Retention {
+        #[command(subcommand)]
+        command: recorder::retention_cmd::RetentionCommand,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -66,6 +82,9 @@ fn main() -> ExitCode {
         Command::Serve { config } => load_config(config.as_deref()).and_then(serve::run),
         Command::Check { config } => return check::run(config.as_deref()),
         Command::Calls { command } => calls_cmd::run(command),
+        Command::Keys { command } => recorder::keys_cmd::run(command),
+        Command::Recordings { command } => recorder::recordings_cmd::run(command),
+        Command::Retention { command } => recorder::retention_cmd::run(command),
         Command::Ivr {
             command: IvrCommand::Run(args),
         } => return ivr::run_cmd::run(args),

@@ -23,6 +23,7 @@ use crate::ivr::fetch::Fetcher;
 use crate::media::MediaEngine;
 use crate::media::prompts::{PromptLibrary, prompts_dir};
 use crate::media::worker::WorkerConfig;
+use crate::recorder::{Recorder, recovery, sweep};
 use crate::sip_io::{self, Driver, Inbound, UdpListener};
 use crate::store_writer::StoreWriter;
 
@@ -32,6 +33,11 @@ fn media_workers(config: &Config) -> usize {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     }
+}
+
+/// Wall-clock unix milliseconds.
+pub fn unix_ms_now() -> i64 {
+    unix_ms()
 }
 
 /// Wall-clock unix milliseconds.
@@ -66,6 +72,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         epoch,
     );
     restore_bindings(&store, &mut endpoint, epoch.1).await?;
+    let recorder = start_recorder(&config, &store).await?;
 
     let (tx, rx) = mpsc::channel::<Inbound>(4096);
     let max = config.sip.max_message_size;
@@ -124,6 +131,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         fetcher,
         notice_tx.clone(),
         ivr_settings,
+        recorder.clone(),
     );
     app.warm_prompts(&config, &warm);
     let driver = Driver::new(endpoint, udp, app, rx, tx, notices, max);
@@ -131,6 +139,17 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let app = driver.run(shutdown_signal()).await?;
     tracing::info!("shutting down");
     app.shutdown();
+    // The media workers finished every recording as they closed their streams; let the
+    // storage tasks commit them.
+    if let Some(recorder) = &recorder
+        && tokio::time::timeout(Duration::from_secs(30), recorder.drain())
+            .await
+            .is_err()
+    {
+        tracing::warn!(
+            "recordings still being stored after 30 s; they will be recovered as interrupted at the next start"
+        );
+    }
     // The driver (and with it the writer's sender) is gone: let the writer commit what is
     // queued before the store closes, so no call record is lost on a clean shutdown.
     if tokio::time::timeout(Duration::from_secs(30), written)
@@ -142,6 +161,48 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     store.close().await;
     Ok(())
 }
+
+/// The recorder: recordings a crash left open are closed first, then the sweeper and the key
+/// refresher start. `None` when recording is off.
+async fn start_recorder(config: &Config, store: &Store) -> anyhow::Result<Option<Recorder>> {
+    if !config.recorder.enabled {
+        tracing::info!("recording is off (recorder.enabled = false)");
+        return Ok(None);
+    }
+    let recorder = Recorder::open(config, store.clone(), true).await?;
+    recovery::recover_open(&recorder).await?;
+    if let Some(every) = config.recorder.sweep_interval {
+        let (sweeper, store) = (recorder.clone(), store.clone());
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            loop {
+                ticks.tick().await;
+                match sweep::sweep(&store, sweeper.blobs(), unix_ms(), false).await {
+                    Ok(report) if !report.erased.is_empty() => {
+                        tracing::info!(erased = report.erased.len(), "retention sweep");
+                    }
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(%error, "retention sweep failed"),
+                }
+            }
+        });
+    }
+    let refresher = recorder.clone();
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(KEY_REFRESH);
+        ticks.tick().await;
+        loop {
+            ticks.tick().await;
+            if let Err(error) = refresher.refresh_recipients().await {
+                tracing::warn!(error = %format!("{error:#}"), "reloading recorder keys failed");
+            }
+        }
+    });
+    Ok(Some(recorder))
+}
+
+/// How soon a key added or rotated with `herald keys` is used by a running server.
+const KEY_REFRESH: Duration = Duration::from_secs(30);
 
 fn init_tracing() {
     let filter =

@@ -44,6 +44,19 @@ pub struct RecordingState {
     /// Reasons it is paused for (secure input, the document, ...); recording resumes only
     /// when none is left.
     pub paused: Vec<String>,
+    /// The recording that runs (its id), while one does.
+    pub running: Option<String>,
+    /// Disclosure evidence so far, sealed into a recording when one starts.
+    pub evidence: Vec<herald_recorder::Evidence>,
+}
+
+/// What a recording of the call is filed under.
+#[derive(Debug, Clone, Default)]
+pub struct RecordingFacts {
+    pub caller: String,
+    pub callee: String,
+    /// The route's retention class (`None`: the configured default).
+    pub retention: Option<String>,
 }
 
 /// One call's IVR session.
@@ -59,6 +72,7 @@ pub struct IvrCall {
     secure: bool,
     policy: RecordingPolicy,
     pub recording: RecordingState,
+    pub facts: RecordingFacts,
     /// The codec and packet time prompts are encoded for (`None`: no media stream).
     pub media: Option<(CodecKind, Duration)>,
     /// A document fetched over the network ran: local audio files are off limits.
@@ -76,7 +90,7 @@ pub struct IvrCall {
 pub const MAX_PATH_EVENTS: u32 = 2_000;
 
 impl IvrCall {
-    pub fn new(interpreter: Interpreter, policy: RecordingPolicy) -> Self {
+    pub fn new(interpreter: Interpreter, policy: RecordingPolicy, facts: RecordingFacts) -> Self {
         Self {
             interpreter,
             queue: VecDeque::new(),
@@ -86,6 +100,7 @@ impl IvrCall {
             secure: false,
             policy,
             recording: RecordingState::default(),
+            facts,
             media: None,
             network: false,
             dropped_evidence: Vec::new(),
@@ -313,7 +328,7 @@ impl CallApp {
         }
     }
 
-    fn ivr_mut(&mut self, call: CallRef) -> Option<&mut IvrCall> {
+    pub(super) fn ivr_mut(&mut self, call: CallRef) -> Option<&mut IvrCall> {
         self.calls.get_mut(&call).and_then(|l| l.ivr.as_mut())
     }
 
@@ -534,6 +549,7 @@ impl CallApp {
             });
             self.writer.event(&id, at, "ivr-prompt", detail);
         }
+        let mut evidence = None;
         if let Some((prompt, language)) = done.evidence {
             let detail = serde_json::json!({
                 "prompt": prompt,
@@ -541,10 +557,14 @@ impl CallApp {
                 "completed": !interrupted,
             });
             self.writer.event(&id, at, "disclosure-played", detail);
+            evidence = Some((prompt, language));
         }
         if interrupted && !flushed {
             // The stream stopped it for a key (barge-in): everything queued goes too.
             ivr.flush();
+        }
+        if let Some((prompt, language)) = evidence {
+            self.recording_evidence(call, at, prompt, language, !interrupted);
         }
         self.play_next(ep, now, call);
         self.pump_ivr(ep, now, call);
@@ -590,6 +610,7 @@ impl CallApp {
             _ => None,
         };
         let state = &mut ivr.recording;
+        let was_paused = !state.paused.is_empty();
         let applied = match (refusal, action) {
             (Some(_), _) => false,
             (None, RecordingAction::Start) => {
@@ -609,6 +630,16 @@ impl CallApp {
                 state.active && before != state.paused.len()
             }
         };
+        let now_paused = !state.paused.is_empty();
+        if applied {
+            match action {
+                RecordingAction::Start => self.start_recording(ep, now, call),
+                RecordingAction::Stop => self.stop_recording(call),
+                RecordingAction::Pause if !was_paused => self.pause_recording(call, &reason),
+                RecordingAction::Resume if !now_paused => self.resume_recording(call),
+                RecordingAction::Pause | RecordingAction::Resume => {}
+            }
+        }
         let detail = serde_json::json!({
             "action": action.as_str(),
             "reason": reason,
@@ -633,6 +664,7 @@ impl CallApp {
         }
         state.consent = Some(consent);
         if consent == Consent::OptedOut && std::mem::replace(&mut state.active, false) {
+            self.stop_recording(call);
             let detail = serde_json::json!({
                 "action": "stop",
                 "reason": "the caller objected",

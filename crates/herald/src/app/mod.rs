@@ -3,6 +3,7 @@
 
 mod ivr;
 mod media;
+mod recording;
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
@@ -26,6 +27,7 @@ use crate::media::MediaEngine;
 use crate::media::ports::PortAllocator;
 use crate::media::prompts::PromptLibrary;
 use crate::media::worker::{CloseReason, Command, Notice, StreamKey};
+use crate::recorder::Recorder;
 use crate::router::{Route, Router};
 use crate::sip_io::Application;
 use crate::store_writer::StoreWriter;
@@ -91,6 +93,10 @@ pub struct CallApp {
     /// Ringing agent calls and when they give up (480).
     ringing: BTreeSet<(Instant, CallRef)>,
     rng: rand::rngs::StdRng,
+    /// Records calls; `None`: recording is off (`recorder.enabled = false`).
+    recorder: Option<Recorder>,
+    /// The retention class of routes that name none.
+    default_retention: String,
 }
 
 impl CallApp {
@@ -107,6 +113,7 @@ impl CallApp {
         fetcher: std::sync::Arc<Fetcher>,
         notify: UnboundedSender<AppNotice>,
         ivr_settings: IvrSettings,
+        recorder: Option<Recorder>,
     ) -> Self {
         let first = config.sip.listen.first();
         let wildcard = first.is_none_or(|l| l.addr.ip().is_unspecified())
@@ -151,6 +158,8 @@ impl CallApp {
             closing: HashMap::new(),
             ringing: BTreeSet::new(),
             rng: rand::rngs::StdRng::from_os_rng(),
+            recorder,
+            default_retention: config.recorder.default_retention.clone(),
         }
     }
 
@@ -269,6 +278,10 @@ impl CallApp {
             Language::Menu => None,
         };
         let languages: Vec<&str> = answer.languages.iter().map(|l| l.as_str()).collect();
+        let retention = answer
+            .retention
+            .clone()
+            .unwrap_or_else(|| self.default_retention.clone());
         let policy = match answer.recording {
             herald_dialplan::RecordingPolicy::Ask => "ask",
             herald_dialplan::RecordingPolicy::Always => "always",
@@ -280,7 +293,7 @@ impl CallApp {
             ("herald.call_id".to_owned(), id.to_owned()),
             ("herald.languages".to_owned(), languages.join(" ")),
             ("herald.recording".to_owned(), policy.to_owned()),
-            ("herald.retention".to_owned(), answer.retention.clone()),
+            ("herald.retention".to_owned(), retention.clone()),
         ];
         if let Some(group) = &answer.agent_group {
             session.push(("herald.agent_group".to_owned(), group.clone()));
@@ -291,7 +304,12 @@ impl CallApp {
         config.session = session;
         let interpreter = Interpreter::new(config, &uri)
             .map_err(|e| anyhow::anyhow!("the session's script engine: {e}"))?;
-        Ok(IvrCall::new(interpreter, answer.recording))
+        let facts = ivr::RecordingFacts {
+            caller: info.caller_user.clone().unwrap_or_default(),
+            callee: info.callee_user.clone().unwrap_or_default(),
+            retention: Some(retention),
+        };
+        Ok(IvrCall::new(interpreter, answer.recording, facts))
     }
 
     fn answer(

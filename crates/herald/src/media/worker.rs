@@ -24,6 +24,8 @@ use herald_media::prompt::EncodedPrompt;
 use herald_media::stream::{MediaStream, StreamEvent, StreamStats, StreamUpdate};
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 
+use crate::recorder::tap::{Mark, RecordingTap};
+
 /// Identifies a stream across the engine (chosen by the engine, unique per process).
 pub type StreamKey = u64;
 
@@ -54,6 +56,21 @@ pub enum Command {
     },
     /// End the stream: RTCP BYE, then the socket is closed.
     Close { key: StreamKey },
+    /// Recording of the stream's call leg.
+    Record {
+        key: StreamKey,
+        command: RecordCommand,
+    },
+}
+
+/// What the call application asks of a stream's recording.
+pub enum RecordCommand {
+    /// Start capturing into this tap (whose timeline starts now).
+    Start(Box<RecordingTap>),
+    /// Pause, resume, or add evidence.
+    Mark(Mark),
+    /// Finish the recording (the stream goes on); closing the stream finishes it too.
+    Stop,
 }
 
 /// Where a worker's notices go (the call application's channel, wrapped as it likes).
@@ -103,6 +120,8 @@ struct Slot {
     socket: UdpSocket,
     rtcp: Option<UdpSocket>,
     stream: MediaStream,
+    /// The call leg's recording, while one runs.
+    tap: Option<Box<RecordingTap>>,
 }
 
 /// Epoll data for a stream's socket: the key, and whether it is the RTCP one.
@@ -201,6 +220,43 @@ impl Worker {
                 self.with_stream(key, |s, now| s.update(now, *update), now)
             }
             Command::Close { key } => self.with_stream(key, |s, now| s.close(now), now),
+            Command::Record { key, command } => self.record(now, key, command),
+        }
+    }
+
+    fn record(&mut self, now: Instant, key: StreamKey, command: RecordCommand) {
+        let Some(slot) = self.slots.get_mut(&key) else {
+            // The stream is gone: a tap handed over now is finished at once (its storage task
+            // then holds a complete, empty recording rather than waiting forever).
+            if let RecordCommand::Start(tap) = command {
+                tap.finish(now);
+            }
+            return;
+        };
+        let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match command {
+            RecordCommand::Start(tap) => {
+                if let Some(old) = slot.tap.replace(tap) {
+                    old.finish(now);
+                }
+                slot.stream.start_capture(now);
+            }
+            RecordCommand::Mark(mark) => {
+                if let Some(tap) = slot.tap.as_mut() {
+                    drain_capture(&mut slot.stream, tap, now);
+                    tap.mark(now, mark);
+                }
+            }
+            RecordCommand::Stop => {
+                if let Some(mut tap) = slot.tap.take() {
+                    drain_capture(&mut slot.stream, &mut tap, now);
+                    slot.stream.stop_capture(now);
+                    tap.finish(now);
+                }
+            }
+        }));
+        if ok.is_err() {
+            tracing::error!("internal error in a recording; closing that stream");
+            self.remove(key, CloseReason::InternalError);
         }
     }
 
@@ -236,6 +292,7 @@ impl Worker {
                 socket,
                 rtcp,
                 stream,
+                tap: None,
             },
         );
     }
@@ -319,7 +376,10 @@ impl Worker {
         let horizon = now + self.config.tick / 2;
         let mut failed = Vec::new();
         for (&key, slot) in &mut self.slots {
-            if slot.stream.poll_timeout().is_some_and(|t| t > horizon) {
+            // A recording seals on time even when its stream is idle (on hold).
+            let due = |t: Option<Instant>| t.is_some_and(|t| t <= horizon);
+            let recording_due = due(slot.tap.as_ref().and_then(|tap| tap.poll_timeout()));
+            if slot.stream.poll_timeout().is_some_and(|t| t > horizon) && !recording_due {
                 continue;
             }
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -344,7 +404,20 @@ impl Worker {
     }
 
     fn remove(&mut self, key: StreamKey, reason: CloseReason) {
-        if let Some(slot) = self.slots.remove(&key) {
+        if let Some(mut slot) = self.slots.remove(&key) {
+            if let Some(mut tap) = slot.tap.take() {
+                let now = Instant::now();
+                // A stream whose machine panicked is not asked for its last audio.
+                let finished = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    if reason != CloseReason::InternalError {
+                        drain_capture(&mut slot.stream, &mut tap, now);
+                    }
+                    tap.finish(now);
+                }));
+                if finished.is_err() {
+                    tracing::error!("internal error finishing a recording; it is left interrupted");
+                }
+            }
             let _ = self.epoll.delete(slot.socket.as_fd());
             if let Some(rtcp) = &slot.rtcp {
                 let _ = self.epoll.delete(rtcp.as_fd());
@@ -380,6 +453,10 @@ fn serve_one(
             return Served::SocketFailed;
         }
     }
+    if let Some(tap) = slot.tap.as_mut() {
+        drain_capture(stream, tap, now);
+        tap.pump(now);
+    }
     while let Some(event) = stream.poll_event() {
         (notices)(Notice::Event { key, event });
     }
@@ -388,6 +465,11 @@ fn serve_one(
     } else {
         Served::Open
     }
+}
+
+/// Hands the audio the stream captured to its recording.
+fn drain_capture(stream: &mut MediaStream, tap: &mut RecordingTap, now: Instant) {
+    stream.drain_captured(|channel, position, pcm| tap.audio(now, channel, position, pcm));
 }
 
 /// Sends one datagram; a full socket buffer or an unreachable peer drops it (RTP is loss

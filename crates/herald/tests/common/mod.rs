@@ -37,7 +37,9 @@ pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a condition on the call records may take to become true.
 pub const RECORD_TIMEOUT: Duration = Duration::from_secs(15);
 /// The log line herald prints after committing call-record writes.
-const COMMITTED_LINE: &str = "call records committed";
+/// Logged (at debug, target `herald::records`) whenever call records or a recording's
+/// metadata are committed.
+const COMMITTED_LINE: &str = "records committed";
 /// Hard bound on any child program (SIPp, `herald calls`, `herald check`).
 pub const PROGRAM_TIMEOUT: Duration = Duration::from_secs(60);
 /// The log line that says herald has bound every listener.
@@ -120,10 +122,14 @@ pub struct HeraldConfig {
     pub algorithms: Option<Vec<String>>,
     /// `storage.database`; `None` keeps the default (SQLite in the data directory).
     pub database: Option<String>,
+    /// `storage.recordings`; `None` keeps the default (a directory in the data directory).
+    pub recordings: Option<String>,
     /// Extra `key = value` lines for the `[media]` section.
     pub media: Vec<String>,
     /// What answers calls.
     pub dialplan: TestDialplan,
+    /// Extra TOML appended to the configuration (whole sections, e.g. `[recorder]`).
+    pub extra: Vec<String>,
 }
 
 /// The dialplan a test's herald routes calls with.
@@ -181,8 +187,10 @@ impl Default for HeraldConfig {
             users: Vec::new(),
             algorithms: None,
             database: None,
+            recordings: None,
             media: Vec::new(),
             dialplan: TestDialplan::default(),
+            extra: Vec::new(),
         }
     }
 }
@@ -230,8 +238,12 @@ impl HeraldConfig {
             )
             .unwrap();
         }
+        writeln!(out, "\n[storage]").unwrap();
         if let Some(db) = &self.database {
-            writeln!(out, "\n[storage]\ndatabase = {}", toml_str(db)).unwrap();
+            writeln!(out, "database = {}", toml_str(db)).unwrap();
+        }
+        if let Some(recordings) = &self.recordings {
+            writeln!(out, "recordings = {}", toml_str(recordings)).unwrap();
         }
         let dialplans = match &self.dialplan {
             TestDialplan::Shipped => repo_root().join("dialplans"),
@@ -253,6 +265,9 @@ impl HeraldConfig {
             toml_str(&dialplans.display().to_string())
         )
         .unwrap();
+        for section in &self.extra {
+            writeln!(out, "\n{section}").unwrap();
+        }
         for u in &self.users {
             writeln!(
                 out,
@@ -424,6 +439,47 @@ impl Herald {
             out.stderr
         );
         out.stdout
+    }
+
+    /// The data directory (`data_dir`).
+    pub fn data_dir(&self) -> PathBuf {
+        self.config_path
+            .parent()
+            .expect("the configuration is in the test directory")
+            .join("data")
+    }
+
+    /// Sends herald SIGKILL: no shutdown at all. Dropping the handle reaps the process.
+    pub fn kill_9(&self) {
+        let pid = self
+            .child
+            .as_ref()
+            .expect("herald is running")
+            .id()
+            .to_string();
+        let status = Command::new("kill")
+            .args(["-KILL", &pid])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -KILL {pid} failed");
+    }
+
+    /// `herald recordings list --json`.
+    pub fn recordings(&self) -> Vec<Value> {
+        let text = self.cli(&["recordings", "list", "--json", "--limit", "1000"]);
+        let value: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("recordings list is not JSON ({e}):\n{text}"));
+        value.as_array().cloned().unwrap_or_default()
+    }
+
+    /// Waits until the recordings satisfy `done`; re-read after each commit herald reports.
+    pub fn wait_for_recordings(&self, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let found = self.wait_for_records(
+            what,
+            || Value::Array(self.recordings()),
+            |v| v.as_array().is_some_and(|r| done(r)),
+        );
+        found.as_array().cloned().unwrap_or_default()
     }
 
     /// `herald calls list --json`.
@@ -705,6 +761,12 @@ impl Sipp {
         self
     }
 
+    /// Places `n` calls, all at once (`-m n -l n`, at SIPp's default rate).
+    pub fn calls(mut self, n: u32) -> Self {
+        self.calls = n;
+        self
+    }
+
     /// The user part of the Request-URI (`-s`).
     pub fn service(mut self, s: &str) -> Self {
         self.service = s.to_owned();
@@ -773,7 +835,7 @@ impl Sipp {
                 &free_udp_port().to_string(),
             ])
             .args(["-s", &self.service])
-            .args(["-m", &self.calls.to_string(), "-l", "1"])
+            .args(["-m", &self.calls.to_string(), "-l", &self.calls.to_string()])
             .args([
                 "-timeout",
                 &format!("{}s", self.timeout.as_secs()),

@@ -1,0 +1,201 @@
+//! Crash recovery on the real binary: 20 calls are being recorded when the server is killed
+//! with SIGKILL. After a restart on the same data, all 20 recordings are `interrupted`,
+//! verify without any private key, export with the auditor's key, and each lost at most about
+//! one second (one open segment) of what was recorded up to the kill.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use common::{Herald, HeraldConfig, Sipp, TestDialplan, sipp_available};
+use serde_json::Value;
+
+const CALLS: usize = 20;
+
+/// Records at once, then plays a minute-long tone (so the Herald channel has audio up to the
+/// kill) and waits for keys.
+const APPLICATION: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<vxml version="2.1" xmlns="http://www.w3.org/2001/vxml" xmlns:herald="urn:herald:ivr">
+  <form>
+    <block>
+      <herald:consent decision="accepted"/>
+      <herald:recording action="start" reason="crash test"/>
+    </block>
+    <field name="keys" type="digits">
+      <property name="timeout" value="120s"/>
+      <prompt bargein="false"><audio src="prompt:tone"/></prompt>
+    </field>
+  </form>
+</vxml>
+"#;
+
+/// A 60 s, 300 Hz tone at about -20 dBFS.
+fn write_tone(path: &Path) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).expect("create the tone prompt");
+    for i in 0..60 * 8000 {
+        let t = f64::from(i) / 8000.0;
+        w.write_sample((3300.0 * (2.0 * std::f64::consts::PI * 300.0 * t).sin()) as i16)
+            .expect("write a sample");
+    }
+    w.finalize().expect("finish the tone prompt");
+}
+
+fn unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn blob_sizes(dir: &Path) -> Vec<u64> {
+    let mut sizes = Vec::new();
+    for sub in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        for blob in std::fs::read_dir(sub.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            sizes.push(blob.metadata().map_or(0, |m| m.len()));
+        }
+    }
+    sizes
+}
+
+fn age_keygen(dir: &Path) -> Option<(PathBuf, String)> {
+    let path = dir.join("auditor.key");
+    let ok = std::process::Command::new("age-keygen")
+        .arg("-o")
+        .arg(&path)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            !common::in_ci(),
+            "age-keygen (Debian package age) is missing"
+        );
+        eprintln!("skipping: age-keygen (Debian package age) is missing");
+        return None;
+    }
+    let text = std::fs::read_to_string(&path).expect("read the identity");
+    let public = text
+        .lines()
+        .find_map(|l| l.split("public key: ").nth(1))
+        .expect("the identity file names its public key")
+        .trim()
+        .to_owned();
+    Some((path, public))
+}
+
+#[test]
+fn recordings_survive_a_kill_9_losing_at_most_the_open_segment() {
+    if !sipp_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("a test directory");
+    let Some((identity, recipient)) = age_keygen(dir.path()) else {
+        return;
+    };
+    let prompts = dir.path().join("prompts");
+    std::fs::create_dir_all(&prompts).expect("a prompts directory");
+    write_tone(&prompts.join("tone.wav"));
+    let config = HeraldConfig {
+        dialplan: TestDialplan::Application(APPLICATION.to_owned()),
+        media: vec![format!(
+            "prompts = {}",
+            common::toml_str(&prompts.display().to_string())
+        )],
+        extra: vec![format!(
+            "[recorder]\nrecipients = [{}]",
+            common::toml_str(&recipient)
+        )],
+        ..HeraldConfig::default()
+    };
+    let herald = Herald::start_in(dir.path(), &config);
+    let blobs = herald.data_dir().join("recordings");
+
+    let killed_at = std::thread::scope(|scope| {
+        // The callers stay on the line; they fail once the server is gone, which is the point.
+        let callers = scope.spawn(|| {
+            Sipp::new("uac_media.xml")
+                .calls(CALLS as u32)
+                .set("rtp_port", "40000")
+                .timeout(Duration::from_secs(20))
+                .run(&herald)
+        });
+        herald.wait_for_recordings("every call recording", |r| {
+            r.len() == CALLS && r.iter().all(|r| r["state"] == "recording")
+        });
+        // At least 3 s of audio in every blob (8 kB per second of the Herald channel).
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while blob_sizes(&blobs).iter().filter(|&&s| s > 24_000).count() < CALLS {
+            assert!(
+                Instant::now() < deadline,
+                "the recordings did not grow: {:?}",
+                blob_sizes(&blobs)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let killed_at = unix_ms();
+        herald.kill_9();
+        let _ = callers.join();
+        killed_at
+    });
+    drop(herald);
+
+    let herald = Herald::start_in(dir.path(), &config);
+    let recordings = herald.recordings();
+    assert_eq!(recordings.len(), CALLS, "{recordings:?}");
+    for recording in &recordings {
+        let id = recording["id"].as_str().expect("an id");
+        assert_eq!(recording["state"], "interrupted", "{recording}");
+        assert!(recording["digest"].is_string(), "{recording}");
+        assert!(
+            recording["segments"].as_u64().unwrap_or(0) >= 3,
+            "{recording}"
+        );
+        let verified: Value =
+            serde_json::from_str(&herald.cli(&["recordings", "verify", id, "--json"])).unwrap();
+        assert_eq!(verified["intact"], true, "{verified}");
+        assert!(
+            verified["verdict"]
+                .as_str()
+                .unwrap()
+                .starts_with("Interrupted"),
+            "{verified}"
+        );
+
+        let out = dir.path().join("export");
+        herald.cli(&[
+            "recordings",
+            "export",
+            id,
+            "--identity",
+            identity.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let reader = hound::WavReader::open(out.join(format!("{id}.wav"))).expect("the WAV");
+        let recorded = f64::from(reader.duration()) / 8000.0;
+        let started = recording["started_at"].as_i64().unwrap();
+        let up_to_kill = (killed_at - started) as f64 / 1000.0;
+        let lost = up_to_kill - recorded;
+        assert!(
+            (-0.2..=1.5).contains(&lost),
+            "recording {id}: {recorded:.2} s kept of {up_to_kill:.2} s recorded before the kill"
+        );
+    }
+    // Recovery is done once: a second restart finds nothing left open.
+    drop(herald);
+    let herald = Herald::start_in(dir.path(), &config);
+    assert!(
+        !herald.log().contains("closed as interrupted"),
+        "{}",
+        herald.log()
+    );
+}
