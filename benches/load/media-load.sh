@@ -69,6 +69,8 @@ rtp_port_max = 29998
 prompts = "$repo/prompts"
 [ivr]
 dialplans = "$dir/dialplans"
+[recorder]
+enabled = false
 EOF
   RUST_LOG=warn "$HERALD_BIN" serve --config "$dir/herald.toml" > "$dir/herald.log" 2>&1 &
   SERVER_PID=$!

@@ -98,6 +98,7 @@ print(f'domain = "{realm}"\nrealm = "{realm}"\n')
 print('[sip.registrar]\nalgorithms = ["MD5"]\n')
 print('[media]\nrtp_port_min = 10000\nrtp_port_max = 29999\n')
 print(f'[storage]\ndatabase = "sqlite://{data}/herald.db"\n')
+print('[recorder]\nenabled = false\n')
 for line in open(csv):
     user = line.split(';')[0].strip()
     if user == 'SEQUENTIAL' or not user:

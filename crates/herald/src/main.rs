@@ -79,7 +79,10 @@ enum IvrCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve { config } => load_config(config.as_deref()).and_then(serve::run),
+        Command::Serve { config } => {
+            let embedded = config.is_none();
+            load_config(config.as_deref()).and_then(|c| serve::run(c, embedded))
+        }
         Command::Check { config } => return check::run(config.as_deref()),
         Command::Calls { command } => calls_cmd::run(command),
         Command::Keys { command } => recorder::keys_cmd::run(command),

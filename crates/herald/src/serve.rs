@@ -47,17 +47,19 @@ fn unix_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-pub fn run(config: Config) -> anyhow::Result<()> {
+/// Runs the server. `embedded`: the configuration is the embedded default (no `--config`),
+/// the one case where a missing recorder key is generated rather than an error.
+pub fn run(config: Config, embedded: bool) -> anyhow::Result<()> {
     // Several threads: the socket receive tasks must keep draining the kernel buffers while
     // the driver is busy (under a flood of junk, a single thread let the buffer overflow and
     // drop the datagrams of legitimate calls).
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(serve(config))
+    runtime.block_on(serve(config, embedded))
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+async fn serve(config: Config, embedded: bool) -> anyhow::Result<()> {
     init_tracing();
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
@@ -72,7 +74,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         epoch,
     );
     restore_bindings(&store, &mut endpoint, epoch.1).await?;
-    let recorder = start_recorder(&config, &store).await?;
+    let recorder = start_recorder(&config, &store, embedded).await?;
 
     let (tx, rx) = mpsc::channel::<Inbound>(4096);
     let max = config.sip.max_message_size;
@@ -164,12 +166,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 
 /// The recorder: recordings a crash left open are closed first, then the sweeper and the key
 /// refresher start. `None` when recording is off.
-async fn start_recorder(config: &Config, store: &Store) -> anyhow::Result<Option<Recorder>> {
+async fn start_recorder(
+    config: &Config,
+    store: &Store,
+    embedded: bool,
+) -> anyhow::Result<Option<Recorder>> {
     if !config.recorder.enabled {
         tracing::info!("recording is off (recorder.enabled = false)");
         return Ok(None);
     }
-    let recorder = Recorder::open(config, store.clone(), true).await?;
+    let recorder = Recorder::open(config, store.clone(), embedded).await?;
     recovery::recover_open(&recorder).await?;
     if let Some(every) = config.recorder.sweep_interval {
         let (sweeper, store) = (recorder.clone(), store.clone());

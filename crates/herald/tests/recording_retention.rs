@@ -53,9 +53,7 @@ fn cli_fails(config: &Path, args: &[&str]) -> String {
 fn sweep(herald: &Herald, at: i64, dry: bool) -> Value {
     let at = rfc3339(at);
     let mut args = vec!["retention", "sweep", "--json", "--at", &at];
-    if dry {
-        args.push("--dry-run");
-    }
+    args.push(if dry { "--dry-run" } else { "--allow-future" });
     json(&herald.cli(&args))
 }
 
@@ -75,9 +73,8 @@ fn holds_suspend_expiry_and_erasure_makes_a_recording_unreadable() {
         ..HeraldConfig::default()
     };
     let herald = Herald::start_in(dir.path(), &herald_config);
-    // The recorder key: made with the CLI, used by the running server within 30 s, or at
-    // once by a server started after it; here the server generated its own default key at
-    // start, so this one is added and the default retired.
+    // The harness generated a recorder key before the first start; rotating adds a new one
+    // (used by the running server within 30 s, or at once after a restart) and retires it.
     herald.cli(&["keys", "rotate", "--out", identity.to_str().unwrap()]);
     let keys = json(&herald.cli(&["keys", "list", "--json"]));
     let active: Vec<&Value> = keys
@@ -132,6 +129,12 @@ fn holds_suspend_expiry_and_erasure_makes_a_recording_unreadable() {
     ]);
     assert!(out.join(format!("{id}.wav")).is_file());
 
+    // A sweep "as of" a future time is refused unless asked for explicitly.
+    let refusal = cli_fails(
+        &config,
+        &["retention", "sweep", "--at", &rfc3339(expires + 1000)],
+    );
+    assert!(refusal.contains("in the future"), "{refusal}");
     // Not yet expired; then expired (dry run lists, erases nothing).
     assert_eq!(erased(&sweep(&herald, expires - 86_400_000, false)), 0);
     assert_eq!(erased(&sweep(&herald, expires + 1000, true)), 1);

@@ -93,13 +93,7 @@ fn a_call_recorded_to_s3_with_postgresql_metadata_verifies_and_exports() {
     let verified: Value =
         serde_json::from_str(&herald.cli(&["recordings", "verify", id, "--json"])).unwrap();
     assert_eq!(verified["intact"], true, "{verified}");
-    // No recorder key was configured: the server generated one (and warned about it).
-    assert!(
-        herald.log().contains("move the file offline") || herald.log().contains("Move the file"),
-        "{}",
-        herald.log()
-    );
-    let identity = data.join("recorder-identity.txt");
+    let identity = herald.recorder_key();
     let out = data.join("export");
     herald.cli(&[
         "recordings",

@@ -75,7 +75,7 @@ fn secure_input_pauses_the_recording_and_its_digit_is_nowhere() {
         "the secure field listened for more than a second: {details}"
     );
 
-    let identity = herald.data_dir().join("recorder-identity.txt");
+    let identity = herald.recorder_key();
     let out = herald.data_dir().join("export");
     herald.cli(&[
         "recordings",

@@ -77,6 +77,7 @@ fn start() -> Option<Server> {
         "data_dir = \"{d}\"\n[sip]\nlisten = [\"tls:127.0.0.1:{port}\"]\ndomain = \"herald.test\"\n\
          tls_certificate = \"{d}/cert.pem\"\ntls_private_key = \"{d}/key.pem\"\n\
          [media]\nrtp_port_min = {rtp}\nrtp_port_max = {}\n\
+         [recorder]\nenabled = false\n\
          [[users]]\nusername = \"alice\"\nha1_md5 = \"{}\"\n",
         rtp + 8,
         "0123456789abcdef0123456789abcdef",

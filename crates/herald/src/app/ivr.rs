@@ -601,9 +601,8 @@ impl CallApp {
             (RecordingAction::Start, RecordingPolicy::Never, _) => {
                 Some("the route's policy is never")
             }
-            (RecordingAction::Start, RecordingPolicy::Ask, Some(Consent::OptedOut)) => {
-                Some("the caller objected")
-            }
+            // An objection is final, whatever the policy.
+            (RecordingAction::Start, _, Some(Consent::OptedOut)) => Some("the caller objected"),
             (RecordingAction::Start, RecordingPolicy::Ask, None) => {
                 Some("the caller has not been asked")
             }

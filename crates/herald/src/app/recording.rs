@@ -53,12 +53,16 @@ impl CallApp {
             }
             .to_owned(),
             evidence,
+            paused: ivr
+                .recording
+                .paused
+                .first()
+                .map(|reason| pause_mark(reason)),
         };
         let id = live.id.clone();
         match recorder.begin(now, at, begin) {
             Ok((recording, tap)) => {
                 ivr.recording.running = Some(recording.clone());
-                let paused = ivr.recording.paused.first().cloned();
                 self.engine.command(
                     stream,
                     Command::Record {
@@ -66,9 +70,6 @@ impl CallApp {
                         command: RecordCommand::Start(tap),
                     },
                 );
-                if let Some(reason) = paused {
-                    self.pause_recording(call, &reason);
-                }
                 let detail = serde_json::json!({ "recording": recording });
                 self.writer.event(&id, at, "recording-started", detail);
             }
@@ -94,18 +95,7 @@ impl CallApp {
     }
 
     pub(super) fn pause_recording(&mut self, call: CallRef, reason: &str) {
-        let reason = match reason {
-            "secure-input" => GapReason::SecureInput,
-            "hold" => GapReason::Hold,
-            "opt-out" => GapReason::OptOut,
-            "api" => GapReason::Api,
-            _ => GapReason::Policy,
-        };
-        let mark = Mark::Pause {
-            reason,
-            actor: "ivr".to_owned(),
-        };
-        self.mark_recording(call, mark);
+        self.mark_recording(call, pause_mark(reason));
     }
 
     pub(super) fn resume_recording(&mut self, call: CallRef) {
@@ -129,8 +119,8 @@ impl CallApp {
             return;
         };
         let evidence = Evidence {
-            prompt_id: prompt,
-            language: language.unwrap_or_else(|| "und".to_owned()),
+            prompt_id: evidence_prompt(&prompt),
+            language: evidence_language(language.as_deref()),
             played_unix_ms: u64::try_from(at).unwrap_or_default(),
             completed,
             choice: match ivr.recording.consent {
@@ -170,5 +160,63 @@ impl CallApp {
             ivr.recording.running.clone()
         };
         running.map(|_| stream)
+    }
+}
+
+/// A pause by the IVR, for the reason the document or the interpreter gave.
+fn pause_mark(reason: &str) -> Mark {
+    let reason = match reason {
+        "secure-input" => GapReason::SecureInput,
+        "hold" => GapReason::Hold,
+        "opt-out" => GapReason::OptOut,
+        "api" => GapReason::Api,
+        _ => GapReason::Policy,
+    };
+    Mark::Pause {
+        reason,
+        actor: "ivr".to_owned(),
+    }
+}
+
+/// A document's evidence name, made to fit the recording format (1 to 128 bytes, no control
+/// characters): what does not fit is cut or replaced, never a reason to lose the recording.
+fn evidence_prompt(prompt: &str) -> String {
+    let mut clean: String = prompt.chars().filter(|c| !c.is_control()).collect();
+    while clean.len() > 128 {
+        clean.pop();
+    }
+    if clean.is_empty() {
+        "unnamed".to_owned()
+    } else {
+        clean
+    }
+}
+
+/// A language tag as the recording format takes it (BCP 47 characters): `pt_BR` becomes
+/// `pt-BR`; anything else unusable becomes `und` (undetermined).
+fn evidence_language(language: Option<&str>) -> String {
+    let tag = language.unwrap_or("und").replace('_', "-");
+    if herald_recorder::TextField::Language.accepts(&tag) {
+        tag
+    } else {
+        "und".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{evidence_language, evidence_prompt};
+
+    #[test]
+    fn evidence_text_always_fits_the_recording_format() {
+        assert_eq!(evidence_language(Some("pt_BR")), "pt-BR");
+        assert_eq!(evidence_language(Some("de-AT")), "de-AT");
+        assert_eq!(evidence_language(Some("x")), "und");
+        assert_eq!(evidence_language(Some("-de")), "und");
+        assert_eq!(evidence_language(None), "und");
+        assert_eq!(evidence_prompt("disclosure\n"), "disclosure");
+        assert_eq!(evidence_prompt(""), "unnamed");
+        assert_eq!(evidence_prompt(&"é".repeat(100)).len(), 128);
+        assert!(herald_recorder::TextField::PromptId.accepts(&evidence_prompt(&"x".repeat(500))));
     }
 }

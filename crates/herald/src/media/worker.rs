@@ -122,6 +122,8 @@ struct Slot {
     stream: MediaStream,
     /// The call leg's recording, while one runs.
     tap: Option<Box<RecordingTap>>,
+    /// When the stream first started capturing: the origin of its capture positions.
+    capture_origin: Option<Instant>,
 }
 
 /// Epoll data for a stream's socket: the key, and whether it is the RTCP one.
@@ -234,11 +236,15 @@ impl Worker {
             return;
         };
         let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match command {
-            RecordCommand::Start(tap) => {
-                if let Some(old) = slot.tap.replace(tap) {
+            RecordCommand::Start(mut tap) => {
+                if let Some(mut old) = slot.tap.take() {
+                    drain_capture(&mut slot.stream, &mut old, now);
                     old.finish(now);
                 }
+                let origin = *slot.capture_origin.get_or_insert(now);
                 slot.stream.start_capture(now);
+                tap.attach(origin, now);
+                slot.tap = Some(tap);
             }
             RecordCommand::Mark(mark) => {
                 if let Some(tap) = slot.tap.as_mut() {
@@ -293,6 +299,7 @@ impl Worker {
                 rtcp,
                 stream,
                 tap: None,
+                capture_origin: None,
             },
         );
     }

@@ -113,7 +113,23 @@ pub fn read_identities(path: &Path) -> anyhow::Result<Vec<Identity>> {
     Ok(identities)
 }
 
-/// Writes interleaved stereo 16-bit PCM as a WAV file.
+/// Creates a file for decrypted output: readable by its owner only, never replacing one.
+pub fn create_private(path: &Path) -> anyhow::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| {
+            format!(
+                "creating {} (an existing file is never replaced)",
+                path.display()
+            )
+        })
+}
+
+/// Writes interleaved stereo 16-bit PCM as a WAV file (owner-only, never replacing a file).
 pub fn write_wav(path: &Path, rate: u32, interleaved: &[i16]) -> anyhow::Result<()> {
     let spec = hound::WavSpec {
         channels: 2,
@@ -121,8 +137,9 @@ pub fn write_wav(path: &Path, rate: u32, interleaved: &[i16]) -> anyhow::Result<
         bits_per_sample: 16,
         sample_format: hound::SampleFormat::Int,
     };
-    let mut wav = hound::WavWriter::create(path, spec)
-        .with_context(|| format!("creating {}", path.display()))?;
+    let file = std::io::BufWriter::new(create_private(path)?);
+    let mut wav =
+        hound::WavWriter::new(file, spec).with_context(|| format!("writing {}", path.display()))?;
     for &sample in interleaved {
         wav.write_sample(sample)?;
     }

@@ -81,11 +81,11 @@ pub fn generate_pair() -> (herald_recorder::age::secrecy::SecretString, Recipien
 
 /// Writes an `age` identity file (mode 0600, never overwriting).
 pub fn write_identity(path: &Path, identity: &str, recipient: &RecipientKey) -> anyhow::Result<()> {
-    let text = format!(
+    let text = zeroize::Zeroizing::new(format!(
         "# Herald recorder key {}\n# public key: {}\n{identity}\n",
         recipient.id(),
         recipient.to_text()
-    );
+    ));
     write_private(path, text.as_bytes())
 }
 
@@ -115,6 +115,13 @@ pub async fn generate_default_recipient(
     store: &Store,
 ) -> anyhow::Result<RecipientKey> {
     let path = config.data_dir.join("recorder-identity.txt");
+    if path.exists() {
+        anyhow::bail!(
+            "{} exists but its key is not in the database: add its public key with `herald \
+             keys add` or move the file away",
+            path.display()
+        );
+    }
     let (identity, recipient) = generate_pair();
     write_identity(&path, identity.expose_secret(), &recipient)?;
     add_recipient(
@@ -150,4 +157,57 @@ fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     file.write_all(contents)?;
     file.sync_all()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_embedded_defaults_key_is_owner_only_stored_and_never_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!("data_dir = {:?}\n", dir.path().display().to_string());
+        let config = Config::from_toml_str(&text, "t.toml").unwrap();
+        let url = format!("sqlite://{}/herald.db", dir.path().display());
+        let store = Store::connect(&url).await.unwrap();
+
+        let recipient = generate_default_recipient(&config, &store).await.unwrap();
+        let path = dir.path().join("recorder-identity.txt");
+        let file = std::fs::read_to_string(&path).unwrap();
+        assert!(file.contains("AGE-SECRET-KEY-1"));
+        assert!(file.contains(&recipient.to_text()));
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let active = super::recipients(&store, &config.recorder).await.unwrap();
+        assert_eq!(active.len(), 1);
+        assert_eq!(active[0].id(), recipient.id());
+
+        // A second generation (say, with a fresh database) never replaces the private key.
+        let error = generate_default_recipient(&config, &store)
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("exists"), "{error}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), file);
+    }
+
+    #[test]
+    fn a_node_key_is_created_once_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys/node.key");
+        let first = load_or_create_node_key(&path).unwrap();
+        let again = load_or_create_node_key(&path).unwrap();
+        assert_eq!(first.id(), again.id());
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        std::fs::write(&path, "not a key").unwrap();
+        let Err(error) = load_or_create_node_key(&path) else {
+            panic!("a file that is not a key was accepted");
+        };
+        assert!(
+            format!("{error:#}").contains("not a Herald node signing key"),
+            "{error:#}"
+        );
+    }
 }

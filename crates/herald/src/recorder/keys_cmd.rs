@@ -41,8 +41,10 @@ pub enum KeysCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Generates a new key pair (private half to --out) and retires every other active key in
-    /// the same transaction. Retired keys still open the recordings made with them.
+    /// Generates a new key pair (private half to --out) and retires the other active keys (the
+    /// first in the same transaction as the addition, so some key is always active). Retired
+    /// keys still open the recordings made with them; keys in recorder.recipients of the
+    /// configuration are not touched.
     Rotate {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,

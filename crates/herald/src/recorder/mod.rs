@@ -49,6 +49,8 @@ pub struct Begin {
     pub consent: String,
     /// Disclosure evidence gathered before recording started.
     pub evidence: Vec<Evidence>,
+    /// A pause in force as the recording starts (secure input under way).
+    pub paused: Option<tap::Mark>,
 }
 
 /// The recorder: shared by the call application, the storage tasks and the sweeper.
@@ -65,6 +67,8 @@ struct Inner {
     recipients: RwLock<Vec<RecipientKey>>,
     config: RecorderConfig,
     retention: RetentionConfig,
+    /// The media streams' largest playout delay.
+    jitter_max: std::time::Duration,
     /// Every storage task holds a clone; [`Recorder::drain`] waits for all to be dropped.
     alive: std::sync::Mutex<Option<tokio::sync::mpsc::Sender<()>>>,
     gone: tokio::sync::Mutex<tokio::sync::mpsc::Receiver<()>>,
@@ -83,7 +87,15 @@ impl Recorder {
         let node_key = keys::load_or_create_node_key(&config.recorder.node_key)?;
         keys::register_node_key(&store, &node_key, crate::serve::unix_ms_now()).await?;
         let mut recipients = keys::recipients(&store, &config.recorder).await?;
-        if recipients.is_empty() && generate_default_key && config.recorder.enabled {
+        if recipients.is_empty() && config.recorder.enabled {
+            if !generate_default_key {
+                anyhow::bail!(
+                    "recording is enabled but there is no recorder key to encrypt to: run \
+                     `herald keys generate --out FILE --config ...` (and keep FILE offline), \
+                     `herald keys add age1...`, or set recorder.recipients; or set \
+                     recorder.enabled = false"
+                );
+            }
             recipients.push(keys::generate_default_recipient(config, &store).await?);
         }
         let (alive, gone) = tokio::sync::mpsc::channel(1);
@@ -97,6 +109,7 @@ impl Recorder {
                 recipients: RwLock::new(recipients),
                 config: config.recorder.clone(),
                 retention: config.retention.clone(),
+                jitter_max: config.media.jitter_max,
             }),
         })
     }
@@ -183,7 +196,7 @@ impl Recorder {
                 .map(|w| (w.recipient.to_string(), w.age_file))
                 .collect(),
         };
-        let (sink, chunks) = tokio::sync::mpsc::unbounded_channel();
+        let (sink, chunks) = tokio::sync::mpsc::channel(tap::QUEUE);
         let alive = inner.alive.lock().ok().and_then(|a| a.clone());
         let Some(alive) = alive else {
             anyhow::bail!("the recorder is shutting down");
@@ -195,7 +208,14 @@ impl Recorder {
             chunks,
             alive,
         ));
-        let tap = RecordingTap::new(writer, sink, self.inner.node_key.clone(), now, unix_ms);
+        let tap = RecordingTap::new(
+            writer,
+            sink,
+            self.inner.node_key.clone(),
+            (now, unix_ms),
+            inner.jitter_max,
+            request.paused,
+        );
         Ok((id, Box::new(tap)))
     }
 

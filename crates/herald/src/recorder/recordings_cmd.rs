@@ -425,7 +425,10 @@ async fn export(env: &Env, id: &str, identity: &Path, out: &Path) -> anyhow::Res
         },
     });
     let json = out.join(format!("{}.json", r.id));
-    std::fs::write(&json, serde_json::to_string_pretty(&metadata)?)?;
+    std::io::Write::write_all(
+        &mut super::cli::create_private(&json)?,
+        serde_json::to_string_pretty(&metadata)?.as_bytes(),
+    )?;
     say!("{}", wav.display());
     say!("{}", json.display());
     Ok(())
@@ -434,6 +437,9 @@ async fn export(env: &Env, id: &str, identity: &Path, out: &Path) -> anyhow::Res
 async fn erase(env: &Env, id: &str, by: &str, reason: &str) -> anyhow::Result<()> {
     let details = find(&env.store, id).await?;
     let id = &details.recording.id;
+    if details.recording.state == RecordingState::Recording {
+        anyhow::bail!("recording {id} is still being recorded: erase it once its call has ended");
+    }
     match env.store.erase_recording(id, env.now, by, reason).await? {
         EraseOutcome::Erased { keys_deleted } => {
             say!("recording {id} erased: {keys_deleted} wrapped key(s) destroyed");

@@ -14,10 +14,14 @@ pub enum RetentionCommand {
         /// Only list what would be erased.
         #[arg(long)]
         dry_run: bool,
-        /// Sweep as if it were this time (RFC 3339), e.g. to see what expires by a date;
-        /// defaults to now. A time before now erases nothing that now would not.
+        /// Sweep as of this time (RFC 3339) instead of now: with --dry-run, what expires by a
+        /// date. A time in the future erases recordings before their expiry, so it also needs
+        /// --allow-future (for a test copy of the data, never for production).
         #[arg(long)]
         at: Option<String>,
+        /// Let --at name a time in the future without --dry-run.
+        #[arg(long)]
+        allow_future: bool,
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
         #[arg(long)]
@@ -51,6 +55,7 @@ pub fn run(command: RetentionCommand) -> anyhow::Result<()> {
         RetentionCommand::Sweep {
             dry_run,
             at,
+            allow_future,
             config,
             json,
         } => super::cli::block_on(async move {
@@ -63,6 +68,13 @@ pub fn run(command: RetentionCommand) -> anyhow::Result<()> {
                 Some(text) => parse_time(text)?,
                 None => env.now,
             };
+            if now > env.now && !dry_run && !allow_future {
+                anyhow::bail!(
+                    "--at {} is in the future: that would erase recordings before they expire \
+                     (add --dry-run to see what expires by then)",
+                    time(now)
+                );
+            }
             let report = sweep(&env.store, &env.blobs, now, dry_run).await?;
             if json {
                 say!("{}", serde_json::to_string_pretty(&report)?);

@@ -9,7 +9,7 @@ use herald_recorder::Evidence;
 use herald_store::{
     BlobWriter, FinalState, FinishedRecording, NewRecording, NewRecordingEvidence, NewRecordingGap,
 };
-use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::mpsc::Receiver;
 
 use super::Recorder;
 use super::tap::{Chunk, Finished};
@@ -18,7 +18,7 @@ pub(super) async fn run(
     recorder: Recorder,
     new: NewRecording,
     evidence: Vec<Evidence>,
-    mut chunks: UnboundedReceiver<Chunk>,
+    mut chunks: Receiver<Chunk>,
     _alive: tokio::sync::mpsc::Sender<()>,
 ) {
     let inner = &recorder.inner;
@@ -32,13 +32,7 @@ pub(super) async fn run(
     for item in &evidence {
         store_evidence(&recorder, &id, item).await;
     }
-    let mut blob = match inner.blobs.create(&id).await {
-        Ok(blob) => Some(blob),
-        Err(error) => {
-            tracing::error!(%error, recording = %id, "cannot create the recording's blob");
-            None
-        }
-    };
+    let mut blob = create_blob(&recorder, &id).await;
     let mut state = Progress::default();
     let mut finished = None;
     while let Some(chunk) = chunks.recv().await {
@@ -91,6 +85,26 @@ pub(super) async fn run(
             }
         }
     }
+}
+
+/// Creates the blob, retrying for about half a minute (an object store that is briefly
+/// unreachable) while the tap's chunks wait in their queue.
+async fn create_blob(recorder: &Recorder, id: &str) -> Option<BlobWriter> {
+    let mut wait = std::time::Duration::from_secs(1);
+    for attempt in 1..=5 {
+        match recorder.inner.blobs.create(id).await {
+            Ok(blob) => return Some(blob),
+            Err(error) if attempt < 5 => {
+                tracing::warn!(%error, recording = %id, "cannot create the recording's blob yet; retrying");
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+            Err(error) => {
+                tracing::error!(%error, recording = %id, "cannot create the recording's blob");
+            }
+        }
+    }
+    None
 }
 
 #[derive(Default)]

@@ -42,17 +42,18 @@ pub async fn sweep(
         report.erased = due.iter().map(swept).collect();
         return Ok(report);
     }
+    // Recordings whose erasure failed stay expired and come back in every batch: each is
+    // tried once per sweep, and the sweep ends when a batch erases nothing new.
+    let mut tried = std::collections::HashSet::new();
     loop {
         let due = store.expired_recordings(now, BATCH).await?;
-        let before = report.erased.len() + report.failed.len();
+        let erased_before = report.erased.len();
         for recording in &due {
-            erase(store, blobs, recording, now, &mut report).await;
+            if tried.insert(recording.id.clone()) {
+                erase(store, blobs, recording, now, &mut report).await;
+            }
         }
-        // A batch that made no progress (every erasure failed) would come back forever.
-        if due.len() < BATCH as usize || report.erased.len() + report.failed.len() == before {
-            return Ok(report);
-        }
-        if report.failed.len() >= due.len() {
+        if due.len() < BATCH as usize || report.erased.len() == erased_before {
             return Ok(report);
         }
     }

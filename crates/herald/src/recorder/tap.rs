@@ -6,8 +6,14 @@
 //! to the recording's storage task ([`Chunk`]). Plaintext audio never leaves the worker: it
 //! goes from the stream's buffers into the writer's segment, which is encrypted in memory.
 //!
-//! Positions are 8 kHz samples on the stream's capture timeline, whose origin is the instant
-//! the tap started (the stream's first `start_capture`).
+//! Positions are 8 kHz samples. The stream's capture timeline starts at its first
+//! `start_capture`; a tap is attached to it by the worker ([`RecordingTap::attach`]) and counts
+//! from that moment, so a second recording of the same call starts at 0 too, and pauses are
+//! placed on the timeline the audio is on.
+//!
+//! After a pause, received audio is dropped for a guard interval past the resumption: the
+//! caller's audio reaches the recording when the jitter buffer plays it out, so audio spoken
+//! during the pause (the last PIN tone) would otherwise arrive just after it ended.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,10 +22,19 @@ use herald_media::stream::CaptureChannel;
 use herald_recorder::{
     Evidence, GapBegin, GapEnd, GapReason, NodeSigningKey, RecordingWriter, WriterError,
 };
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc::Sender;
+use tokio::sync::mpsc::error::TrySendError;
 
 /// Samples per second of the capture timeline and of stored audio.
 const RATE: u64 = 8_000;
+
+/// Chunks a recording may have queued for its storage task: about a minute of segments. A
+/// storage task that falls further behind (a stalled object store) ends the recording as
+/// interrupted rather than letting the worker's memory grow.
+pub const QUEUE: usize = 64;
+
+/// What, besides the jitter buffer's own delay, keeps received audio out after a pause.
+const RESUME_GUARD: Duration = Duration::from_millis(100);
 
 /// What a tap sends its storage task, in order.
 #[derive(Debug)]
@@ -62,70 +77,97 @@ pub enum Mark {
 /// One call leg's recording, owned by the media worker of its stream.
 pub struct RecordingTap {
     writer: RecordingWriter,
-    sink: UnboundedSender<Chunk>,
+    sink: Sender<Chunk>,
     node_key: Arc<NodeSigningKey>,
-    /// The capture timeline's origin, and the wall clock then.
+    /// The stream's capture origin, and this recording's start on that timeline.
     origin: Instant,
-    origin_unix_ms: i64,
-    /// Audio before this position is not recorded: it was captured while paused and drained
-    /// after the resumption (the jitter buffer delays received audio).
-    resume_at: u64,
+    base: u64,
+    /// The wall clock at `begin` (the header's start) and the instant then.
+    start: Instant,
+    start_unix_ms: i64,
+    /// Received audio before this position (on the recording's timeline) is not recorded:
+    /// it was spoken while paused and played out after the resumption.
+    received_from: u64,
+    /// How long after a resumption received audio is still from the pause: the jitter
+    /// buffer's largest delay plus a guard.
+    resume_guard: u64,
     paused: bool,
-    /// The writer refused something: the recording is closed as it stands.
+    /// A pause in force when the recording started.
+    initial_pause: Option<Mark>,
+    /// Something was refused or lost: the recording is closed as interrupted.
     failed: bool,
 }
 
 impl RecordingTap {
-    /// A tap whose timeline starts at `origin` (unix time `origin_unix_ms`); the writer's header
-    /// is sent at once.
+    /// A tap started at `start` (unix time `start_unix_ms`), paused from the outset if
+    /// `initial_pause` says so. `jitter_max` is the stream's largest playout delay. The
+    /// writer's header is queued at once.
     pub fn new(
         writer: RecordingWriter,
-        sink: UnboundedSender<Chunk>,
+        sink: Sender<Chunk>,
         node_key: Arc<NodeSigningKey>,
-        origin: Instant,
-        origin_unix_ms: i64,
+        (start, start_unix_ms): (Instant, i64),
+        jitter_max: Duration,
+        initial_pause: Option<Mark>,
     ) -> Self {
         let mut tap = Self {
             writer,
             sink,
             node_key,
-            origin,
-            origin_unix_ms,
-            resume_at: 0,
+            origin: start,
+            base: 0,
+            start,
+            start_unix_ms,
+            received_from: 0,
+            resume_guard: samples(jitter_max + RESUME_GUARD),
             paused: false,
+            initial_pause,
             failed: false,
         };
         tap.flush();
         tap
     }
 
-    /// The capture position of `now`.
+    /// Joins the stream's capture timeline (which began at `origin`) at `now`: this
+    /// recording's position 0. Applies a pause that was in force when it started.
+    pub fn attach(&mut self, origin: Instant, now: Instant) {
+        self.origin = origin;
+        self.base = samples(now.saturating_duration_since(origin));
+        if let Some(pause) = self.initial_pause.take() {
+            self.mark(now, pause);
+        }
+    }
+
+    /// This recording's position of `now`.
     fn position(&self, now: Instant) -> u64 {
-        let elapsed = now.saturating_duration_since(self.origin);
-        u64::try_from(elapsed.as_micros() * u128::from(RATE) / 1_000_000).unwrap_or(u64::MAX)
+        samples(now.saturating_duration_since(self.origin)).saturating_sub(self.base)
     }
 
     fn unix_ms(&self, now: Instant) -> i64 {
-        let elapsed = now.saturating_duration_since(self.origin);
-        self.origin_unix_ms
+        let elapsed = now.saturating_duration_since(self.start);
+        self.start_unix_ms
             .saturating_add(i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
     }
 
-    /// Captured audio of one channel.
+    /// Captured audio of one channel, at its position on the stream's capture timeline.
     pub fn audio(&mut self, now: Instant, channel: CaptureChannel, position: u64, pcm: &[i16]) {
         if self.failed || self.paused {
             return;
         }
-        let skip = usize::try_from(self.resume_at.saturating_sub(position))
+        let (index, from) = match channel {
+            CaptureChannel::Received => (0, self.received_from),
+            CaptureChannel::Sent => (1, 0),
+        };
+        // Audio from before this recording started, or (received) from a pause.
+        let first = self.base.saturating_add(from);
+        let skip = usize::try_from(first.saturating_sub(position))
             .unwrap_or(usize::MAX)
             .min(pcm.len());
-        let index = match channel {
-            CaptureChannel::Received => 0,
-            CaptureChannel::Sent => 1,
-        };
-        let result = self
-            .writer
-            .audio(now, index, position + skip as u64, &pcm[skip..]);
+        if skip == pcm.len() {
+            return;
+        }
+        let position = position + skip as u64 - self.base;
+        let result = self.writer.audio(now, index, position, &pcm[skip..]);
         self.check(result);
     }
 
@@ -158,7 +200,7 @@ impl RecordingTap {
             }
             Mark::Resume { actor } if self.paused => {
                 self.paused = false;
-                self.resume_at = position;
+                self.received_from = position.saturating_add(self.resume_guard);
                 let gap = GapEnd {
                     position,
                     unix_ms: wall,
@@ -193,8 +235,12 @@ impl RecordingTap {
         self.flush();
     }
 
-    /// Ends the recording: the last segment and the signed trailer.
+    /// Ends the recording: the last segment and the signed trailer. A recording that failed
+    /// is left without them: its storage task closes it as interrupted.
     pub fn finish(mut self, now: Instant) {
+        if self.failed {
+            return;
+        }
         let end_unix_ms = self.unix_ms(now);
         let samples = self.writer.samples_per_channel().into_iter().max();
         let result = self.writer.finish(
@@ -224,14 +270,34 @@ impl RecordingTap {
         }
     }
 
+    /// Sends what the writer sealed. Once a chunk was lost, nothing more is sent: the blob
+    /// keeps its intact prefix.
     fn flush(&mut self) {
         while let Some(bytes) = self.writer.poll_output() {
-            self.send(Chunk::Bytes(bytes));
+            if !self.failed {
+                self.send(Chunk::Bytes(bytes));
+            }
         }
     }
 
-    fn send(&self, chunk: Chunk) {
-        // A storage task that is gone already logged why; the worker goes on.
-        let _ = self.sink.send(chunk);
+    fn send(&mut self, chunk: Chunk) {
+        match self.sink.try_send(chunk) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                if !self.failed {
+                    tracing::error!(
+                        "recording storage is falling behind; the recording stops here"
+                    );
+                }
+                self.failed = true;
+            }
+            // A storage task that is gone already logged why; the worker goes on.
+            Err(TrySendError::Closed(_)) => self.failed = true,
+        }
     }
+}
+
+/// Samples at 8 kHz in `duration`.
+fn samples(duration: Duration) -> u64 {
+    u64::try_from(duration.as_micros() * u128::from(RATE) / 1_000_000).unwrap_or(u64::MAX)
 }

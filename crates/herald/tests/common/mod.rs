@@ -40,6 +40,9 @@ pub const RECORD_TIMEOUT: Duration = Duration::from_secs(15);
 /// Logged (at debug, target `herald::records`) whenever call records or a recording's
 /// metadata are committed.
 const COMMITTED_LINE: &str = "records committed";
+
+/// Where the harness keeps the recorder key it generates, beside the configuration.
+const RECORDER_KEY: &str = "recorder.key";
 /// Hard bound on any child program (SIPp, `herald calls`, `herald check`).
 pub const PROGRAM_TIMEOUT: Duration = Duration::from_secs(60);
 /// The log line that says herald has bound every listener.
@@ -349,6 +352,24 @@ impl Herald {
         let config_path = dir.join("herald.toml");
         std::fs::write(&config_path, config.render(dir, udp, tcp, rtp))
             .expect("write the configuration");
+        // A recorder key, as an operator makes one before the first start (its private half
+        // stays outside the data directory), unless the test brings its own.
+        let key = dir.join(RECORDER_KEY);
+        if !key.exists() && !config.extra.iter().any(|e| e.contains("recipients")) {
+            let out = run_program(
+                Command::new(HERALD)
+                    .args(["keys", "generate", "--out"])
+                    .arg(&key)
+                    .arg("--config")
+                    .arg(&config_path),
+                PROGRAM_TIMEOUT,
+            );
+            assert!(
+                out.status.success(),
+                "herald keys generate failed:\n{}",
+                out.stderr
+            );
+        }
         let mut child = Command::new(HERALD)
             .arg("serve")
             .arg("--config")
@@ -439,6 +460,14 @@ impl Herald {
             out.stderr
         );
         out.stdout
+    }
+
+    /// The recorder key the harness generated before the first start (an `age` identity).
+    pub fn recorder_key(&self) -> PathBuf {
+        self.config_path
+            .parent()
+            .expect("the configuration is in the test directory")
+            .join(RECORDER_KEY)
     }
 
     /// The data directory (`data_dir`).
