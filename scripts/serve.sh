@@ -6,4 +6,4 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 bash "$repo/scripts/setup-deps.sh" build
 cargo build --release --locked -p herald --manifest-path "$repo/Cargo.toml"
 # Runs where the user stands: the embedded defaults keep data in ./data of this directory.
-exec "$repo/target/release/herald" serve "$@"
+exec "${CARGO_TARGET_DIR:-$repo/target}/release/herald" serve "$@"

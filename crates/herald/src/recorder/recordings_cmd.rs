@@ -354,9 +354,9 @@ async fn verify_cmd(env: &Env, id: &str, json: bool) -> anyhow::Result<()> {
         say!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         say!(
-            "recording {}: {:?}, {} segment(s)",
+            "recording {}: {}, {} segment(s)",
             r.id,
-            report.verdict,
+            verdict_text(&report.verdict),
             report.segments
         );
         say!(
@@ -451,4 +451,23 @@ async fn erase(env: &Env, id: &str, by: &str, reason: &str) -> anyhow::Result<()
         .await
         .with_context(|| format!("the key is destroyed, but deleting the blob of {id} failed"))?;
     Ok(())
+}
+
+/// A verdict for people.
+fn verdict_text(verdict: &Verdict) -> String {
+    let at = |ms: u64| time(i64::try_from(ms).unwrap_or(i64::MAX));
+    match verdict {
+        Verdict::Complete { end_unix_ms } => {
+            format!("complete, signed, ended {}", at(*end_unix_ms))
+        }
+        Verdict::Interrupted { end_unix_ms } => format!(
+            "interrupted (closed after a crash), signed {}",
+            at(*end_unix_ms)
+        ),
+        Verdict::Unsealed { torn_tail_bytes } => format!(
+            "UNSEALED: no signed trailer (still recording, or not recovered yet; \
+             {torn_tail_bytes} byte(s) of a torn tail)"
+        ),
+        Verdict::Damaged { offset, defect } => format!("DAMAGED at byte {offset}: {defect}"),
+    }
 }
