@@ -11,7 +11,8 @@
 //! - **herald**: `herald_recorder::RecordingWriter` (A-law, 1 s AES-256-GCM segments, digest
 //!   chain, records), sealed bytes appended to a per-recording buffer, then `finish` with the
 //!   signed trailer. The data key is drawn and the recording started inside the timed region.
-//! - **baseline**: what a plaintext WAV recorder does: A-law encode both channels, interleave,
+//! - **baseline**: what a plaintext WAV recorder does: A-law encode both channels (with the
+//!   recorder's own encoder), interleave,
 //!   append to a per-recording buffer (the WAV data chunk).
 //!
 //! CPU is the thread's CPU clock; bytes are what would reach storage. Results and method:
@@ -69,22 +70,10 @@ fn audio(seed: u64) -> Vec<i16> {
         .collect()
 }
 
-/// 16-bit linear to A-law (G.711), as a plaintext recorder would store it: the segment from
-/// the magnitude's leading zeros, as fast as the recorder's own encoder.
+/// 16-bit linear to A-law (G.711), as a plaintext recorder would store it: the recorder's own
+/// encoder, so that both sides pay the same for encoding.
 fn alaw(sample: i16) -> u8 {
-    let (magnitude, sign) = if sample >= 0 {
-        (sample >> 3, 0xd5)
-    } else {
-        (-(sample >> 3) - 1, 0x55)
-    };
-    let magnitude = magnitude as u16;
-    let segment = (16 - magnitude.leading_zeros() as u16).saturating_sub(5);
-    let mantissa = if segment == 0 {
-        (magnitude >> 1) & 0x0f
-    } else {
-        (magnitude >> segment) & 0x0f
-    };
-    ((segment << 4) as u8 | mantissa as u8) ^ sign
+    herald_recorder::g711::alaw_encode(sample)
 }
 
 struct Outcome {

@@ -5,10 +5,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{Herald, HeraldConfig, Sipp, TestDialplan, sipp_available};
+use common::{Herald, HeraldConfig, Sipp, TestDialplan, age_keygen, sipp_available};
 use serde_json::Value;
 
 const CALLS: usize = 20;
@@ -65,31 +65,6 @@ fn blob_sizes(dir: &Path) -> Vec<u64> {
         }
     }
     sizes
-}
-
-fn age_keygen(dir: &Path) -> Option<(PathBuf, String)> {
-    let path = dir.join("auditor.key");
-    let ok = std::process::Command::new("age-keygen")
-        .arg("-o")
-        .arg(&path)
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            !common::in_ci(),
-            "age-keygen (Debian package age) is missing"
-        );
-        eprintln!("skipping: age-keygen (Debian package age) is missing");
-        return None;
-    }
-    let text = std::fs::read_to_string(&path).expect("read the identity");
-    let public = text
-        .lines()
-        .find_map(|l| l.split("public key: ").nth(1))
-        .expect("the identity file names its public key")
-        .trim()
-        .to_owned();
-    Some((path, public))
 }
 
 #[test]
@@ -171,15 +146,7 @@ fn recordings_survive_a_kill_9_losing_at_most_the_open_segment() {
         );
 
         let out = dir.path().join("export");
-        herald.cli(&[
-            "recordings",
-            "export",
-            id,
-            "--identity",
-            identity.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ]);
+        herald.export(id, &identity, &out);
         let reader = hound::WavReader::open(out.join(format!("{id}.wav"))).expect("the WAV");
         let recorded = f64::from(reader.duration()) / 8000.0;
         let started = recording["started_at"].as_i64().unwrap();

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{HERALD, Herald, HeraldConfig, Sipp, TestDialplan, run_program, sipp_available};
+use common::{HERALD, Herald, HeraldConfig, Sipp, TestDialplan, json, run_program, sipp_available};
 use serde_json::Value;
 
 /// Records, plays a short prompt, hangs up.
@@ -30,10 +30,6 @@ const APPLICATION: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 /// Unix milliseconds as RFC 3339.
 fn rfc3339(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms).unwrap().to_string()
-}
-
-fn json(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}):\n{text}"))
 }
 
 /// Runs `herald ARGS --config CONFIG`, expecting failure; its stderr.
@@ -118,15 +114,7 @@ fn holds_suspend_expiry_and_erasure_makes_a_recording_unreadable() {
     assert_eq!(expires, expected);
     // It exports with the rotated-in key.
     let out = dir.path().join("export");
-    herald.cli(&[
-        "recordings",
-        "export",
-        &id,
-        "--identity",
-        identity.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    herald.export(&id, &identity, &out);
     assert!(out.join(format!("{id}.wav")).is_file());
 
     // A sweep "as of" a future time is refused unless asked for explicitly.

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Herald, HeraldConfig, Sipp, TestDialplan, sipp_available, toml_str};
+use common::{Herald, HeraldConfig, Sipp, TestDialplan, files_under, sipp_available, toml_str};
 use herald_testkit::{PostgresServer, S3Server};
 use serde_json::Value;
 
@@ -22,19 +22,6 @@ const APPLICATION: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
   </form>
 </vxml>
 "#;
-
-fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(files_under(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
-}
 
 #[test]
 fn a_call_recorded_to_s3_with_postgresql_metadata_verifies_and_exports() {
@@ -95,15 +82,7 @@ fn a_call_recorded_to_s3_with_postgresql_metadata_verifies_and_exports() {
     assert_eq!(verified["intact"], true, "{verified}");
     let identity = herald.recorder_key();
     let out = data.join("export");
-    herald.cli(&[
-        "recordings",
-        "export",
-        id,
-        "--identity",
-        identity.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    herald.export(id, &identity, &out);
     let wav = hound::WavReader::open(out.join(format!("{id}.wav"))).expect("the WAV");
     assert_eq!(wav.spec().channels, 2);
     let seconds = f64::from(wav.duration()) / 8000.0;

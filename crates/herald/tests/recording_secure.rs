@@ -9,8 +9,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{Herald, HeraldConfig, Sipp, TestDialplan, sipp_available};
-use serde_json::Value;
+use common::{Herald, HeraldConfig, Sipp, TestDialplan, json, sipp_available};
 
 const SIPP_SHARE: &str = "/usr/share/sip-tester";
 
@@ -33,10 +32,6 @@ const APPLICATION: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
   </form>
 </vxml>
 "#;
-
-fn json(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}):\n{text}"))
-}
 
 #[test]
 fn secure_input_pauses_the_recording_and_its_digit_is_nowhere() {
@@ -77,15 +72,7 @@ fn secure_input_pauses_the_recording_and_its_digit_is_nowhere() {
 
     let identity = herald.recorder_key();
     let out = herald.data_dir().join("export");
-    herald.cli(&[
-        "recordings",
-        "export",
-        &id,
-        "--identity",
-        identity.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    herald.export(&id, &identity, &out);
     let exported = json(&std::fs::read_to_string(out.join(format!("{id}.json"))).unwrap());
     let sealed: Vec<&str> = exported["sealed"]["records"]
         .as_array()

@@ -14,10 +14,12 @@
 mod common;
 
 use std::net::{SocketAddr, UdpSocket};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{Herald, HeraldConfig, Sipp, TestDialplan, sipp_available};
+use common::{
+    Herald, HeraldConfig, Sipp, TestDialplan, age_keygen, files_under, json, sipp_available,
+};
 use herald_media::codec::g711::{linear_to_alaw, linear_to_ulaw, ulaw_to_linear};
 use serde_json::Value;
 
@@ -27,34 +29,6 @@ const GERMAN: &str = "+493012345678";
 /// The caller's tone.
 const TONE_HZ: f64 = 440.0;
 const TONE_AMPLITUDE: f64 = 8000.0;
-
-/// An `age-keygen` identity in `dir`: (identity file, public key). `None` (skip) without the
-/// tool, outside CI.
-fn age_keygen(dir: &Path) -> Option<(PathBuf, String)> {
-    let path = dir.join("auditor.key");
-    let out = std::process::Command::new("age-keygen")
-        .arg("-o")
-        .arg(&path)
-        .output();
-    let Some(out) = out.ok().filter(|o| o.status.success()) else {
-        assert!(
-            !common::in_ci(),
-            "age-keygen (Debian package age) is missing"
-        );
-        eprintln!("skipping: age-keygen (Debian package age) is missing");
-        return None;
-    };
-    let text = std::fs::read_to_string(&path).expect("read the identity");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let public = text
-        .lines()
-        .chain(stderr.lines())
-        .find_map(|l| l.split("public key: ").nth(1))
-        .expect("age-keygen prints the public key")
-        .trim()
-        .to_owned();
-    Some((path, public))
-}
 
 /// One RTP packet Herald sent us.
 struct FromHerald {
@@ -186,10 +160,6 @@ fn read_wav(path: &Path) -> (hound::WavSpec, Vec<i16>, Vec<i16>) {
     (spec, left, right)
 }
 
-fn json(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}):\n{text}"))
-}
-
 #[test]
 fn a_recorded_call_is_encrypted_verifiable_and_exports_as_stereo() {
     if !sipp_available() {
@@ -281,7 +251,7 @@ fn a_recorded_call_is_encrypted_verifiable_and_exports_as_stereo() {
             .starts_with("Complete"),
         "{verified}"
     );
-    for entry in walk(&herald.data_dir()) {
+    for entry in files_under(&herald.data_dir()) {
         let bytes = std::fs::read(&entry).unwrap_or_default();
         assert!(
             !bytes.windows(16).any(|w| w == b"AGE-SECRET-KEY-1"),
@@ -292,15 +262,7 @@ fn a_recorded_call_is_encrypted_verifiable_and_exports_as_stereo() {
 
     // Decrypted with the auditor's key.
     let out = keys.path().join("export");
-    herald.cli(&[
-        "recordings",
-        "export",
-        &id,
-        "--identity",
-        identity.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    herald.export(&id, &identity, &out);
     let (spec, left, right) = read_wav(&out.join(format!("{id}.wav")));
     assert_eq!(
         (spec.channels, spec.sample_rate, spec.bits_per_sample),
@@ -365,7 +327,7 @@ fn a_recorded_call_is_encrypted_verifiable_and_exports_as_stereo() {
     );
 
     // No plaintext in the blob.
-    let blob_path = walk(&herald.data_dir().join("recordings"))
+    let blob_path = files_under(&herald.data_dir().join("recordings"))
         .into_iter()
         .find(|p| p.to_string_lossy().contains(&id))
         .expect("the recording's blob on disk");
@@ -436,20 +398,4 @@ fn snr_db(want: &[i16], got: &[i16]) -> f64 {
         .map(|(&a, &b)| (f64::from(a) - f64::from(b)).powi(2))
         .sum();
     10.0 * (signal / error.max(1.0)).log10()
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return files;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }

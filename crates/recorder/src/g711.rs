@@ -2,7 +2,7 @@
 //! the segment directly; decoding uses 256-entry tables built at compile time.
 
 /// A-law code of one 16-bit linear sample (the top 13 bits are used).
-pub(crate) fn alaw_encode(sample: i16) -> u8 {
+pub fn alaw_encode(sample: i16) -> u8 {
     let (magnitude, sign_mask) = if sample >= 0 {
         (sample >> 3, 0xd5)
     } else {
@@ -20,7 +20,7 @@ pub(crate) fn alaw_encode(sample: i16) -> u8 {
 }
 
 /// µ-law code of one 16-bit linear sample (the top 14 bits are used).
-pub(crate) fn ulaw_encode(sample: i16) -> u8 {
+pub fn ulaw_encode(sample: i16) -> u8 {
     const CLIP: i16 = 8159;
     const BIAS: u16 = 0x21;
     let (magnitude, sign_mask) = if sample >= 0 {
@@ -40,12 +40,12 @@ pub(crate) fn ulaw_encode(sample: i16) -> u8 {
 }
 
 /// Linear value of an A-law code.
-pub(crate) fn alaw_decode(code: u8) -> i16 {
+pub fn alaw_decode(code: u8) -> i16 {
     ALAW_TABLE[usize::from(code)]
 }
 
 /// Linear value of a µ-law code.
-pub(crate) fn ulaw_decode(code: u8) -> i16 {
+pub fn ulaw_decode(code: u8) -> i16 {
     ULAW_TABLE[usize::from(code)]
 }
 

@@ -49,7 +49,7 @@
 
 mod blob_layout;
 mod data_key;
-mod g711;
+pub mod g711;
 mod header;
 mod key_ids;
 mod key_wrap;

@@ -2,26 +2,7 @@
 
 use super::*;
 
-const ORIGIN: &str = "t.toml";
-
-fn errors(src: &str) -> Vec<String> {
-    match Config::from_toml_str(src, ORIGIN) {
-        Ok(_) => panic!("expected errors for:\n{src}"),
-        Err(errors) => errors.iter().map(ToString::to_string).collect(),
-    }
-}
-
-fn load(src: &str) -> Config {
-    Config::from_toml_str(src, ORIGIN).unwrap_or_else(|e| panic!("unexpected errors:\n{e}"))
-}
-
-fn assert_has(errors: &[String], expected: &str) {
-    assert!(
-        errors.iter().any(|e| e.starts_with(expected)),
-        "no error starts with {expected:?}; got:\n{}",
-        errors.join("\n")
-    );
-}
+use super::tests::{assert_has, errors, load};
 
 /// 2024-01-31T12:00:00Z in unix milliseconds.
 const JAN_31: i64 = 1_706_702_400_000;

@@ -13,18 +13,18 @@ use super::*;
 const ORIGIN: &str = "t.toml";
 
 /// Every error line for `src`; panics if it loads.
-fn errors(src: &str) -> Vec<String> {
+pub(super) fn errors(src: &str) -> Vec<String> {
     match Config::from_toml_str(src, ORIGIN) {
         Ok(_) => panic!("expected errors for:\n{src}"),
         Err(errors) => errors.iter().map(ToString::to_string).collect(),
     }
 }
 
-fn load(src: &str) -> Config {
+pub(super) fn load(src: &str) -> Config {
     Config::from_toml_str(src, ORIGIN).unwrap_or_else(|e| panic!("unexpected errors:\n{e}"))
 }
 
-fn assert_has(errors: &[String], expected: &str) {
+pub(super) fn assert_has(errors: &[String], expected: &str) {
     assert!(
         errors.iter().any(|e| e.starts_with(expected)),
         "no error starts with {expected:?}; got:\n{}",

@@ -493,6 +493,23 @@ impl Herald {
         assert!(status.success(), "kill -KILL {pid} failed");
     }
 
+    /// `herald recordings export ID --identity KEY --out DIR`: the WAV and JSON paths.
+    pub fn export(&self, id: &str, identity: &Path, out: &Path) -> (PathBuf, PathBuf) {
+        self.cli(&[
+            "recordings",
+            "export",
+            id,
+            "--identity",
+            identity.to_str().expect("a UTF-8 path"),
+            "--out",
+            out.to_str().expect("a UTF-8 path"),
+        ]);
+        (
+            out.join(format!("{id}.wav")),
+            out.join(format!("{id}.json")),
+        )
+    }
+
     /// `herald recordings list --json`.
     pub fn recordings(&self) -> Vec<Value> {
         let text = self.cli(&["recordings", "list", "--json", "--limit", "1000"]);
@@ -1073,4 +1090,47 @@ pub fn summary(call: &Value) -> BTreeMap<&'static str, String> {
         m.insert(k, call.get(k).map(ToString::to_string).unwrap_or_default());
     }
     m
+}
+
+/// An `age-keygen` identity in `dir`: (identity file, public key). `None` (skip, with a
+/// message) without the tool, outside CI.
+pub fn age_keygen(dir: &Path) -> Option<(PathBuf, String)> {
+    let path = dir.join("auditor.key");
+    let ok = Command::new("age-keygen")
+        .arg("-o")
+        .arg(&path)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(!in_ci(), "age-keygen (Debian package age) is missing");
+        eprintln!("skipping: age-keygen (Debian package age) is missing");
+        return None;
+    }
+    let text = std::fs::read_to_string(&path).expect("read the identity");
+    let public = text
+        .lines()
+        .find_map(|l| l.split("public key: ").nth(1))
+        .expect("the identity file names its public key")
+        .trim()
+        .to_owned();
+    Some((path, public))
+}
+
+/// Every file under `dir`, recursively (none if it does not exist).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// Parses JSON a command printed; panics with the text otherwise.
+pub fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}):\n{text}"))
 }
