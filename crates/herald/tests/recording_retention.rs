@@ -13,20 +13,6 @@ use std::time::Duration;
 use common::{HERALD, Herald, HeraldConfig, Sipp, TestDialplan, json, run_program, sipp_available};
 use serde_json::Value;
 
-/// Records, plays a short prompt, hangs up.
-const APPLICATION: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
-<vxml version="2.1" xmlns="http://www.w3.org/2001/vxml" xmlns:herald="urn:herald:ivr">
-  <form>
-    <block>
-      <herald:consent decision="accepted"/>
-      <herald:recording action="start" reason="retention test"/>
-      <prompt bargein="false"><audio src="prompt:welcome"/></prompt>
-      <disconnect/>
-    </block>
-  </form>
-</vxml>
-"#;
-
 /// Unix milliseconds as RFC 3339.
 fn rfc3339(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms).unwrap().to_string()
@@ -65,7 +51,7 @@ fn holds_suspend_expiry_and_erasure_makes_a_recording_unreadable() {
     let dir = tempfile::tempdir().expect("a test directory");
     let identity = dir.path().join("auditor.key");
     let herald_config = HeraldConfig {
-        dialplan: TestDialplan::Application(APPLICATION.to_owned()),
+        dialplan: TestDialplan::Application(common::RECORDED_WELCOME.to_owned()),
         ..HeraldConfig::default()
     };
     let herald = Herald::start_in(dir.path(), &herald_config);

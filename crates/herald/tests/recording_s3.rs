@@ -9,20 +9,6 @@ use common::{Herald, HeraldConfig, Sipp, TestDialplan, files_under, sipp_availab
 use herald_testkit::{PostgresServer, S3Server};
 use serde_json::Value;
 
-/// Records, plays a short prompt, hangs up.
-const APPLICATION: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
-<vxml version="2.1" xmlns="http://www.w3.org/2001/vxml" xmlns:herald="urn:herald:ivr">
-  <form>
-    <block>
-      <herald:consent decision="accepted"/>
-      <herald:recording action="start" reason="s3 test"/>
-      <prompt bargein="false"><audio src="prompt:welcome"/></prompt>
-      <disconnect/>
-    </block>
-  </form>
-</vxml>
-"#;
-
 #[test]
 fn a_call_recorded_to_s3_with_postgresql_metadata_verifies_and_exports() {
     if !sipp_available() {
@@ -44,7 +30,7 @@ fn a_call_recorded_to_s3_with_postgresql_metadata_verifies_and_exports() {
     let herald = Herald::start(&HeraldConfig {
         database: Some(pg.url()),
         recordings: Some(format!("s3://{}/site-a", S3Server::BUCKET)),
-        dialplan: TestDialplan::Application(APPLICATION.to_owned()),
+        dialplan: TestDialplan::Application(common::RECORDED_WELCOME.to_owned()),
         extra: vec![storage],
         ..HeraldConfig::default()
     });

@@ -1134,3 +1134,18 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
 pub fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}):\n{text}"))
 }
+
+/// A VoiceXML application that records the call (the caller's consent taken as given), plays
+/// `prompt:welcome` and hangs up: a short recorded call.
+pub const RECORDED_WELCOME: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<vxml version="2.1" xmlns="http://www.w3.org/2001/vxml" xmlns:herald="urn:herald:ivr">
+  <form>
+    <block>
+      <herald:consent decision="accepted"/>
+      <herald:recording action="start" reason="test"/>
+      <prompt bargein="false"><audio src="prompt:welcome"/></prompt>
+      <disconnect/>
+    </block>
+  </form>
+</vxml>
+"#;
