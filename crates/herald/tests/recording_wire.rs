@@ -270,6 +270,32 @@ fn a_recorded_call_is_encrypted_verifiable_and_exports_as_stereo() {
     );
     let metadata: Value = json(&std::fs::read_to_string(out.join(format!("{id}.json"))).unwrap());
     assert_eq!(metadata["recording"]["id"], id.as_str());
+    // The disclosure is evidence, in the metadata and sealed in the recording: it started
+    // playing after the answer and at least its 9 s before recording began.
+    let evidence = metadata["recording"]["evidence"].as_array().unwrap();
+    assert_eq!(evidence.len(), 1, "{metadata}");
+    assert_eq!(evidence[0]["prompt"], "recording-disclosure");
+    assert_eq!(evidence[0]["language"], "fr-FR");
+    assert_eq!(evidence[0]["completed"], true);
+    assert_eq!(evidence[0]["choice"], "accepted");
+    let played = evidence[0]["at"].as_i64().unwrap();
+    assert!(
+        played >= french["answered_at"].as_i64().unwrap(),
+        "{metadata}"
+    );
+    assert!(
+        played + 9_000 <= recording["started_at"].as_i64().unwrap(),
+        "{metadata}"
+    );
+    let sealed: Vec<&Value> = metadata["sealed"]["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "evidence")
+        .collect();
+    assert_eq!(sealed.len(), 1, "{metadata}");
+    assert_eq!(sealed[0]["played_at"].as_i64(), Some(played));
+    assert_eq!(sealed[0]["choice"], "accepted");
 
     // Length: from the recording's start to the call's end, within a second.
     let seconds = left.len() as f64 / 8000.0;

@@ -31,6 +31,8 @@ struct Queued {
     bargein: bool,
     /// Disclosure evidence: (prompt id, language); set on the last piece of its prompt.
     evidence: Option<(String, Option<String>)>,
+    /// The first piece of a disclosure prompt: when it starts, the disclosure starts.
+    evidence_starts: bool,
 }
 
 /// What the platform knows of the call's recording.
@@ -79,6 +81,8 @@ pub struct IvrCall {
     network: bool,
     /// Disclosure evidence whose prompt was dropped before it finished (barge-in, hang-up).
     dropped_evidence: Vec<(String, Option<String>)>,
+    /// When the disclosure prompt that plays started (unix ms).
+    evidence_started: Option<i64>,
     /// Path events written to the call record so far (capped at [`MAX_PATH_EVENTS`]).
     path_events: u32,
     /// The queue ran dry: the session hears "prompts done" once its outputs are drained.
@@ -104,6 +108,7 @@ impl IvrCall {
             media: None,
             network: false,
             dropped_evidence: Vec::new(),
+            evidence_started: None,
             path_events: 0,
             drained: false,
         }
@@ -444,6 +449,7 @@ impl CallApp {
                     .clone()
                     .filter(|_| last)
                     .map(|e| (e, prompt.language.clone())),
+                evidence_starts: index == 0 && prompt.evidence.is_some(),
             });
         }
         if let Some(evidence) = &prompt.evidence {
@@ -501,6 +507,9 @@ impl CallApp {
         }
         match (ivr.queue.pop_front(), stream) {
             (Some(next), Some(key)) => {
+                if next.evidence_starts {
+                    ivr.evidence_started = Some(ep.unix_ms(now));
+                }
                 self.engine.command(
                     key,
                     Command::Play {
@@ -551,20 +560,22 @@ impl CallApp {
         }
         let mut evidence = None;
         if let Some((prompt, language)) = done.evidence {
+            let started = ivr.evidence_started.take().unwrap_or(at);
             let detail = serde_json::json!({
                 "prompt": prompt,
                 "language": language,
                 "completed": !interrupted,
+                "started_at": started,
             });
             self.writer.event(&id, at, "disclosure-played", detail);
-            evidence = Some((prompt, language));
+            evidence = Some((prompt, language, started));
         }
         if interrupted && !flushed {
             // The stream stopped it for a key (barge-in): everything queued goes too.
             ivr.flush();
         }
-        if let Some((prompt, language)) = evidence {
-            self.recording_evidence(call, at, prompt, language, !interrupted);
+        if let Some((prompt, language, started)) = evidence {
+            self.recording_evidence(call, started, prompt, language, !interrupted);
         }
         self.play_next(ep, now, call);
         self.pump_ivr(ep, now, call);

@@ -105,12 +105,12 @@ impl CallApp {
         self.mark_recording(call, mark);
     }
 
-    /// A disclosure prompt finished (or was cut short): evidence for the call's recording,
-    /// now or when one starts.
+    /// A disclosure prompt that started at `started` (unix ms) finished or was cut short:
+    /// evidence for the call's recording, now or when one starts.
     pub(super) fn recording_evidence(
         &mut self,
         call: CallRef,
-        at: i64,
+        started: i64,
         prompt: String,
         language: Option<String>,
         completed: bool,
@@ -121,7 +121,7 @@ impl CallApp {
         let evidence = Evidence {
             prompt_id: evidence_prompt(&prompt),
             language: evidence_language(language.as_deref()),
-            played_unix_ms: u64::try_from(at).unwrap_or_default(),
+            played_unix_ms: u64::try_from(started).unwrap_or_default(),
             completed,
             choice: match ivr.recording.consent {
                 Some(herald_ivr::Consent::Accepted) => ConsentChoice::Accepted,
