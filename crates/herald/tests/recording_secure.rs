@@ -123,3 +123,35 @@ fn secure_input_pauses_the_recording_and_its_digit_is_nowhere() {
         "the call record says secure input was collected: {call}"
     );
 }
+
+/// With `recorder.enabled = false` nothing is recorded, whatever the document asks, and the
+/// call record says so.
+#[test]
+fn with_recording_off_nothing_is_recorded_and_the_record_says_so() {
+    if !sipp_available() {
+        return;
+    }
+    let herald = Herald::start(&HeraldConfig {
+        dialplan: TestDialplan::Application(common::RECORDED_WELCOME.to_owned()),
+        extra: vec!["[recorder]\nenabled = false".to_owned()],
+        ..HeraldConfig::default()
+    });
+    Sipp::new("uac_media.xml")
+        .set("rtp_port", "40000")
+        .run(&herald)
+        .assert_success("the caller");
+    let call = herald.wait_for_call_record("the recording decision", |c| {
+        c["events"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|e| e["kind"] == "recording-decision"))
+    });
+    let decision = call["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "recording-decision")
+        .unwrap();
+    assert_eq!(decision["detail"]["recorded"], false, "{call}");
+    assert!(herald.recordings().is_empty());
+    assert!(!herald.data_dir().join("recordings").exists());
+}

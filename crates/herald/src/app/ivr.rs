@@ -41,7 +41,8 @@ pub struct RecordingState {
     /// The caller's decision; an objection is final for the call.
     pub consent: Option<Consent>,
     pub active: bool,
-    /// Recording ran at some point of the call.
+    /// A recording of the call was started at some point (not merely allowed: recording
+    /// may be off, or the call may have no media stream).
     pub ever: bool,
     /// Reasons it is paused for (secure input, the document, ...); recording resumes only
     /// when none is left.
@@ -623,10 +624,7 @@ impl CallApp {
         let was_paused = !state.paused.is_empty();
         let applied = match (refusal, action) {
             (Some(_), _) => false,
-            (None, RecordingAction::Start) => {
-                state.ever = true;
-                !std::mem::replace(&mut state.active, true)
-            }
+            (None, RecordingAction::Start) => !std::mem::replace(&mut state.active, true),
             (None, RecordingAction::Stop) => std::mem::replace(&mut state.active, false),
             (None, RecordingAction::Pause) => {
                 state.paused.push(reason.clone());

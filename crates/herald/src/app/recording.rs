@@ -18,6 +18,8 @@ impl CallApp {
     pub(super) fn start_recording(&mut self, ep: &mut Ep, now: Instant, call: CallRef) {
         let at = ep.unix_ms(now);
         let Some(recorder) = self.recorder.clone() else {
+            // Recording is off (`recorder.enabled = false`): the call record says it was not
+            // recorded.
             return;
         };
         let Some(live) = self.calls.get_mut(&call) else {
@@ -63,6 +65,7 @@ impl CallApp {
         match recorder.begin(now, at, begin) {
             Ok((recording, tap)) => {
                 ivr.recording.running = Some(recording.clone());
+                ivr.recording.ever = true;
                 self.engine.command(
                     stream,
                     Command::Record {
