@@ -301,3 +301,175 @@ impl RecordingTap {
 fn samples(duration: Duration) -> u64 {
     u64::try_from(duration.as_micros() * u128::from(RATE) / 1_000_000).unwrap_or(u64::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use herald_recorder::{
+        ChannelRole, Codec, DataKey, Header, RecipientKeyId, Record, RecordingId, WriterConfig,
+        open,
+    };
+    use rand::SeedableRng;
+
+    use super::*;
+
+    const KEY: [u8; 32] = [7; 32];
+
+    fn tap(
+        start: Instant,
+        jitter_max: Duration,
+        pause: Option<Mark>,
+    ) -> (RecordingTap, tokio::sync::mpsc::Receiver<Chunk>) {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let node = Arc::new(NodeSigningKey::generate(&mut rng));
+        let header = Header {
+            id: RecordingId([1; 16]),
+            codec: Codec::L16,
+            sample_rate: 8000,
+            channels: vec![ChannelRole::Caller, ChannelRole::Herald],
+            start_unix_ms: 1_700_000_000_000,
+            recipients: vec![RecipientKeyId([2; 8])],
+            node_key: node.id(),
+        };
+        let writer =
+            RecordingWriter::new(header, &DataKey::from_bytes(KEY), WriterConfig::default())
+                .unwrap();
+        let (sink, chunks) = tokio::sync::mpsc::channel(QUEUE);
+        let tap = RecordingTap::new(
+            writer,
+            sink,
+            node,
+            (start, 1_700_000_000_000),
+            jitter_max,
+            pause,
+        );
+        (tap, chunks)
+    }
+
+    /// The blob the tap sent, opened: (channel, position, samples) of every audio record, and
+    /// the gap records' positions.
+    fn recorded(
+        mut chunks: tokio::sync::mpsc::Receiver<Chunk>,
+    ) -> (Vec<(u8, u64, usize)>, Vec<u64>, bool) {
+        let mut blob = Vec::new();
+        let mut finished = false;
+        while let Ok(chunk) = chunks.try_recv() {
+            match chunk {
+                Chunk::Bytes(bytes) => blob.extend(bytes),
+                Chunk::Finished(_) => finished = true,
+                _ => {}
+            }
+        }
+        let recording = open(&blob, &DataKey::from_bytes(KEY)).unwrap();
+        let mut audio = Vec::new();
+        let mut gaps = Vec::new();
+        for record in &recording.records {
+            match record {
+                Record::Audio(a) => audio.push((a.channel, a.position, a.payload.len() / 2)),
+                Record::GapBegin(g) => gaps.push(g.position),
+                Record::GapEnd(g) => gaps.push(g.position),
+                Record::Evidence(_) => {}
+            }
+        }
+        (audio, gaps, finished)
+    }
+
+    const FRAME: [i16; 160] = [1000; 160];
+
+    #[test]
+    fn a_recording_counts_from_where_it_joins_the_capture_timeline() {
+        let t0 = Instant::now();
+        let (mut tap, chunks) = tap(t0, Duration::from_millis(200), None);
+        // The stream has captured for 1 s already (an earlier recording).
+        tap.attach(t0 - Duration::from_secs(1), t0);
+        // Audio from before this recording's start is not part of it.
+        tap.audio(t0, CaptureChannel::Sent, 7_840, &FRAME);
+        tap.audio(t0, CaptureChannel::Sent, 8_000, &FRAME);
+        tap.audio(t0, CaptureChannel::Received, 8_160, &FRAME);
+        tap.finish(t0 + Duration::from_millis(40));
+        let (mut audio, _, finished) = recorded(chunks);
+        assert!(finished);
+        audio.sort_unstable();
+        assert_eq!(audio, [(0, 160, 160), (1, 0, 160)]);
+    }
+
+    #[test]
+    fn received_audio_from_a_pause_stays_out_after_the_resumption() {
+        let t0 = Instant::now();
+        let (mut tap, chunks) = tap(t0, Duration::from_millis(200), None);
+        tap.attach(t0, t0);
+        tap.audio(t0, CaptureChannel::Received, 0, &FRAME);
+        tap.mark(
+            t0 + Duration::from_secs(1),
+            Mark::Pause {
+                reason: GapReason::SecureInput,
+                actor: "ivr".into(),
+            },
+        );
+        // Anything while paused is dropped.
+        tap.audio(
+            t0 + Duration::from_millis(1500),
+            CaptureChannel::Received,
+            10_000,
+            &FRAME,
+        );
+        tap.audio(
+            t0 + Duration::from_millis(1500),
+            CaptureChannel::Sent,
+            10_000,
+            &FRAME,
+        );
+        let resumed = t0 + Duration::from_secs(2);
+        tap.mark(
+            resumed,
+            Mark::Resume {
+                actor: "ivr".into(),
+            },
+        );
+        // Received audio played out within jitter_max + 100 ms of the resumption was spoken
+        // during the pause: dropped. Herald's own audio is not delayed: kept.
+        tap.audio(resumed, CaptureChannel::Received, 16_000, &FRAME);
+        tap.audio(resumed, CaptureChannel::Sent, 16_000, &FRAME);
+        tap.audio(resumed, CaptureChannel::Received, 16_000 + 2_320, &FRAME);
+        tap.audio(resumed, CaptureChannel::Received, 16_000 + 2_400, &FRAME);
+        tap.finish(resumed + Duration::from_secs(1));
+        let (mut audio, gaps, _) = recorded(chunks);
+        assert_eq!(gaps, [8_000, 16_000]);
+        audio.sort_unstable();
+        // The caller's audio resumes at 18,400 = 16,000 + 300 ms: the first frame after the
+        // guard is cut to its last 80 samples, the next continues it (its first 80 samples
+        // were written already).
+        assert_eq!(audio, [(0, 0, 160), (0, 18_400, 160), (1, 16_000, 160)]);
+    }
+
+    #[test]
+    fn a_storage_task_that_falls_behind_ends_the_recording_unfinished() {
+        let t0 = Instant::now();
+        let (mut tap, mut chunks) = tap(t0, Duration::from_millis(200), None);
+        tap.attach(t0, t0);
+        // Nobody drains the queue: a minute and more of sealed segments pile up.
+        for second in 0..(QUEUE as u64 + 5) {
+            let now = t0 + Duration::from_secs(second);
+            for frame in 0..50 {
+                tap.audio(
+                    now,
+                    CaptureChannel::Sent,
+                    second * 8000 + frame * 160,
+                    &FRAME,
+                );
+            }
+            tap.pump(now + Duration::from_millis(999));
+        }
+        tap.finish(t0 + Duration::from_secs(QUEUE as u64 + 6));
+        let mut finished = false;
+        let mut queued = 0;
+        while let Ok(chunk) = chunks.try_recv() {
+            queued += 1;
+            finished |= matches!(chunk, Chunk::Finished(_));
+        }
+        assert_eq!(queued, QUEUE, "the queue is bounded");
+        assert!(
+            !finished,
+            "a recording with a lost segment is not reported complete"
+        );
+    }
+}
