@@ -1,11 +1,13 @@
 //! `herald calls list / show`: call records from the store.
 
 /// `println!` that ends the program quietly when the reader has gone (`calls list | head`).
+/// The other inspection commands use it too.
 macro_rules! say {
     ($($arg:tt)*) => {
-        print_quietly(&format!("{}\n", format_args!($($arg)*)))
+        $crate::calls_cmd::print_quietly(&format!("{}\n", format_args!($($arg)*)))
     };
 }
+pub(crate) use say;
 
 use std::path::PathBuf;
 

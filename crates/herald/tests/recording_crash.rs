@@ -5,6 +5,8 @@
 
 mod common;
 
+use std::collections::HashMap;
+use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -47,24 +49,37 @@ fn write_tone(path: &Path) {
     w.finalize().expect("finish the tone prompt");
 }
 
+/// Receives RTP until each of [`CALLS`] sources has sent `packets` packets (at most 30 s).
+fn wait_for_packets(socket: &UdpSocket, packets: usize) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut counts: HashMap<SocketAddr, usize> = HashMap::new();
+    let mut buf = [0u8; 2048];
+    while counts.values().filter(|&&n| n >= packets).count() < CALLS {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "the calls' audio did not flow: {counts:?}");
+        socket.set_read_timeout(Some(left)).expect("read timeout");
+        match socket.recv_from(&mut buf) {
+            // RTP (version 2) only, not RTCP.
+            Ok((n, from))
+                if n > 12 && buf[0] >> 6 == 2 && !(72..=95).contains(&(buf[1] & 0x7f)) =>
+            {
+                *counts.entry(from).or_default() += 1;
+            }
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => panic!("receiving RTP: {e}"),
+        }
+    }
+}
+
 fn unix_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
-}
-
-fn blob_sizes(dir: &Path) -> Vec<u64> {
-    let mut sizes = Vec::new();
-    for sub in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        for blob in std::fs::read_dir(sub.path())
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            sizes.push(blob.metadata().map_or(0, |m| m.len()));
-        }
-    }
-    sizes
 }
 
 #[test]
@@ -92,30 +107,24 @@ fn recordings_survive_a_kill_9_losing_at_most_the_open_segment() {
         ..HeraldConfig::default()
     };
     let herald = Herald::start_in(dir.path(), &config);
-    let blobs = herald.data_dir().join("recordings");
+    let rtp = UdpSocket::bind("127.0.0.1:0").expect("the callers' RTP socket");
+    let rtp_port = rtp.local_addr().expect("local address").port();
 
     let killed_at = std::thread::scope(|scope| {
         // The callers stay on the line; they fail once the server is gone, which is the point.
         let callers = scope.spawn(|| {
             Sipp::new("uac_media.xml")
                 .calls(CALLS as u32)
-                .set("rtp_port", "40000")
+                .set("rtp_port", &rtp_port.to_string())
                 .timeout(Duration::from_secs(20))
                 .run(&herald)
         });
         herald.wait_for_recordings("every call recording", |r| {
             r.len() == CALLS && r.iter().all(|r| r["state"] == "recording")
         });
-        // At least 3 s of audio in every blob (8 kB per second of the Herald channel).
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while blob_sizes(&blobs).iter().filter(|&&s| s > 24_000).count() < CALLS {
-            assert!(
-                Instant::now() < deadline,
-                "the recordings did not grow: {:?}",
-                blob_sizes(&blobs)
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        // Every call's SDP points at our socket: once each stream has sent us 4 s of the
+        // tone (200 packets), each recording holds at least 3 sealed seconds.
+        wait_for_packets(&rtp, 200);
         let killed_at = unix_ms();
         herald.kill_9();
         let _ = callers.join();

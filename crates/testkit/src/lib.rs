@@ -28,3 +28,15 @@ pub mod wav;
 pub use ports::{free_loopback_tcp_port, free_loopback_udp_port};
 pub use postgres::{PostgresError, PostgresServer};
 pub use s3::{S3Server, S3ServerError};
+
+/// An error and its sources, one line: `outer: inner: innermost`.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

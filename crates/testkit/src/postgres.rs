@@ -21,8 +21,8 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
-use crate::free_loopback_tcp_port;
 use crate::system_user::{self, SystemUser};
+use crate::{error_chain, free_loopback_tcp_port};
 
 /// Where Debian installs PostgreSQL: one `<major version>/bin` per version.
 const DEBIAN_INSTALL_ROOT: &str = "/usr/lib/postgresql";
@@ -450,17 +450,6 @@ fn run(command: &mut Command, program: &str) -> Result<(), PostgresError> {
 fn io_error(action: impl Into<String>) -> impl FnOnce(io::Error) -> PostgresError {
     let action = action.into();
     move |source| PostgresError::Io { action, source }
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -4,33 +4,30 @@
 //! Install it with `cargo install s3s-fs --version 0.14.1 --features binary --locked`.
 //!
 //! Lifecycle: find `s3s-fs` on `PATH` → make a temporary root directory with one bucket
-//! directory in it ([`S3Server::BUCKET`]) → run `s3s-fs` on 127.0.0.1 and a free port with fixed
-//! credentials ([`S3Server::ACCESS_KEY_ID`], [`S3Server::SECRET_ACCESS_KEY`]) → poll a TCP
-//! connect to that port (at most [`READY_ATTEMPTS`] attempts, [`READY_POLL`] apart, bailing out
-//! early if the server exits). On drop the server is killed and the directory removed.
+//! directory in it ([`S3Server::BUCKET`]) → run `s3s-fs` on 127.0.0.1, port 0 (the kernel picks
+//! a free one: no race with other tests), with fixed credentials ([`S3Server::ACCESS_KEY_ID`],
+//! [`S3Server::SECRET_ACCESS_KEY`]) → wait for the line it logs once its listener is bound,
+//! which names the port (at most [`READY_TIMEOUT`]; an exit ends the wait at once). On drop the
+//! server is killed and the directory removed.
 
 use std::fs::{self, File};
-use std::io::{self, Read};
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::io::{self, BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
 use tempfile::TempDir;
 
-use crate::free_loopback_tcp_port;
+use crate::error_chain;
 
 /// The program started.
 const PROGRAM: &str = "s3s-fs";
-/// How many times readiness is polled before giving up (with [`READY_POLL`]: about 30 s).
-pub const READY_ATTEMPTS: u32 = 600;
-/// The pause between two readiness polls.
-pub const READY_POLL: Duration = Duration::from_millis(50);
-/// How long one TCP connect attempt may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
-/// How often to retry on a fresh port when another process took ours.
-const PORT_ATTEMPTS: usize = 3;
+/// How long the server may take to bind its listener.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// What `s3s-fs` logs (at `info`) once its listener is bound, followed by its address.
+const READY_LINE: &str = "server is running at http://";
 
 /// Why an [`S3Server`] could not be started.
 #[derive(Debug, thiserror::Error)]
@@ -58,11 +55,11 @@ pub enum S3ServerError {
         /// What it printed.
         log: String,
     },
-    /// The server did not accept connections in time.
-    #[error("s3s-fs did not accept connections after {attempts} attempts; its output:\n{log}")]
+    /// The server did not bind its listener in time.
+    #[error("s3s-fs was not listening after {waited:?}; its output:\n{log}")]
     NotReady {
-        /// How many connects were tried.
-        attempts: u32,
+        /// How long we waited.
+        waited: Duration,
         /// What it printed.
         log: String,
     },
@@ -104,7 +101,8 @@ impl S3Server {
         };
         fs::create_dir(server.data_dir()).map_err(io_error("create the data directory"))?;
         server.create_bucket(Self::BUCKET)?;
-        server.run_on_free_port()?;
+        let ready = server.spawn_server()?;
+        server.wait_until_ready(&ready)?;
         Ok(server)
     }
 
@@ -153,66 +151,55 @@ impl S3Server {
         self.dir.path().join("s3s-fs.log")
     }
 
-    /// Runs the server, on a fresh port again if another process took the one we picked
-    /// before the server could bind it.
-    fn run_on_free_port(&mut self) -> Result<(), S3ServerError> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            self.port = free_loopback_tcp_port().map_err(io_error("find a free port"))?;
-            self.spawn_server()?;
-            match self.wait_until_ready() {
-                Err(S3ServerError::Exited { .. }) if attempt < PORT_ATTEMPTS => {
-                    self.server = None;
-                }
-                outcome => return outcome,
-            }
-        }
-    }
-
-    fn spawn_server(&mut self) -> Result<(), S3ServerError> {
+    /// Starts `s3s-fs` on port 0; the receiver gets the port it bound.
+    fn spawn_server(&mut self) -> Result<mpsc::Receiver<u16>, S3ServerError> {
         let log = File::create(self.log_path()).map_err(io_error("create the server log"))?;
         let log_err = log.try_clone().map_err(io_error("share the server log"))?;
-        let child = Command::new(&self.program)
-            .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
+        let mut child = Command::new(&self.program)
+            .args(["--host", "127.0.0.1", "--port", "0"])
             .args(["--access-key", Self::ACCESS_KEY_ID])
             .args(["--secret-key", Self::SECRET_ACCESS_KEY])
             .arg(self.data_dir())
             .current_dir(self.dir.path())
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
             .stdin(Stdio::null())
-            .stdout(log)
+            .stdout(Stdio::piped())
             .stderr(log_err)
             .spawn()
             .map_err(io_error("start s3s-fs"))?;
+        let stdout = child.stdout.take().expect("stdout is piped");
         self.server = Some(child);
-        Ok(())
+        Ok(follow_log(stdout, log))
     }
 
-    /// Polls a TCP connect until the server accepts one, exits, or [`READY_ATTEMPTS`] run out.
-    fn wait_until_ready(&mut self) -> Result<(), S3ServerError> {
-        let address = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
-        for _ in 0..READY_ATTEMPTS {
-            if let Some(status) = self.exit_status()? {
-                return Err(S3ServerError::Exited {
+    /// Waits for the listening line (its port), the server's exit, or [`READY_TIMEOUT`].
+    fn wait_until_ready(&mut self, ready: &mpsc::Receiver<u16>) -> Result<(), S3ServerError> {
+        match ready.recv_timeout(READY_TIMEOUT) {
+            Ok(port) => {
+                self.port = port;
+                Ok(())
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => Err(S3ServerError::NotReady {
+                waited: READY_TIMEOUT,
+                log: self.log(),
+            }),
+            // Its output ended without the line: it exited.
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                let status = match self.server.as_mut() {
+                    Some(child) => child.wait().map_err(io_error("wait for s3s-fs"))?,
+                    None => {
+                        return Err(S3ServerError::NotReady {
+                            waited: Duration::ZERO,
+                            log: self.log(),
+                        });
+                    }
+                };
+                Err(S3ServerError::Exited {
                     status,
                     log: self.log(),
-                });
+                })
             }
-            if TcpStream::connect_timeout(&address, CONNECT_TIMEOUT).is_ok() {
-                return Ok(());
-            }
-            thread::sleep(READY_POLL);
-        }
-        Err(S3ServerError::NotReady {
-            attempts: READY_ATTEMPTS,
-            log: self.log(),
-        })
-    }
-
-    fn exit_status(&mut self) -> Result<Option<ExitStatus>, S3ServerError> {
-        match self.server.as_mut() {
-            Some(child) => child.try_wait().map_err(io_error("poll s3s-fs")),
-            None => Ok(None),
         }
     }
 
@@ -252,20 +239,45 @@ fn io_error(action: impl Into<String>) -> impl FnOnce(io::Error) -> S3ServerErro
     move |source| S3ServerError::Io { action, source }
 }
 
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+/// Copies the server's output into the log file and sends the port of the listening line.
+fn follow_log(stdout: std::process::ChildStdout, mut file: File) -> mpsc::Receiver<u16> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = writeln!(file, "{line}");
+            if let Some(port) = listening_port(&line)
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send(port);
+            }
+        }
+    });
+    rx
+}
+
+/// The port in `... server is running at http://127.0.0.1:PORT`.
+fn listening_port(line: &str) -> Option<u16> {
+    let (_, address) = line.split_once(READY_LINE)?;
+    address.trim().rsplit(':').next()?.parse().ok()
 }
 
 #[cfg(test)]
 mod tests {
+    use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+
     use super::*;
+
+    #[test]
+    fn the_listening_line_names_the_port() {
+        let line =
+            "  2026-11-23T05:08:08Z  INFO s3s_fs: server is running at http://127.0.0.1:39123";
+        assert_eq!(listening_port(line), Some(39123));
+        assert_eq!(
+            listening_port("INFO s3s_fs: authentication is enabled"),
+            None
+        );
+    }
 
     #[test]
     fn a_program_missing_from_path_is_not_found() {
@@ -285,7 +297,7 @@ mod tests {
         drop(server);
         assert!(!root.exists(), "the data directory is removed on drop");
         assert!(
-            TcpStream::connect_timeout(&address, CONNECT_TIMEOUT).is_err(),
+            TcpStream::connect_timeout(&address, Duration::from_millis(500)).is_err(),
             "the server is gone after drop"
         );
     }

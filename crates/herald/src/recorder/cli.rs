@@ -10,13 +10,7 @@ use herald_store::{BlobStore, Store};
 
 use crate::config::Config;
 
-/// `println!` that ends the program quietly when the reader has gone (`| head`).
-macro_rules! say {
-    ($($arg:tt)*) => {
-        crate::calls_cmd::print_quietly(&format!("{}\n", format_args!($($arg)*)))
-    };
-}
-pub(crate) use say;
+pub(crate) use crate::calls_cmd::say;
 
 /// A command's surroundings.
 pub struct Env {
