@@ -104,6 +104,37 @@ pub enum StoreError {
     /// Another public key is registered under this node key id.
     #[error("node key id {0:?} is registered with a different public key")]
     NodeKeyMismatch(String),
+    /// The same person asked twice for the release of a legal hold that needs two: a second,
+    /// different person must approve it.
+    #[error(
+        "{by:?} already asked for the release of legal hold {hold_id:?}: \
+         a second, different person must approve it"
+    )]
+    SameApprover {
+        /// The hold.
+        hold_id: String,
+        /// Who asked again.
+        by: String,
+    },
+    /// A data subject request with this id already exists.
+    #[error("a data subject request with id {0:?} already exists")]
+    DsrRequestExists(String),
+    /// No data subject request has this id.
+    #[error("no data subject request with id {0:?}")]
+    DsrRequestNotFound(String),
+    /// A data subject request cannot be finished from the state it is in (only a `running`
+    /// request finishes), or the requested final state is not one (`done`, `refused` or
+    /// `failed`).
+    #[error(
+        "data subject request {id:?} cannot be finished ({state}): \
+         only a running request finishes, as done, refused or failed"
+    )]
+    InvalidDsrTransition {
+        /// The request.
+        id: String,
+        /// The state it is in; or the requested state, when that is not a final one.
+        state: String,
+    },
 
     // --- I/O failed ---
     /// The directory for a SQLite database file could not be created.
@@ -155,5 +186,25 @@ pub(crate) fn violated_constraint(error: &sqlx::Error) -> Option<sqlx::error::Er
     match error {
         sqlx::Error::Database(db) => Some(db.kind()),
         _ => None,
+    }
+}
+
+/// A name that is none of the names of [`SubjectKind`](crate::SubjectKind),
+/// [`DsrKind`](crate::DsrKind) or [`DsrState`](crate::DsrState): what their `FromStr` fails with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} {name:?}: expected {expected}")]
+pub struct UnknownName {
+    what: &'static str,
+    name: String,
+    expected: &'static str,
+}
+
+impl UnknownName {
+    pub(crate) fn new(what: &'static str, name: &str, expected: &'static str) -> Self {
+        UnknownName {
+            what,
+            name: name.to_owned(),
+            expected,
+        }
     }
 }

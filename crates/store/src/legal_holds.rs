@@ -1,14 +1,24 @@
 //! Legal holds, erasure (crypto-shredding) and retention: the `legal_holds` table and the
 //! statements that decide whether a recording may go.
 //!
-//! Placing a hold and erasing both begin by locking the recording's row (an `UPDATE` that
-//! changes nothing: a row lock on PostgreSQL, the write lock on SQLite), so one of them waits
-//! for the other to commit: a hold placed concurrently with an erasure either blocks it or
-//! finds the recording erased, never both.
+//! Placing a hold, releasing one with two approvals, and erasing all begin by locking the
+//! recording's row (an `UPDATE` that changes nothing: a row lock on PostgreSQL, the write lock
+//! on SQLite), so one of them waits for the other to commit: a hold placed concurrently with an
+//! erasure either blocks it or finds the recording erased, never both.
+//!
+//! A hold may need two people to release it ([`Store::release_hold_with`]):
+//!
+//! ```text
+//!             release_hold_with(by A, approvals 2)        release_hold_with(by B != A)
+//!   in force ─────────────────────────────────────> release requested ─────────────────> released
+//!      │                                                  │ by A again: SameApprover      (A+B)
+//!      │ release_hold, or release_hold_with(approvals 1)
+//!      └──────────────────────────────────────────────────────────────────────────────> released
+//! ```
 
 use serde::Serialize;
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 
 use crate::recordings::{RecordingRecord, RecordingState, recording_columns, recording_from_row};
 use crate::{Store, StoreError};
@@ -34,6 +44,25 @@ pub struct LegalHold {
     pub released_by: Option<String>,
     /// Why it was released.
     pub release_reason: Option<String>,
+    /// Who asked for its release, when two people must approve it; kept once released.
+    pub release_requested_by: Option<String>,
+    /// When the release was asked for, unix milliseconds.
+    pub release_requested_at: Option<i64>,
+    /// Why the release was asked for.
+    pub release_request_reason: Option<String>,
+}
+
+/// What [`Store::release_hold_with`] did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum ReleaseOutcome {
+    /// The hold is released.
+    Released,
+    /// The release is recorded as asked for; a second, different person must approve it.
+    AwaitingSecond {
+        /// Who asked.
+        requested_by: String,
+    },
 }
 
 /// What [`Store::erase_recording`] did.
@@ -51,11 +80,22 @@ pub enum EraseOutcome {
 /// Locks recording `$1` for the rest of the transaction without changing it.
 const LOCK_RECORDING: &str = "UPDATE recordings SET state = state WHERE id = $1";
 
+/// Locks the recording held by hold `$1` without changing it. One statement, a write first:
+/// on SQLite a transaction that reads before it writes can fail to upgrade its lock.
+const LOCK_HELD_RECORDING: &str = "UPDATE recordings SET state = state \
+     WHERE id = (SELECT recording_id FROM legal_holds WHERE id = $1)";
+
+const RELEASE: &str = "UPDATE legal_holds SET released_at = $2, released_by = $3, \
+     release_reason = $4 WHERE id = $1 AND released_at IS NULL";
+
+const REQUEST_RELEASE: &str = "UPDATE legal_holds SET release_requested_by = $2, \
+     release_requested_at = $3, release_request_reason = $4 WHERE id = $1";
+
 /// The columns of `legal_holds`, in [`LegalHold`]'s order.
 macro_rules! hold_columns {
     () => {
         "id, recording_id, case_ref, reason, placed_by, placed_at, released_at, released_by, \
-         release_reason"
+         release_reason, release_requested_by, release_requested_at, release_request_reason"
     };
 }
 
@@ -97,7 +137,7 @@ impl Store {
         sqlx::query(concat!(
             "INSERT INTO legal_holds (",
             hold_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, NULL)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, NULL, NULL, NULL, NULL)"
         ))
         .bind(&id)
         .bind(recording_id)
@@ -120,16 +160,13 @@ impl Store {
         reason: &str,
         at: i64,
     ) -> Result<(), StoreError> {
-        let done = sqlx::query(
-            "UPDATE legal_holds SET released_at = $2, released_by = $3, release_reason = $4 \
-             WHERE id = $1 AND released_at IS NULL",
-        )
-        .bind(hold_id)
-        .bind(at)
-        .bind(by)
-        .bind(reason)
-        .execute(&self.pool)
-        .await?;
+        let done = sqlx::query(RELEASE)
+            .bind(hold_id)
+            .bind(at)
+            .bind(by)
+            .bind(reason)
+            .execute(&self.pool)
+            .await?;
         if done.rows_affected() == 1 {
             return Ok(());
         }
@@ -141,6 +178,87 @@ impl Store {
             Some(_) => StoreError::HoldReleased(hold_id.to_owned()),
             None => StoreError::HoldNotFound(hold_id.to_owned()),
         })
+    }
+
+    /// Releases legal hold `hold_id` once `approvals` different people have asked for it.
+    ///
+    /// `approvals` 1 (or 0) releases it at once, like [`Store::release_hold`]. With 2, the first
+    /// call records the request (who, when, why) and returns
+    /// [`ReleaseOutcome::AwaitingSecond`]; a later call by a different `by` releases the hold,
+    /// with `released_by` naming both (`first+second`) and `release_reason` the second's reason,
+    /// or the first's if the second gives none. A second call by the person who asked is
+    /// [`StoreError::SameApprover`]. More than 2 is [`StoreError::OutOfRange`]: only one pending
+    /// request is stored. A released hold is [`StoreError::HoldReleased`], an unknown one
+    /// [`StoreError::HoldNotFound`].
+    ///
+    /// Locks the held recording first, as [`Store::place_hold`] and [`Store::erase_recording`]
+    /// do, so it serialises with them and with a concurrent approval.
+    pub async fn release_hold_with(
+        &self,
+        hold_id: &str,
+        by: &str,
+        reason: &str,
+        at: i64,
+        approvals: u8,
+    ) -> Result<ReleaseOutcome, StoreError> {
+        if approvals > 2 {
+            return Err(StoreError::OutOfRange { field: "approvals" });
+        }
+        let mut tx = self.pool.begin().await?;
+        let locked = sqlx::query(LOCK_HELD_RECORDING)
+            .bind(hold_id)
+            .execute(&mut *tx)
+            .await?;
+        let hold = match locked.rows_affected() {
+            0 => None,
+            _ => hold_in(&mut tx, hold_id).await?,
+        };
+        let hold = hold.ok_or_else(|| StoreError::HoldNotFound(hold_id.to_owned()))?;
+        if hold.released_at.is_some() {
+            return Err(StoreError::HoldReleased(hold_id.to_owned()));
+        }
+        let released_by = match (approvals, hold.release_requested_by) {
+            (0 | 1, _) => by.to_owned(),
+            (_, None) => {
+                sqlx::query(REQUEST_RELEASE)
+                    .bind(hold_id)
+                    .bind(by)
+                    .bind(at)
+                    .bind(reason)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                return Ok(ReleaseOutcome::AwaitingSecond {
+                    requested_by: by.to_owned(),
+                });
+            }
+            (_, Some(first)) if first == by => {
+                return Err(StoreError::SameApprover {
+                    hold_id: hold_id.to_owned(),
+                    by: by.to_owned(),
+                });
+            }
+            (_, Some(first)) => format!("{first}+{by}"),
+        };
+        let reason = match hold.release_request_reason {
+            Some(first_reason) if approvals == 2 && reason.is_empty() => first_reason,
+            _ => reason.to_owned(),
+        };
+        sqlx::query(RELEASE)
+            .bind(hold_id)
+            .bind(at)
+            .bind(&released_by)
+            .bind(&reason)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(ReleaseOutcome::Released)
+    }
+
+    /// The legal hold with this id.
+    pub async fn hold(&self, hold_id: &str) -> Result<Option<LegalHold>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        hold_in(&mut conn, hold_id).await
     }
 
     /// The legal holds of recording `recording_id`, released ones included, in the order they
@@ -254,6 +372,19 @@ async fn locked_state(
     crate::recordings::parse_state(&state).map(Some)
 }
 
+/// Hold `id`, read on `conn` (or in a transaction).
+async fn hold_in(conn: &mut AnyConnection, id: &str) -> Result<Option<LegalHold>, StoreError> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        hold_columns!(),
+        " FROM legal_holds WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.as_ref().map(hold_from_row).transpose()
+}
+
 fn hold_from_row(row: &AnyRow) -> Result<LegalHold, StoreError> {
     Ok(LegalHold {
         id: row.try_get("id")?,
@@ -265,5 +396,8 @@ fn hold_from_row(row: &AnyRow) -> Result<LegalHold, StoreError> {
         released_at: row.try_get("released_at")?,
         released_by: row.try_get("released_by")?,
         release_reason: row.try_get("release_reason")?,
+        release_requested_by: row.try_get("release_requested_by")?,
+        release_requested_at: row.try_get("release_requested_at")?,
+        release_request_reason: row.try_get("release_request_reason")?,
     })
 }

@@ -30,7 +30,8 @@
 //!   recordings are wrapped to; rotation adds one and retires another
 //!   ([`Store::rotate_recorder_key`]). Public keys only.
 //! - **Legal holds** ([`LegalHold`]): any number per recording, placed and released with who,
-//!   when and why. A recording is held while any hold is unreleased.
+//!   when and why. A recording is held while any hold is unreleased. A release may need two
+//!   different people ([`Store::release_hold_with`], [`ReleaseOutcome`]).
 //! - **Erasure and retention**: [`Store::erase_recording`] destroys a recording's wrapped keys
 //!   and marks it `erased` in one transaction, keeping the metadata row, and refuses while it
 //!   is held ([`StoreError::LegalHold`] names the cases). [`Store::expired_recordings`] lists
@@ -39,6 +40,17 @@
 //!   files (`file://DIR`) or an S3-compatible store (`s3://BUCKET/PREFIX`, spooled locally and
 //!   uploaded in parts), with crash recovery ([`BlobStore::recover`]). See [`BlobStore`] for
 //!   the durability each append gets.
+//! - **Audit log** ([`NewAuditEntry`], [`AuditEntry`]): who did what to which target, why and
+//!   how it went, hash-chained ([`audit_entry_hash`]) with a head signed by the appending node
+//!   ([`AuditSigner`], [`AuditHead`]). Appends serialise on the head row across nodes;
+//!   [`Store::verify_audit`] walks the chain and names every break ([`AuditProblem`]).
+//! - **Subjects** ([`SubjectKind`]): an index from keyed hashes of callers' phone numbers,
+//!   e-mail addresses and names to calls, for data subject requests. The server computes the
+//!   hashes; the store never sees the identifiers. Calls can be anonymised
+//!   ([`Store::anonymize_call`]) and their caller rectified ([`Store::rectify_caller`]).
+//! - **Data subject requests** ([`NewDsrRequest`], [`DsrRequest`]): export, rectification and
+//!   deletion requests queued as [`DsrState`] `pending` → `running` → `done`, `refused` or
+//!   `failed`, claimed atomically by workers ([`Store::claim_dsr_request`]).
 //!
 //! # What it does not do
 //!
@@ -50,9 +62,12 @@
 //! an erased recording's blob itself once the erasure has committed. It never sees plaintext
 //! audio or a private key: blobs are ciphertext sealed by `herald-recorder`, wrapped data keys
 //! are opaque bytes, recorder keys are public. It generates no ids (callers supply recording
-//! ids; a hold's id is derived from its recording's). It never logs: the record types hold
-//! phone numbers, URIs and addresses, so their `Debug` output leaves those out (sqlx itself
-//! logs statement text, never bound values), and S3 secrets are never printed. Callers must
+//! and request ids; a hold's id is derived from its recording's; audit entries are numbered in
+//! order). It computes no keyed hashes and signs nothing itself: subject hashes come in as hex,
+//! and the audit head is signed by the caller's [`AuditSigner`]. It never logs: the record
+//! types hold phone numbers, URIs and addresses, so their `Debug` output leaves those out (sqlx
+//! itself logs statement text, never bound values; DSR parameters and results are left out
+//! too), and S3 secrets are never printed. Callers must
 //! not put DTMF digits into event details.
 //!
 //! # Time
@@ -88,8 +103,11 @@
 
 #![warn(missing_docs)]
 
+mod audit;
 mod blobs;
+mod call_privacy;
 mod calls;
+mod dsr;
 mod error;
 mod legal_holds;
 mod location;
@@ -98,6 +116,7 @@ mod recorder_keys;
 mod recording_trail;
 mod recordings;
 mod registrations;
+mod subjects;
 
 use std::time::Duration;
 
@@ -105,6 +124,10 @@ use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
 
+pub use audit::{
+    AuditEntry, AuditHead, AuditProblem, AuditReport, AuditSigner, GENESIS_HASH, NewAuditEntry,
+    audit_entry_hash, audit_head_message,
+};
 pub use blobs::{
     BlobError, BlobInfo, BlobStore, BlobWriter, PART_SIZE, S3Options, SYNC_EVERY_BYTES,
     SecretAccessKey,
@@ -112,8 +135,9 @@ pub use blobs::{
 pub use calls::{
     BatchOutcome, CallEvent, CallRecord, CallRecordWithEvents, CallState, CallWrite, NewCall,
 };
-pub use error::StoreError;
-pub use legal_holds::{EraseOutcome, LegalHold};
+pub use dsr::{DsrKind, DsrRequest, DsrState, NewDsrRequest};
+pub use error::{StoreError, UnknownName};
+pub use legal_holds::{EraseOutcome, LegalHold, ReleaseOutcome};
 pub use recorder_keys::RecorderKey;
 pub use recording_trail::{NewRecordingEvidence, NewRecordingGap, RecordingEvidence, RecordingGap};
 pub use recordings::{
@@ -121,6 +145,7 @@ pub use recordings::{
     RecordingRecord, RecordingState,
 };
 pub use registrations::Binding;
+pub use subjects::SubjectKind;
 
 use location::Location;
 
@@ -209,6 +234,12 @@ impl Store {
     /// Which database this store talks to.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Whether the database answers (a trivial query), for readiness checks.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
     }
 
     /// Closes every connection, waiting for queries in flight. Clones of

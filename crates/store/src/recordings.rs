@@ -43,6 +43,14 @@ pub enum RecordingState {
 }
 
 impl RecordingState {
+    /// Every state, in lifecycle order.
+    pub const ALL: [RecordingState; 4] = [
+        RecordingState::Recording,
+        RecordingState::Complete,
+        RecordingState::Interrupted,
+        RecordingState::Erased,
+    ];
+
     /// The name stored in the database and shown to users.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -54,14 +62,7 @@ impl RecordingState {
     }
 
     pub(crate) fn parse(text: &str) -> Option<RecordingState> {
-        [
-            RecordingState::Recording,
-            RecordingState::Complete,
-            RecordingState::Interrupted,
-            RecordingState::Erased,
-        ]
-        .into_iter()
-        .find(|state| state.as_str() == text)
+        Self::ALL.into_iter().find(|state| state.as_str() == text)
     }
 }
 

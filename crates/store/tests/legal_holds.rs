@@ -2,7 +2,8 @@
 //! server, as in `recordings.rs`.
 
 use herald_store::{
-    EraseOutcome, FinalState, NewRecordingGap, RecordingRecord, RecordingState, StoreError,
+    EraseOutcome, FinalState, NewRecordingGap, RecordingRecord, RecordingState, ReleaseOutcome,
+    StoreError,
 };
 
 mod support;
@@ -14,6 +15,9 @@ on_both_backends!(
     erasure_deletes_wrapped_keys_and_keeps_metadata,
     expired_list_honours_holds_and_state,
     concurrent_holds_and_erasures_never_erase_a_held_recording,
+    two_people_release_a_hold_that_needs_two,
+    one_approval_releases_at_once,
+    concurrent_approvals_release_each_hold_once,
 );
 
 async fn several_holds_block_erasure_until_all_are_released(db: &TestDb) {
@@ -309,5 +313,218 @@ async fn concurrent_holds_and_erasures_never_erase_a_held_recording(db: &TestDb)
             details.held()
         );
         assert_eq!(erased, details.key_ids.is_empty());
+    }
+}
+
+async fn two_people_release_a_hold_that_needs_two(db: &TestDb) {
+    let store = connect(db).await;
+    let id = rec_id("a1");
+    store
+        .insert_recording(&new_recording(&id, T0))
+        .await
+        .unwrap();
+    let hold = store
+        .place_hold(&id, "CASE-1", "litigation", "legal", T0 + 1_000)
+        .await
+        .unwrap();
+    let placed = store
+        .hold(&hold)
+        .await
+        .unwrap()
+        .expect("the hold is stored");
+    assert_eq!(
+        (
+            placed.release_requested_by,
+            placed.release_requested_at,
+            placed.release_request_reason
+        ),
+        (None, None, None)
+    );
+
+    assert_eq!(
+        store
+            .release_hold_with(&hold, "alice", "case closed", T0 + 2_000, 2)
+            .await
+            .unwrap(),
+        ReleaseOutcome::AwaitingSecond {
+            requested_by: "alice".to_owned()
+        }
+    );
+    let requested = store.hold(&hold).await.unwrap().unwrap();
+    assert_eq!(requested.release_requested_by.as_deref(), Some("alice"));
+    assert_eq!(requested.release_requested_at, Some(T0 + 2_000));
+    assert_eq!(
+        requested.release_request_reason.as_deref(),
+        Some("case closed")
+    );
+    assert_eq!(requested.released_at, None, "still in force");
+    assert!(matches!(
+        store.erase_recording(&id, T0 + 2_500, "dpo", "dsr").await,
+        Err(StoreError::LegalHold { case_refs, .. }) if case_refs == ["CASE-1"]
+    ));
+
+    let same = store
+        .release_hold_with(&hold, "alice", "really", T0 + 3_000, 2)
+        .await;
+    assert!(
+        matches!(&same, Err(StoreError::SameApprover { hold_id, by }) if hold_id == &hold && by == "alice"),
+        "{same:?}"
+    );
+    assert!(
+        same.unwrap_err()
+            .to_string()
+            .contains("second, different person")
+    );
+    assert_eq!(store.hold(&hold).await.unwrap().unwrap().released_at, None);
+
+    assert_eq!(
+        store
+            .release_hold_with(&hold, "bob", "", T0 + 4_000, 2)
+            .await
+            .unwrap(),
+        ReleaseOutcome::Released
+    );
+    let released = store.hold(&hold).await.unwrap().unwrap();
+    assert_eq!(released.released_at, Some(T0 + 4_000));
+    assert_eq!(released.released_by.as_deref(), Some("alice+bob"));
+    assert_eq!(
+        released.release_reason.as_deref(),
+        Some("case closed"),
+        "the second gave no reason: the first's"
+    );
+    assert_eq!(released.release_requested_by.as_deref(), Some("alice"));
+    assert_eq!(store.holds(&id).await.unwrap(), [released]);
+
+    assert!(matches!(
+        store.release_hold_with(&hold, "carol", "x", T0 + 5_000, 2).await,
+        Err(StoreError::HoldReleased(h)) if h == hold
+    ));
+    assert!(matches!(
+        store.release_hold_with("nobody-h1", "carol", "x", T0, 2).await,
+        Err(StoreError::HoldNotFound(h)) if h == "nobody-h1"
+    ));
+    assert_eq!(store.hold("nobody-h1").await.unwrap(), None);
+    assert_eq!(
+        store
+            .erase_recording(&id, T0 + 6_000, "dpo", "dsr")
+            .await
+            .unwrap(),
+        EraseOutcome::Erased { keys_deleted: 1 }
+    );
+
+    // The second's own reason wins when given.
+    let other = rec_id("b2");
+    store
+        .insert_recording(&new_recording(&other, T0))
+        .await
+        .unwrap();
+    let hold = store
+        .place_hold(&other, "CASE-2", "audit", "legal", T0)
+        .await
+        .unwrap();
+    store
+        .release_hold_with(&hold, "bob", "audit over", T0 + 1, 2)
+        .await
+        .unwrap();
+    store
+        .release_hold_with(&hold, "alice", "confirmed with counsel", T0 + 2, 2)
+        .await
+        .unwrap();
+    let released = store.hold(&hold).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            released.released_by.as_deref(),
+            released.release_reason.as_deref()
+        ),
+        (Some("bob+alice"), Some("confirmed with counsel"))
+    );
+}
+
+async fn one_approval_releases_at_once(db: &TestDb) {
+    let store = connect(db).await;
+    let id = rec_id("a1");
+    store
+        .insert_recording(&new_recording(&id, T0))
+        .await
+        .unwrap();
+    let hold = store
+        .place_hold(&id, "CASE-1", "litigation", "legal", T0)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .release_hold_with(&hold, "alice", "x", T0 + 1, 3)
+            .await,
+        Err(StoreError::OutOfRange { field: "approvals" })
+    ));
+    assert_eq!(
+        store
+            .release_hold_with(&hold, "alice", "settled", T0 + 2, 1)
+            .await
+            .unwrap(),
+        ReleaseOutcome::Released
+    );
+    let released = store.hold(&hold).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            released.released_at,
+            released.released_by.as_deref(),
+            released.release_reason.as_deref(),
+            released.release_requested_by.as_deref()
+        ),
+        (Some(T0 + 2), Some("alice"), Some("settled"), None)
+    );
+    assert!(matches!(
+        store
+            .release_hold_with(&hold, "bob", "again", T0 + 3, 1)
+            .await,
+        Err(StoreError::HoldReleased(_))
+    ));
+    assert!(matches!(
+        store.release_hold(&hold, "bob", "again", T0 + 3).await,
+        Err(StoreError::HoldReleased(_))
+    ));
+    assert!(!store.recording(&id).await.unwrap().unwrap().held());
+}
+
+async fn concurrent_approvals_release_each_hold_once(db: &TestDb) {
+    let store = connect(db).await;
+    let mut holds = Vec::new();
+    for i in 0..8 {
+        let id = rec_id(&format!("{i:02x}"));
+        store
+            .insert_recording(&new_recording(&id, T0))
+            .await
+            .unwrap();
+        holds.push(
+            store
+                .place_hold(&id, "CASE-C", "race", "legal", T0)
+                .await
+                .unwrap(),
+        );
+    }
+    let mut tasks = Vec::new();
+    for hold in &holds {
+        for by in ["alice", "bob"] {
+            let (store, hold) = (store.clone(), hold.clone());
+            tasks.push(tokio::spawn(async move {
+                store
+                    .release_hold_with(&hold, by, "done", T0 + 1, 2)
+                    .await
+                    .unwrap()
+            }));
+        }
+    }
+    let mut released = 0;
+    for task in tasks {
+        if task.await.unwrap() == ReleaseOutcome::Released {
+            released += 1;
+        }
+    }
+    assert_eq!(released, holds.len(), "one release per hold, by the second");
+    for hold in &holds {
+        let hold = store.hold(hold).await.unwrap().unwrap();
+        let by = hold.released_by.expect("released");
+        assert!(by == "alice+bob" || by == "bob+alice", "{by}");
     }
 }

@@ -4,7 +4,9 @@
 // Each test binary uses its own subset.
 #![allow(dead_code)]
 
-use herald_store::{Backend, FinalState, FinishedRecording, NewRecording, RecordingRecord, Store};
+use herald_store::{
+    Backend, FinalState, FinishedRecording, NewCall, NewRecording, RecordingRecord, Store,
+};
 use herald_testkit::PostgresServer;
 
 /// An arbitrary fixed "now": 2023-11-14T22:13:20Z.
@@ -63,6 +65,46 @@ macro_rules! on_both_backends {
             )*
         }
     };
+}
+
+impl TestDb {
+    /// The database's URL, for a second store (another node) or a raw connection.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+/// A plain sqlx pool on the test database, for tampering with rows behind the store's back.
+pub async fn raw_pool(db: &TestDb) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    sqlx::AnyPool::connect(&db.url)
+        .await
+        .expect("raw connection")
+}
+
+/// Runs one statement on the test database behind the store's back.
+pub async fn raw_execute(db: &TestDb, sql: &'static str) -> u64 {
+    let pool = raw_pool(db).await;
+    let done = sqlx::query(sql).execute(&pool).await.expect(sql);
+    pool.close().await;
+    done.rows_affected()
+}
+
+/// A call from +4930123456.
+pub fn new_call(id: &str, started_at: i64) -> NewCall {
+    NewCall {
+        id: id.to_owned(),
+        sip_call_id: format!("{id}@trunk.example"),
+        from_uri: "\"Ann\" <sip:+4930123456@trunk.example;user=phone>;tag=9f1".to_owned(),
+        to_uri: "sip:+498912345@herald.example".to_owned(),
+        caller: "+4930123456".to_owned(),
+        callee: "+498912345".to_owned(),
+        source: "[2001:db8::7]:5062".parse().unwrap(),
+        transport: "tls".to_owned(),
+        route: "support-de".to_owned(),
+        started_at,
+        user_agent: Some("AudioCodes 445HD/3.4.6".to_owned()),
+    }
 }
 
 pub async fn connect(db: &TestDb) -> Store {
