@@ -87,6 +87,25 @@ impl NodeSigningKey {
     pub(crate) fn sign(&self, message: &[u8]) -> [u8; 64] {
         self.key.sign(message).to_bytes()
     }
+
+    /// Signs `message` for another purpose than recordings (e.g. the audit log's chain
+    /// head): the signed bytes are [`purpose_message`]`(purpose, message)`, which never
+    /// begins like a recording trailer's signed message, so no signature made here is ever
+    /// valid as a trailer signature, nor for another purpose.
+    pub fn sign_for(&self, purpose: &str, message: &[u8]) -> [u8; 64] {
+        self.sign(&purpose_message(purpose, message))
+    }
+}
+
+/// What [`NodeSigningKey::sign_for`] signs: `"herald-purpose:"`, the purpose, a newline, then
+/// the message.
+fn purpose_message(purpose: &str, message: &[u8]) -> Vec<u8> {
+    let mut signed = Vec::with_capacity(16 + purpose.len() + message.len());
+    signed.extend_from_slice(b"herald-purpose:");
+    signed.extend_from_slice(purpose.as_bytes());
+    signed.push(b'\n');
+    signed.extend_from_slice(message);
+    signed
 }
 
 impl NodePublicKey {
@@ -114,6 +133,11 @@ impl NodePublicKey {
     /// Parses [`NodePublicKey::to_text`]'s format.
     pub fn from_text(text: &str) -> Result<Self, NodeKeyError> {
         Self::from_bytes(&dearmor(PUBLIC_LABEL, text)?)
+    }
+
+    /// Checks a signature made by [`NodeSigningKey::sign_for`] for `purpose`.
+    pub fn verify_for(&self, purpose: &str, message: &[u8], signature: &[u8; 64]) -> bool {
+        self.verify(&purpose_message(purpose, message), signature)
     }
 
     /// Strict Ed25519 verification (no small-order keys, canonical signatures).
@@ -190,5 +214,18 @@ mod tests {
         let other = NodeSigningKey::generate(&mut rand_chacha::ChaCha20Rng::seed_from_u64(2));
         assert!(!other.public_key().verify(b"message", &signature));
         assert_ne!(other.id(), key.id());
+    }
+
+    #[test]
+    fn purpose_signatures_are_bound_to_their_purpose() {
+        let key = key();
+        let public = key.public_key();
+        let signature = key.sign_for("audit-head", b"7 abc");
+        assert!(public.verify_for("audit-head", b"7 abc", &signature));
+        assert!(!public.verify_for("audit-head", b"8 abc", &signature));
+        assert!(!public.verify_for("audit-tail", b"7 abc", &signature));
+        // A purpose signature never passes as a plain (trailer-style) signature.
+        assert!(!public.verify(b"7 abc", &signature));
+        assert!(!purpose_message("x", b"").starts_with(b"herald recording"));
     }
 }

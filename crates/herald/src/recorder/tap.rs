@@ -85,9 +85,15 @@ pub struct RecordingTap {
     /// The wall clock at `begin` (the header's start) and the instant then.
     start: Instant,
     start_unix_ms: i64,
-    /// Received audio before this position (on the recording's timeline) is not recorded:
-    /// it was spoken while paused and played out after the resumption.
-    received_from: u64,
+    /// Audio of each channel (received, sent) before this position (on the recording's
+    /// timeline) is not recorded: it lies in the last gap, or (received) it was spoken while
+    /// paused and played out after the resumption.
+    from: [u64; 2],
+    /// The end of the audio written so far, on the recording's timeline. A pause begins no
+    /// earlier: audio captured before the pause took effect stays, and never overlaps the gap.
+    written_end: u64,
+    /// Where the open gap began.
+    gap_start: u64,
     /// How long after a resumption received audio is still from the pause: the jitter
     /// buffer's largest delay plus a guard.
     resume_guard: u64,
@@ -118,7 +124,9 @@ impl RecordingTap {
             base: 0,
             start,
             start_unix_ms,
-            received_from: 0,
+            from: [0, 0],
+            written_end: 0,
+            gap_start: 0,
             resume_guard: samples(jitter_max + RESUME_GUARD),
             paused: false,
             initial_pause,
@@ -154,10 +162,11 @@ impl RecordingTap {
         if self.failed || self.paused {
             return;
         }
-        let (index, from) = match channel {
-            CaptureChannel::Received => (0, self.received_from),
-            CaptureChannel::Sent => (1, 0),
+        let index = match channel {
+            CaptureChannel::Received => 0,
+            CaptureChannel::Sent => 1,
         };
+        let from = self.from[usize::from(index)];
         // Audio from before this recording started, or (received) from a pause.
         let first = self.base.saturating_add(from);
         let skip = usize::try_from(first.saturating_sub(position))
@@ -167,7 +176,9 @@ impl RecordingTap {
             return;
         }
         let position = position + skip as u64 - self.base;
-        let result = self.writer.audio(now, index, position, &pcm[skip..]);
+        let pcm = &pcm[skip..];
+        self.written_end = self.written_end.max(position + pcm.len() as u64);
+        let result = self.writer.audio(now, index, position, pcm);
         self.check(result);
     }
 
@@ -182,6 +193,8 @@ impl RecordingTap {
         match mark {
             Mark::Pause { reason, actor } if !self.paused => {
                 self.paused = true;
+                let position = position.max(self.written_end);
+                self.gap_start = position;
                 let gap = GapBegin {
                     position,
                     unix_ms: wall,
@@ -200,7 +213,8 @@ impl RecordingTap {
             }
             Mark::Resume { actor } if self.paused => {
                 self.paused = false;
-                self.received_from = position.saturating_add(self.resume_guard);
+                let position = position.max(self.gap_start);
+                self.from = [position.saturating_add(self.resume_guard), position];
                 let gap = GapEnd {
                     position,
                     unix_ms: wall,
@@ -439,6 +453,40 @@ mod tests {
         // guard is cut to its last 80 samples, the next continues it (its first 80 samples
         // were written already).
         assert_eq!(audio, [(0, 0, 160), (0, 18_400, 160), (1, 16_000, 160)]);
+    }
+
+    #[test]
+    fn a_gap_never_overlaps_audio_captured_before_the_pause_took_effect() {
+        let t0 = Instant::now();
+        let (mut tap, chunks) = tap(t0, Duration::from_millis(200), None);
+        tap.attach(t0, t0);
+        // The worker drained a frame that ends 20 ms past the pause's instant.
+        tap.audio(t0, CaptureChannel::Sent, 7_840, &FRAME);
+        tap.audio(t0, CaptureChannel::Received, 7_840, &FRAME);
+        let pause = Mark::Pause {
+            reason: GapReason::Api,
+            actor: "api:desk".into(),
+        };
+        tap.mark(t0 + Duration::from_millis(995), pause);
+        // Resumed "before" the gap's start as pushed: the gap stays empty, not negative.
+        tap.mark(
+            t0 + Duration::from_millis(999),
+            Mark::Resume {
+                actor: "api:desk".into(),
+            },
+        );
+        // Herald's audio resumes at the gap's end, not inside it.
+        tap.audio(
+            t0 + Duration::from_secs(1),
+            CaptureChannel::Sent,
+            7_920,
+            &FRAME,
+        );
+        tap.finish(t0 + Duration::from_secs(2));
+        let (mut audio, gaps, _) = recorded(chunks);
+        assert_eq!(gaps, [8_000, 8_000]);
+        audio.sort_unstable();
+        assert_eq!(audio, [(0, 7_840, 160), (1, 7_840, 160), (1, 8_000, 80)]);
     }
 
     #[test]
