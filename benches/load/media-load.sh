@@ -71,6 +71,8 @@ prompts = "$repo/prompts"
 dialplans = "$dir/dialplans"
 [recorder]
 enabled = false
+[api]
+listen = "127.0.0.1:0"
 EOF
   RUST_LOG=warn "$HERALD_BIN" serve --config "$dir/herald.toml" > "$dir/herald.log" 2>&1 &
   SERVER_PID=$!

@@ -99,6 +99,7 @@ print('[sip.registrar]\nalgorithms = ["MD5"]\n')
 print('[media]\nrtp_port_min = 10000\nrtp_port_max = 29999\n')
 print(f'[storage]\ndatabase = "sqlite://{data}/herald.db"\n')
 print('[recorder]\nenabled = false\n')
+print('[api]\nlisten = "127.0.0.1:0"\n')
 for line in open(csv):
     user = line.split(';')[0].strip()
     if user == 'SEQUENTIAL' or not user:

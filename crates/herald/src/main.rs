@@ -3,12 +3,15 @@
 //! This binary is the I/O shell around the sans-IO crates: it owns the tokio runtime, the
 //! sockets, the clock, the database and the command line. See `docs/` for the architecture.
 
+mod api;
 mod app;
 mod calls_cmd;
 mod check;
+mod compliance;
 mod config;
 mod ivr;
 mod media;
+mod metrics;
 mod recorder;
 mod router;
 mod serve;
@@ -68,6 +71,16 @@ enum Command {
         #[command(subcommand)]
         command: recorder::retention_cmd::RetentionCommand,
     },
+    /// Data-subject requests: find a subject's data, export, rectify or delete it.
+    Dsr {
+        #[command(subcommand)]
+        command: compliance::dsr_cmd::DsrCommand,
+    },
+    /// The hash-chained audit log.
+    Audit {
+        #[command(subcommand)]
+        command: compliance::audit_cmd::AuditCommand,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -80,14 +93,15 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve { config } => {
-            let embedded = config.is_none();
-            load_config(config.as_deref()).and_then(|c| serve::run(c, embedded))
+            load_config(config.as_deref()).and_then(|c| serve::run(c, config.as_deref()))
         }
         Command::Check { config } => return check::run(config.as_deref()),
         Command::Calls { command } => calls_cmd::run(command),
         Command::Keys { command } => recorder::keys_cmd::run(command),
         Command::Recordings { command } => recorder::recordings_cmd::run(command),
         Command::Retention { command } => recorder::retention_cmd::run(command),
+        Command::Dsr { command } => compliance::dsr_cmd::run_dsr(command),
+        Command::Audit { command } => compliance::audit_cmd::run_audit(command),
         Command::Ivr {
             command: IvrCommand::Run(args),
         } => return ivr::run_cmd::run(args),

@@ -49,18 +49,20 @@ fn unix_ms() -> i64 {
 
 /// Runs the server. `embedded`: the configuration is the embedded default (no `--config`),
 /// the one case where a missing recorder key is generated rather than an error.
-pub fn run(config: Config, embedded: bool) -> anyhow::Result<()> {
+pub fn run(config: Config, source: Option<&std::path::Path>) -> anyhow::Result<()> {
     // Several threads: the socket receive tasks must keep draining the kernel buffers while
     // the driver is busy (under a flood of junk, a single thread let the buffer overflow and
     // drop the datagrams of legitimate calls).
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(serve(config, embedded))
+    runtime.block_on(serve(config, source))
 }
 
-async fn serve(config: Config, embedded: bool) -> anyhow::Result<()> {
+async fn serve(config: Config, source: Option<&std::path::Path>) -> anyhow::Result<()> {
     init_tracing();
+    let embedded = source.is_none();
+    let metrics = crate::metrics::install();
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
     let url = config.storage.database.as_str();
@@ -136,6 +138,10 @@ async fn serve(config: Config, embedded: bool) -> anyhow::Result<()> {
         recorder.clone(),
     );
     app.warm_prompts(&config, &warm);
+    let started =
+        crate::compliance::start::start(&config, source, &store, notice_tx.clone(), metrics)
+            .await?;
+    app.index_subjects(started.dsr.subject_key().clone());
     let driver = Driver::new(endpoint, udp, app, rx, tx, notices, max);
     tracing::info!(listeners = ?config.sip.listen.iter().map(|l| format!("{}:{}", l.transport.as_str(), l.addr)).collect::<Vec<_>>(), "herald is serving");
     let app = driver.run(shutdown_signal()).await?;
@@ -411,12 +417,17 @@ fn tls_acceptor(config: &Config) -> anyhow::Result<Option<tokio_rustls::TlsAccep
         .listen
         .iter()
         .any(|l| l.transport == ConfTransport::Tls);
-    let (Some(cert), Some(key)) = (&config.sip.tls_certificate, &config.sip.tls_private_key) else {
-        return Ok(None);
-    };
-    if !needs {
-        return Ok(None);
+    match (&config.sip.tls_certificate, &config.sip.tls_private_key) {
+        (Some(cert), Some(key)) if needs => tls_acceptor_from(cert, key).map(Some),
+        _ => Ok(None),
     }
+}
+
+/// A rustls acceptor for a PEM certificate chain and private key.
+pub fn tls_acceptor_from(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
     let certs = rustls_pemfile::certs(&mut std::io::BufReader::new(
         std::fs::File::open(cert).with_context(|| format!("reading {}", cert.display()))?,
     ))
@@ -433,5 +444,5 @@ fn tls_acceptor(config: &Config) -> anyhow::Result<Option<tokio_rustls::TlsAccep
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .context("building the TLS server configuration")?;
-    Ok(Some(tokio_rustls::TlsAcceptor::from(Arc::new(server))))
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(server)))
 }

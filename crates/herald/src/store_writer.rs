@@ -14,6 +14,13 @@ enum StoreOp {
         aor: String,
         bindings: Vec<herald_store::Binding>,
     },
+    /// A keyed hash of an identifier of the call's caller, for the subject index.
+    Subject {
+        kind: herald_store::SubjectKind,
+        hash: String,
+        call_id: String,
+        at: i64,
+    },
 }
 
 const MAX_BATCH: usize = 1024;
@@ -35,6 +42,7 @@ impl StoreWriter {
             let mut calls = Vec::with_capacity(MAX_BATCH);
             // Only the newest binding set of an AOR matters.
             let mut registrations: HashMap<String, Vec<herald_store::Binding>> = HashMap::new();
+            let mut subjects = Vec::new();
             while let Some(first) = rx.recv().await {
                 let window = tokio::time::Instant::now() + BATCH_WINDOW;
                 let mut next = Some(first);
@@ -44,6 +52,7 @@ impl StoreWriter {
                         StoreOp::Bindings { aor, bindings } => {
                             registrations.insert(aor, bindings);
                         }
+                        subject @ StoreOp::Subject { .. } => subjects.push(subject),
                     }
                     if calls.len() + registrations.len() < MAX_BATCH {
                         // Ok(None): every sender is gone (shutdown): commit what we have.
@@ -54,6 +63,7 @@ impl StoreWriter {
                     }
                 }
                 flush(&store, &mut calls, &mut registrations).await;
+                link_subjects(&store, &mut subjects).await;
             }
         });
         (Self(tx), task)
@@ -74,6 +84,30 @@ impl StoreWriter {
 
     pub fn bindings(&self, aor: String, bindings: Vec<herald_store::Binding>) {
         let _ = self.0.send(StoreOp::Bindings { aor, bindings });
+    }
+
+    pub fn subject(&self, kind: herald_store::SubjectKind, hash: String, call_id: &str, at: i64) {
+        let _ = self.0.send(StoreOp::Subject {
+            kind,
+            hash,
+            call_id: call_id.to_owned(),
+            at,
+        });
+    }
+}
+
+async fn link_subjects(store: &Store, subjects: &mut Vec<StoreOp>) {
+    for op in subjects.drain(..) {
+        if let StoreOp::Subject {
+            kind,
+            hash,
+            call_id,
+            at,
+        } = op
+            && let Err(e) = store.link_subject(kind, &hash, &call_id, at).await
+        {
+            tracing::warn!(error = %e, "indexing a call's subject failed");
+        }
     }
 }
 

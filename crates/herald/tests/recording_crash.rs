@@ -7,7 +7,6 @@ mod common;
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
-use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::{Herald, HeraldConfig, Sipp, TestDialplan, age_keygen, sipp_available};
@@ -31,23 +30,6 @@ const APPLICATION: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
   </form>
 </vxml>
 "#;
-
-/// A 60 s, 300 Hz tone at about -20 dBFS.
-fn write_tone(path: &Path) {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 8000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).expect("create the tone prompt");
-    for i in 0..60 * 8000 {
-        let t = f64::from(i) / 8000.0;
-        w.write_sample((3300.0 * (2.0 * std::f64::consts::PI * 300.0 * t).sin()) as i16)
-            .expect("write a sample");
-    }
-    w.finalize().expect("finish the tone prompt");
-}
 
 /// Receives RTP until each of [`CALLS`] sources has sent `packets` packets (at most 30 s).
 fn wait_for_packets(socket: &UdpSocket, packets: usize) {
@@ -93,7 +75,7 @@ fn recordings_survive_a_kill_9_losing_at_most_the_open_segment() {
     };
     let prompts = dir.path().join("prompts");
     std::fs::create_dir_all(&prompts).expect("a prompts directory");
-    write_tone(&prompts.join("tone.wav"));
+    common::write_tone(&prompts.join("tone.wav"));
     let config = HeraldConfig {
         dialplan: TestDialplan::Application(APPLICATION.to_owned()),
         media: vec![format!(

@@ -3,6 +3,8 @@
 //! same connection (connection reuse), and a handshake that never completes does not stop
 //! other clients.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -31,39 +33,9 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// A self-signed certificate for 127.0.0.1 made with the openssl command-line tool.
-fn make_certificate(dir: &Path) -> bool {
-    let status = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=herald-test",
-        ])
-        .args([
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-addext",
-            "basicConstraints=critical,CA:FALSE",
-        ])
-        .arg("-keyout")
-        .arg(dir.join("key.pem"))
-        .arg("-out")
-        .arg(dir.join("cert.pem"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    status.is_ok_and(|s| s.success())
-}
-
 fn start() -> Option<Server> {
     let dir = tempfile::tempdir().unwrap();
-    if !make_certificate(dir.path()) {
+    if !common::make_certificate(dir.path()) {
         assert!(
             std::env::var_os("CI").is_none(),
             "openssl is needed for the TLS test"
@@ -77,7 +49,7 @@ fn start() -> Option<Server> {
         "data_dir = \"{d}\"\n[sip]\nlisten = [\"tls:127.0.0.1:{port}\"]\ndomain = \"herald.test\"\n\
          tls_certificate = \"{d}/cert.pem\"\ntls_private_key = \"{d}/key.pem\"\n\
          [media]\nrtp_port_min = {rtp}\nrtp_port_max = {}\n\
-         [recorder]\nenabled = false\n\
+         [recorder]\nenabled = false\n[api]\nlisten = \"127.0.0.1:0\"\n\
          [[users]]\nusername = \"alice\"\nha1_md5 = \"{}\"\n",
         rtp + 8,
         "0123456789abcdef0123456789abcdef",

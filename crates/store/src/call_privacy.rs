@@ -4,7 +4,18 @@
 //! Neither touches the audio: an anonymised call's recordings are erased (crypto-shredded) by
 //! [`Store::erase_recording`] when that is what the request asks for.
 
+use crate::legal_holds::{ACTIVE_CASE_REFS, Transaction, locked_state};
+use crate::recordings::RecordingState;
 use crate::{Store, StoreError};
+
+/// What [`Store::erase_subject`] did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SubjectErasure {
+    /// The recordings erased now (already erased ones are left out).
+    pub recordings_erased: Vec<String>,
+    /// Call records anonymised.
+    pub calls_anonymized: u64,
+}
 
 /// What an anonymised call's caller, Call-ID and recordings' caller become.
 const ANONYMIZED: &str = "anonymized";
@@ -29,27 +40,72 @@ impl Store {
     /// changes nothing) when there is no such call.
     pub async fn anonymize_call(&self, call_id: &str) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(ANONYMIZE_CALL)
-            .bind(call_id)
-            .bind(ANONYMIZED)
-            .bind(ANONYMIZED_FROM_URI)
-            .bind(ANONYMIZED_SOURCE)
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() == 0 {
-            return Ok(false);
-        }
-        sqlx::query("UPDATE recordings SET caller = $2 WHERE call_id = $1")
-            .bind(call_id)
-            .bind(ANONYMIZED)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM subjects WHERE call_id = $1")
-            .bind(call_id)
-            .execute(&mut *tx)
-            .await?;
+        let done = anonymize_in(&mut tx, call_id).await? > 0;
         tx.commit().await?;
-        Ok(true)
+        Ok(done)
+    }
+
+    /// Erases a data subject, all or nothing, in one transaction: every recording of
+    /// `recording_ids` is locked (in id order, so concurrent erasures cannot deadlock) and
+    /// checked; if any is under legal hold, still being recorded, or in one of
+    /// `protected_classes` (retention with a legal obligation), nothing changes and
+    /// [`StoreError::ErasureRefused`] names every reason. Otherwise each recording loses its
+    /// wrapped keys and becomes `erased` (by `by`, for `reason`, at `at`) and every call of
+    /// `call_ids` is anonymised as [`Store::anonymize_call`] does. A hold placed concurrently
+    /// either commits first (and the erasure is refused) or waits and finds the recording
+    /// erased. The blobs are the caller's to delete once this has committed.
+    pub async fn erase_subject(
+        &self,
+        recording_ids: &[String],
+        call_ids: &[String],
+        (at, by, reason): (i64, &str, &str),
+        protected_classes: &[String],
+    ) -> Result<SubjectErasure, StoreError> {
+        let mut ids = recording_ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut tx = self.pool.begin().await?;
+        let mut to_erase = Vec::new();
+        let mut refusals = Vec::new();
+        for id in &ids {
+            match locked_state(&mut tx, id).await? {
+                None | Some(RecordingState::Erased) => continue,
+                Some(RecordingState::Recording) => {
+                    refusals.push(format!("recording {id} is still being recorded"));
+                }
+                Some(_) => {}
+            }
+            refusals.extend(erasure_blockers(&mut tx, id, protected_classes).await?);
+            to_erase.push(id.clone());
+        }
+        if !refusals.is_empty() {
+            return Err(StoreError::ErasureRefused(refusals));
+        }
+        for id in &to_erase {
+            sqlx::query("DELETE FROM recording_keys WHERE recording_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "UPDATE recordings SET state = 'erased', erased_at = $2, erased_by = $3, \
+                 erase_reason = $4 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(at)
+            .bind(by)
+            .bind(reason)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let mut calls_anonymized = 0;
+        for call_id in call_ids {
+            calls_anonymized += anonymize_in(&mut tx, call_id).await?;
+        }
+        tx.commit().await?;
+        Ok(SubjectErasure {
+            recordings_erased: to_erase,
+            calls_anonymized,
+        })
     }
 
     /// Rectifies the calling party of call `call_id` from `from` to `to`, in one transaction:
@@ -137,6 +193,60 @@ fn user_part_span(value: &str) -> Option<(usize, usize)> {
     };
     let start = uri_start + colon + 1;
     Some((start, start + user_len))
+}
+
+/// Anonymises call `call_id` and its recordings' caller in `tx`; 1 if the call exists, else 0
+/// (nothing changed).
+async fn anonymize_in(tx: &mut Transaction<'_>, call_id: &str) -> Result<u64, StoreError> {
+    let done = sqlx::query(ANONYMIZE_CALL)
+        .bind(call_id)
+        .bind(ANONYMIZED)
+        .bind(ANONYMIZED_FROM_URI)
+        .bind(ANONYMIZED_SOURCE)
+        .execute(&mut **tx)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Ok(0);
+    }
+    sqlx::query("UPDATE recordings SET caller = $2 WHERE call_id = $1")
+        .bind(call_id)
+        .bind(ANONYMIZED)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM subjects WHERE call_id = $1")
+        .bind(call_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(1)
+}
+
+/// Why locked recording `id` may not be erased: its holds in force, a protected class.
+async fn erasure_blockers(
+    tx: &mut Transaction<'_>,
+    id: &str,
+    protected_classes: &[String],
+) -> Result<Vec<String>, StoreError> {
+    let mut blockers = Vec::new();
+    let case_refs: Vec<String> = sqlx::query_scalar(ACTIVE_CASE_REFS)
+        .bind(id)
+        .fetch_all(&mut **tx)
+        .await?;
+    if !case_refs.is_empty() {
+        blockers.push(format!(
+            "recording {id} is under legal hold ({})",
+            case_refs.join(", ")
+        ));
+    }
+    let class: String = sqlx::query_scalar("SELECT retention_class FROM recordings WHERE id = $1")
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await?;
+    if protected_classes.contains(&class) {
+        blockers.push(format!(
+            "recording {id} is in retention class {class:?}, kept by legal obligation"
+        ));
+    }
+    Ok(blockers)
 }
 
 #[cfg(test)]

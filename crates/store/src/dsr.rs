@@ -241,9 +241,11 @@ const INSERT: &str = concat!(
 
 /// Takes the oldest pending request, if it is still pending when the row is written: a
 /// concurrent claimer that took it first makes this match nothing.
+/// `$2` is 1 to take export requests too, 0 to leave them to a node that can open recordings.
 const CLAIM: &str = concat!(
     "UPDATE dsr_requests SET state = 'running', started_at = $1 \
      WHERE id = (SELECT id FROM dsr_requests WHERE state = 'pending' \
+                 AND ($2 = 1 OR kind <> 'export') \
                  ORDER BY created_at, id LIMIT 1) \
        AND state = 'pending' \
      RETURNING ",
@@ -328,18 +330,32 @@ impl Store {
     /// request: the update matches only a row still pending, and a claimer that lost the race
     /// picks again.
     pub async fn claim_dsr_request(&self, now: i64) -> Result<Option<DsrRequest>, StoreError> {
+        self.claim_dsr_request_of(now, true).await
+    }
+
+    /// Like [`Store::claim_dsr_request`]; `exports: false` leaves export requests pending (for
+    /// a node that cannot open recordings).
+    pub async fn claim_dsr_request_of(
+        &self,
+        now: i64,
+        exports: bool,
+    ) -> Result<Option<DsrRequest>, StoreError> {
         for _ in 0..CLAIM_ATTEMPTS {
             let claimed = sqlx::query(CLAIM)
                 .bind(now)
+                .bind(i64::from(exports))
                 .fetch_optional(&self.pool)
                 .await?;
             if let Some(row) = claimed {
                 return dsr_from_row(&row).map(Some);
             }
-            let pending: Option<String> =
-                sqlx::query_scalar("SELECT id FROM dsr_requests WHERE state = 'pending' LIMIT 1")
-                    .fetch_optional(&self.pool)
-                    .await?;
+            let pending: Option<String> = sqlx::query_scalar(
+                "SELECT id FROM dsr_requests WHERE state = 'pending' \
+                 AND ($1 = 1 OR kind <> 'export') LIMIT 1",
+            )
+            .bind(i64::from(exports))
+            .fetch_optional(&self.pool)
+            .await?;
             if pending.is_none() {
                 return Ok(None);
             }
@@ -412,10 +428,17 @@ impl Store {
     /// `started_at` cleared); returns how many. Only call it while no worker runs, on any node
     /// sharing the database.
     pub async fn requeue_running_dsr(&self) -> Result<u64, StoreError> {
+        self.requeue_stale_dsr(i64::MAX).await
+    }
+
+    /// Requests running since before `started_before` (their worker is presumed dead: a lease
+    /// ran out) go back to pending; returns how many. Safe while other nodes work.
+    pub async fn requeue_stale_dsr(&self, started_before: i64) -> Result<u64, StoreError> {
         let done = sqlx::query(
             "UPDATE dsr_requests SET state = 'pending', started_at = NULL \
-             WHERE state = 'running'",
+             WHERE state = 'running' AND started_at < $1",
         )
+        .bind(started_before)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())

@@ -135,6 +135,10 @@ pub enum StoreError {
         /// The state it is in; or the requested state, when that is not a final one.
         state: String,
     },
+    /// A data subject's erasure was refused as a whole, for these reasons (holds, retention
+    /// obligations, recordings still running); nothing was erased.
+    #[error("nothing was erased: {}", .0.join("; "))]
+    ErasureRefused(Vec<String>),
 
     // --- I/O failed ---
     /// The directory for a SQLite database file could not be created.

@@ -99,10 +99,10 @@ macro_rules! hold_columns {
     };
 }
 
-const ACTIVE_CASE_REFS: &str = "SELECT case_ref FROM legal_holds \
+pub(crate) const ACTIVE_CASE_REFS: &str = "SELECT case_ref FROM legal_holds \
      WHERE recording_id = $1 AND released_at IS NULL ORDER BY placed_at, id";
 
-type Transaction<'c> = sqlx::Transaction<'c, sqlx::Any>;
+pub(crate) type Transaction<'c> = sqlx::Transaction<'c, sqlx::Any>;
 
 impl Store {
     /// Places a legal hold on recording `recording_id` for case `case_ref` and returns the
@@ -354,7 +354,7 @@ impl Store {
 
 /// Locks recording `id` for the rest of `tx` and returns its state, or `None` if there is no
 /// such recording.
-async fn locked_state(
+pub(crate) async fn locked_state(
     tx: &mut Transaction<'_>,
     id: &str,
 ) -> Result<Option<RecordingState>, StoreError> {

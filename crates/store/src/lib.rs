@@ -132,6 +132,7 @@ pub use blobs::{
     BlobError, BlobInfo, BlobStore, BlobWriter, PART_SIZE, S3Options, SYNC_EVERY_BYTES,
     SecretAccessKey,
 };
+pub use call_privacy::SubjectErasure;
 pub use calls::{
     BatchOutcome, CallEvent, CallRecord, CallRecordWithEvents, CallState, CallWrite, NewCall,
 };

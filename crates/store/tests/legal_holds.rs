@@ -8,9 +8,10 @@ use herald_store::{
 
 mod support;
 
-use support::{DAY, T0, TestDb, connect, finished, new_recording, rec_id, record};
+use support::{DAY, T0, TestDb, connect, finished, new_call, new_recording, rec_id, record};
 
 on_both_backends!(
+    a_subject_is_erased_all_or_nothing,
     several_holds_block_erasure_until_all_are_released,
     erasure_deletes_wrapped_keys_and_keeps_metadata,
     expired_list_honours_holds_and_state,
@@ -527,4 +528,83 @@ async fn concurrent_approvals_release_each_hold_once(db: &TestDb) {
         let by = hold.released_by.expect("released");
         assert!(by == "alice+bob" || by == "bob+alice", "{by}");
     }
+}
+
+async fn a_subject_is_erased_all_or_nothing(db: &TestDb) {
+    let store = connect(db).await;
+    let (a, b, c) = (rec_id("e1"), rec_id("e2"), rec_id("e3"));
+    for (id, class) in [(&a, "voice-13m"), (&b, "voice-13m"), (&c, "mifid")] {
+        let mut recording = new_recording(id, T0);
+        recording.retention_class = class.to_owned();
+        store.insert_recording(&recording).await.unwrap();
+        store
+            .finish_recording(
+                id,
+                &finished(FinalState::Complete, T0 + 1_000, Some(T0 + DAY)),
+            )
+            .await
+            .unwrap();
+        store
+            .insert_call(&new_call(&format!("call-{id}"), T0))
+            .await
+            .unwrap();
+    }
+    let calls = vec![format!("call-{a}"), format!("call-{b}")];
+    let protected = vec!["mifid".to_owned()];
+    let when = (T0 + 5_000, "dsr:1", "erasure request");
+    let hold = store
+        .place_hold(&b, "CASE-7", "litigation", "legal", T0 + 2_000)
+        .await
+        .unwrap();
+
+    // One held recording, one kept by law: refused as a whole, naming both; nothing changed.
+    let refused = store
+        .erase_subject(&[a.clone(), b.clone(), c.clone()], &calls, when, &protected)
+        .await;
+    let Err(StoreError::ErasureRefused(reasons)) = refused else {
+        panic!("{refused:?}");
+    };
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(
+        reasons[0].contains("CASE-7") && reasons[1].contains("mifid"),
+        "{reasons:?}"
+    );
+    for id in [&a, &b, &c] {
+        assert_eq!(
+            store.recording_state(id).await.unwrap(),
+            Some(RecordingState::Complete)
+        );
+    }
+    assert_ne!(
+        store.call(&calls[0]).await.unwrap().unwrap().call.caller,
+        "anonymized"
+    );
+
+    store
+        .release_hold(&hold, "legal", "settled", T0 + 3_000)
+        .await
+        .unwrap();
+    let erased = store
+        .erase_subject(&[b.clone(), a.clone(), a.clone()], &calls, when, &protected)
+        .await
+        .unwrap();
+    assert_eq!(erased.recordings_erased, [a.clone(), b.clone()]);
+    assert_eq!(erased.calls_anonymized, 2);
+    for id in [&a, &b] {
+        assert_eq!(
+            store.recording_state(id).await.unwrap(),
+            Some(RecordingState::Erased)
+        );
+        assert!(store.wrapped_keys(id).await.unwrap().is_empty());
+    }
+    assert_eq!(
+        store.call(&calls[1]).await.unwrap().unwrap().call.caller,
+        "anonymized"
+    );
+    // Erased already: nothing more to do, no error.
+    let again = store
+        .erase_subject(std::slice::from_ref(&a), &[], when, &protected)
+        .await
+        .unwrap();
+    assert!(again.recordings_erased.is_empty());
 }

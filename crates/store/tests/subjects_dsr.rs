@@ -22,6 +22,7 @@ on_both_backends!(
     concurrent_claimers_never_share_a_request,
     requeue_puts_running_requests_back,
     a_request_is_claimed_by_id_only_while_pending,
+    stale_requests_are_requeued_and_exports_can_be_left_alone,
 );
 
 fn hash(tag: &str) -> String {
@@ -680,4 +681,44 @@ async fn a_request_is_claimed_by_id_only_while_pending(db: &TestDb) {
     let next = store.claim_dsr_request(T0 + 7).await.unwrap().unwrap();
     assert_eq!(next.id, "dsr-0");
     assert!(store.claim_dsr_request(T0 + 8).await.unwrap().is_none());
+}
+
+async fn stale_requests_are_requeued_and_exports_can_be_left_alone(db: &TestDb) {
+    let store = connect(db).await;
+    store
+        .insert_dsr_request(&new_request("dsr-e", DsrKind::Export, T0))
+        .await
+        .unwrap();
+    store
+        .insert_dsr_request(&new_request("dsr-d", DsrKind::Delete, T0 + 1))
+        .await
+        .unwrap();
+    // A node that cannot open recordings takes the delete, not the older export.
+    let taken = store
+        .claim_dsr_request_of(T0 + 10, false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(taken.id, "dsr-d");
+    assert!(
+        store
+            .claim_dsr_request_of(T0 + 11, false)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Only requests running since before the lease's start go back.
+    assert_eq!(store.requeue_stale_dsr(T0 + 10).await.unwrap(), 0);
+    assert_eq!(store.requeue_stale_dsr(T0 + 11).await.unwrap(), 1);
+    let requeued = store.dsr_request("dsr-d").await.unwrap().unwrap();
+    assert_eq!(
+        (requeued.state, requeued.started_at),
+        (DsrState::Pending, None)
+    );
+    let export = store
+        .claim_dsr_request_of(T0 + 12, true)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(export.id, "dsr-e");
 }

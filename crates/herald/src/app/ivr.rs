@@ -44,13 +44,44 @@ pub struct RecordingState {
     /// A recording of the call was started at some point (not merely allowed: recording
     /// may be off, or the call may have no media stream).
     pub ever: bool,
-    /// Reasons it is paused for (secure input, the document, ...); recording resumes only
+    /// What it is paused for (secure input, the document, the API); recording resumes only
     /// when none is left.
-    pub paused: Vec<String>,
+    pub paused: Vec<Pause>,
     /// The recording that runs (its id), while one does.
     pub running: Option<String>,
     /// Disclosure evidence so far, sealed into a recording when one starts.
     pub evidence: Vec<herald_recorder::Evidence>,
+}
+
+impl RecordingState {
+    /// Adds a reason to be paused.
+    pub fn pause(&mut self, pause: Pause) {
+        self.paused.push(pause);
+    }
+
+    /// Removes the owner's pause for `reason`; whether there was one.
+    pub fn resume(&mut self, by_api: bool, reason: &str) -> bool {
+        let owned = |p: &Pause| p.by_api == by_api && p.reason == reason;
+        match self.paused.iter().position(owned) {
+            Some(index) => {
+                self.paused.remove(index);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// One reason a call's recording is paused. Only its owner resumes it: the document (or the
+/// interpreter's secure input) cannot end an API pause by naming the same reason, nor the API
+/// a document's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pause {
+    /// Paused through the HTTP API (else by the call's document or interpreter).
+    pub by_api: bool,
+    /// Who paused: `ivr` or `api:TOKEN-NAME`.
+    pub actor: String,
+    pub reason: String,
 }
 
 /// What a recording of the call is filed under.
@@ -95,6 +126,11 @@ pub struct IvrCall {
 pub const MAX_PATH_EVENTS: u32 = 2_000;
 
 impl IvrCall {
+    /// The route's recording policy, as the call record names it.
+    pub fn policy_name(&self) -> &'static str {
+        policy_name(self.policy)
+    }
+
     pub fn new(interpreter: Interpreter, policy: RecordingPolicy, facts: RecordingFacts) -> Self {
         Self {
             interpreter,
@@ -255,7 +291,8 @@ impl CallApp {
                 }
             }
             Output::Recording { action, reason } => {
-                self.recording(ep, now, call, id, action, reason)
+                // A refusal is in the call record; the document carries on.
+                let _ = self.recording(ep, now, call, id, (action, reason), IVR_ACTOR);
             }
             Output::Path(event) => {
                 if let PathEvent::Consent(consent) = &event {
@@ -595,19 +632,22 @@ impl CallApp {
         }
     }
 
-    /// A recording request, checked against the route's policy and the caller's decision.
-    fn recording(
+    /// A recording request from the document (`actor` "ivr") or the HTTP API ("api:NAME"),
+    /// checked against the route's policy and the caller's decision, and written to the call
+    /// record either way. `Ok(applied)`: allowed, and whether it changed anything; `Err`: why
+    /// it was refused. Only the document may stop a recording the route's policy requires.
+    pub(super) fn recording(
         &mut self,
         ep: &mut Ep,
         now: Instant,
         call: CallRef,
         id: &str,
-        action: RecordingAction,
-        reason: String,
-    ) {
+        (action, reason): (RecordingAction, String),
+        actor: &str,
+    ) -> Result<bool, &'static str> {
         let at = ep.unix_ms(now);
         let Some(ivr) = self.ivr_mut(call) else {
-            return;
+            return Err("the call has no IVR session");
         };
         let refusal = match (action, ivr.policy, ivr.recording.consent) {
             (RecordingAction::Start, RecordingPolicy::Never, _) => {
@@ -618,8 +658,12 @@ impl CallApp {
             (RecordingAction::Start, RecordingPolicy::Ask, None) => {
                 Some("the caller has not been asked")
             }
+            (RecordingAction::Stop, RecordingPolicy::Always, _) if actor != IVR_ACTOR => {
+                Some("the route's policy requires recording")
+            }
             _ => None,
         };
+        let by_api = actor != IVR_ACTOR;
         let state = &mut ivr.recording;
         let was_paused = !state.paused.is_empty();
         let applied = match (refusal, action) {
@@ -627,36 +671,41 @@ impl CallApp {
             (None, RecordingAction::Start) => !std::mem::replace(&mut state.active, true),
             (None, RecordingAction::Stop) => std::mem::replace(&mut state.active, false),
             (None, RecordingAction::Pause) => {
-                state.paused.push(reason.clone());
+                state.pause(Pause {
+                    by_api,
+                    actor: actor.to_owned(),
+                    reason: reason.clone(),
+                });
                 state.active
             }
-            (None, RecordingAction::Resume) => {
-                let before = state.paused.len();
-                if let Some(index) = state.paused.iter().position(|r| *r == reason) {
-                    state.paused.remove(index);
-                }
-                state.active && before != state.paused.len()
-            }
+            (None, RecordingAction::Resume) => state.resume(by_api, &reason) && state.active,
         };
         let now_paused = !state.paused.is_empty();
         if applied {
             match action {
                 RecordingAction::Start => self.start_recording(ep, now, call),
                 RecordingAction::Stop => self.stop_recording(call),
-                RecordingAction::Pause if !was_paused => self.pause_recording(call, &reason),
-                RecordingAction::Resume if !now_paused => self.resume_recording(call),
+                RecordingAction::Pause if !was_paused => {
+                    self.pause_recording(call, &reason, actor);
+                }
+                RecordingAction::Resume if !now_paused => self.resume_recording(call, actor),
                 RecordingAction::Pause | RecordingAction::Resume => {}
             }
         }
         let detail = serde_json::json!({
             "action": action.as_str(),
             "reason": reason,
+            "by": actor,
             "applied": applied,
             "refused": refusal,
         });
         self.writer.event(id, at, "recording", detail);
+        refusal.map_or(Ok(applied), Err)
     }
 }
+
+/// The actor of recording requests made by the call's VoiceXML document.
+pub(super) const IVR_ACTOR: &str = "ivr";
 
 impl CallApp {
     /// The caller's decision: an objection is final and stops a recording already running;
@@ -684,7 +733,7 @@ impl CallApp {
     }
 }
 
-fn consent_name(consent: Consent) -> &'static str {
+pub(super) fn consent_name(consent: Consent) -> &'static str {
     match consent {
         Consent::Accepted => "accepted",
         Consent::OptedOut => "opted-out",
@@ -712,5 +761,34 @@ fn outcome_json(outcome: &Outcome) -> serde_json::Value {
             "event": event,
             "message": message,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Pause, RecordingState};
+
+    fn pause(by_api: bool, reason: &str) -> Pause {
+        Pause {
+            by_api,
+            actor: if by_api { "api:desk" } else { "ivr" }.to_owned(),
+            reason: reason.to_owned(),
+        }
+    }
+
+    #[test]
+    fn only_the_owner_of_a_pause_resumes_it() {
+        let mut state = RecordingState::default();
+        state.pause(pause(false, "secure-input"));
+        state.pause(pause(true, "api"));
+        // A document naming the API's reason does not end the API's pause, nor the API the
+        // interpreter's secure input.
+        assert!(!state.resume(false, "api"));
+        assert!(!state.resume(true, "secure-input"));
+        assert_eq!(state.paused.len(), 2);
+        assert!(state.resume(true, "api"));
+        assert_eq!(state.paused, [pause(false, "secure-input")]);
+        assert!(state.resume(false, "secure-input"));
+        assert!(state.paused.is_empty());
     }
 }

@@ -1,6 +1,7 @@
 //! The call application: routing by dialplan, real RTP ports, SDP offer/answer, a media
 //! stream and a VoiceXML session per answered call, and the call record.
 
+pub mod control;
 mod ivr;
 mod media;
 mod recording;
@@ -45,11 +46,15 @@ pub enum AppNotice {
         id: herald_ivr::FetchId,
         result: Result<herald_ivr::Fetched, herald_ivr::FetchError>,
     },
+    /// A request from the HTTP API about live calls.
+    Control(control::ControlRequest),
 }
 
 /// A live call: its record id, media and IVR session.
 struct LiveCall {
     id: String,
+    /// Who, whom, which route, since when: what the API lists.
+    summary: control::CallSummary,
     media: Option<CallMedia>,
     on_hold: bool,
     ivr: Option<IvrCall>,
@@ -97,6 +102,8 @@ pub struct CallApp {
     recorder: Option<Recorder>,
     /// The retention class of routes that name none.
     default_retention: String,
+    /// Indexes each call's caller (number, display name) for data-subject requests.
+    subjects: Option<std::sync::Arc<crate::compliance::subjects::SubjectKey>>,
 }
 
 impl CallApp {
@@ -160,6 +167,29 @@ impl CallApp {
             rng: rand::rngs::StdRng::from_os_rng(),
             recorder,
             default_retention: config.recorder.default_retention.clone(),
+            subjects: None,
+        }
+    }
+
+    /// Index every call's caller under this key from now on.
+    pub fn index_subjects(&mut self, key: std::sync::Arc<crate::compliance::subjects::SubjectKey>) {
+        self.subjects = Some(key);
+    }
+
+    /// Links the caller's number and display name to the call in the subject index.
+    fn index_caller(&self, id: &str, info: &CallInfo, at: i64) {
+        use crate::compliance::subjects::{Identifier, display_name};
+        use herald_store::SubjectKind;
+        let Some(key) = &self.subjects else { return };
+        let number = info.caller_user.as_deref().unwrap_or("");
+        let name = display_name(&info.from);
+        let identifiers = [
+            Identifier::new(SubjectKind::Phone, number).ok(),
+            name.and_then(|n| Identifier::new(SubjectKind::Name, &n).ok()),
+        ];
+        for identifier in identifiers.into_iter().flatten() {
+            self.writer
+                .subject(identifier.kind, key.hash(&identifier), id, at);
         }
     }
 
@@ -218,6 +248,13 @@ impl CallApp {
             (Route::Answer, None) => "none".to_owned(),
             (other, _) => Router::route_name(*other).to_owned(),
         };
+        let summary = control::CallSummary {
+            caller: info.caller_user.clone().unwrap_or_default(),
+            callee: info.callee_user.clone().unwrap_or_default(),
+            route: route_name.clone(),
+            started_at: at,
+            answered_at: None,
+        };
         self.writer.call(CallWrite::Insert(Box::new(NewCall {
             id: id.clone(),
             sip_call_id: info.call_id.clone(),
@@ -231,10 +268,12 @@ impl CallApp {
             started_at: at,
             user_agent: info.user_agent.clone(),
         })));
+        self.index_caller(&id, info, at);
+        crate::metrics::call_started();
         if placeholder == Route::Ring {
             ep.ring(now, call, None);
             self.ringing.insert((now + RING_TIMEOUT, call));
-            return self.pending_end(call, id);
+            return self.pending_end(call, id, summary);
         }
         let answer = match route.map(|r| r.action) {
             Some(Action::Answer(answer)) => answer,
@@ -243,13 +282,13 @@ impl CallApp {
                 self.writer.event(&id, at, "rejected-by-dialplan", detail);
                 let status = FinalStatus::new(status.code()).unwrap_or(FinalStatus::NOT_FOUND);
                 ep.reject(now, call, status);
-                return self.pending_end(call, id);
+                return self.pending_end(call, id, summary);
             }
             None => {
                 self.writer
                     .event(&id, at, "no-route", serde_json::json!({}));
                 ep.reject(now, call, FinalStatus::NOT_FOUND);
-                return self.pending_end(call, id);
+                return self.pending_end(call, id, summary);
             }
         };
         let session = match self.session_for(&answer, info, &id) {
@@ -260,10 +299,10 @@ impl CallApp {
                 self.writer
                     .event(&id, at, "application-unavailable", detail);
                 ep.reject(now, call, FinalStatus::SERVICE_UNAVAILABLE);
-                return self.pending_end(call, id);
+                return self.pending_end(call, id, summary);
             }
         };
-        self.answer(ep, now, call, info, id, session);
+        self.answer(ep, now, call, info, (id, summary), session);
     }
 
     /// The IVR session a route starts for a call.
@@ -318,13 +357,13 @@ impl CallApp {
         now: Instant,
         call: CallRef,
         info: &CallInfo,
-        id: String,
+        (id, mut summary): (String, control::CallSummary),
         session: IvrCall,
     ) {
         let Some(sockets) = self.ports.allocate() else {
             tracing::warn!("RTP port range exhausted; rejecting call with 503");
             ep.reject(now, call, FinalStatus::SERVICE_UNAVAILABLE);
-            return self.pending_end(call, id);
+            return self.pending_end(call, id, summary);
         };
         let session_id = self.rng.next_u64() >> 1;
         // SDP carries the address the call's signalling reached us on (per peer on a wildcard
@@ -353,16 +392,18 @@ impl CallApp {
                 );
                 let status = FinalStatus::new(status).unwrap_or(FinalStatus::NOT_ACCEPTABLE_HERE);
                 ep.reject(now, call, status);
-                return self.pending_end(call, id);
+                return self.pending_end(call, id, summary);
             }
         };
         ep.answer(now, call, Bytes::from(sdp.to_string()));
+        summary.answered_at = Some(ep.unix_ms(now));
         self.writer.call(CallWrite::Answered {
             id: id.clone(),
             at: ep.unix_ms(now),
         });
         let mut live = LiveCall {
             id,
+            summary,
             media: Some(media),
             on_hold: false,
             ivr: Some(session),
@@ -405,11 +446,12 @@ impl CallApp {
     }
 
     /// Keeps the record id of a call without media until its CallEnded event arrives.
-    fn pending_end(&mut self, call: CallRef, id: String) {
+    fn pending_end(&mut self, call: CallRef, id: String, summary: control::CallSummary) {
         self.calls.insert(
             call,
             LiveCall {
                 id,
+                summary,
                 media: None,
                 on_hold: false,
                 ivr: None,
@@ -469,6 +511,7 @@ impl CallApp {
             return;
         }
         live.ended = true;
+        crate::metrics::call_ended(cause);
         let id = live.id.clone();
         let stream = live.media.as_ref().and_then(|m| m.stream);
         if let Some(key) = stream {
@@ -581,6 +624,7 @@ impl CallApp {
                     .and_then(|c| self.calls.get(&c))
                     .and_then(|l| l.ivr.as_ref())
                     .is_some_and(IvrCall::secure);
+                crate::metrics::dtmf(method_name(method));
                 if !secure {
                     let detail = serde_json::json!({ "method": method_name(method) });
                     self.writer.event(&id, at, "dtmf", detail);
@@ -621,6 +665,7 @@ impl CallApp {
         let Notice::Closed { stats, reason, .. } = notice else {
             return;
         };
+        crate::metrics::stream_closed(&stats);
         let id = match self.closing.remove(&key) {
             Some(id) => {
                 if let Some(call) = self.streams.remove(&key) {
@@ -728,6 +773,7 @@ impl Application for CallApp {
                 source,
                 user_agent,
             } => {
+                crate::metrics::registration();
                 let stored = bindings
                     .into_iter()
                     .map(|b| herald_store::Binding {
@@ -747,6 +793,7 @@ impl Application for CallApp {
                 self.writer.bindings(aor, stored);
             }
             Event::Malformed { source: _, reason } => {
+                crate::metrics::error("sip-malformed");
                 tracing::debug!(reason, "rejected or dropped a malformed SIP message");
             }
         }
@@ -764,6 +811,7 @@ impl Application for CallApp {
                 self.ivr_fetched(ep, now, call, id, result);
                 self.forget_if_done(call);
             }
+            AppNotice::Control(request) => self.control(ep, now, request),
         }
     }
 

@@ -59,11 +59,12 @@ impl CallApp {
                 .recording
                 .paused
                 .first()
-                .map(|reason| pause_mark(reason)),
+                .map(|pause| pause_mark(&pause.reason, &pause.actor)),
         };
         let id = live.id.clone();
         match recorder.begin(now, at, begin) {
             Ok((recording, tap)) => {
+                crate::metrics::recording("started");
                 ivr.recording.running = Some(recording.clone());
                 ivr.recording.ever = true;
                 self.engine.command(
@@ -77,6 +78,7 @@ impl CallApp {
                 self.writer.event(&id, at, "recording-started", detail);
             }
             Err(error) => {
+                crate::metrics::recording("failed");
                 tracing::error!(error = %format!("{error:#}"), "cannot start a recording");
                 let detail = serde_json::json!({ "error": format!("{error:#}") });
                 self.writer.event(&id, at, "recording-error", detail);
@@ -97,13 +99,13 @@ impl CallApp {
         }
     }
 
-    pub(super) fn pause_recording(&mut self, call: CallRef, reason: &str) {
-        self.mark_recording(call, pause_mark(reason));
+    pub(super) fn pause_recording(&mut self, call: CallRef, reason: &str, actor: &str) {
+        self.mark_recording(call, pause_mark(reason, actor));
     }
 
-    pub(super) fn resume_recording(&mut self, call: CallRef) {
+    pub(super) fn resume_recording(&mut self, call: CallRef, actor: &str) {
         let mark = Mark::Resume {
-            actor: "ivr".to_owned(),
+            actor: actor_field(actor),
         };
         self.mark_recording(call, mark);
     }
@@ -166,8 +168,8 @@ impl CallApp {
     }
 }
 
-/// A pause by the IVR, for the reason the document or the interpreter gave.
-fn pause_mark(reason: &str) -> Mark {
+/// A pause for the reason the document, the interpreter or the API gave.
+fn pause_mark(reason: &str, actor: &str) -> Mark {
     let reason = match reason {
         "secure-input" => GapReason::SecureInput,
         "hold" => GapReason::Hold,
@@ -177,19 +179,30 @@ fn pause_mark(reason: &str) -> Mark {
     };
     Mark::Pause {
         reason,
-        actor: "ivr".to_owned(),
+        actor: actor_field(actor),
     }
+}
+
+/// An actor as the recording format takes it (1 to 64 bytes, no control characters).
+fn actor_field(actor: &str) -> String {
+    fit(actor, herald_recorder::TextField::Actor, "unknown")
 }
 
 /// A document's evidence name, made to fit the recording format (1 to 128 bytes, no control
 /// characters): what does not fit is cut or replaced, never a reason to lose the recording.
 fn evidence_prompt(prompt: &str) -> String {
-    let mut clean: String = prompt.chars().filter(|c| !c.is_control()).collect();
-    while clean.len() > 128 {
+    fit(prompt, herald_recorder::TextField::PromptId, "unnamed")
+}
+
+/// `text` without control characters, cut (at a character boundary) until `field` takes it;
+/// `fallback` when nothing is left.
+fn fit(text: &str, field: herald_recorder::TextField, fallback: &str) -> String {
+    let mut clean: String = text.chars().filter(|c| !c.is_control()).collect();
+    while !clean.is_empty() && !field.accepts(&clean) {
         clean.pop();
     }
     if clean.is_empty() {
-        "unnamed".to_owned()
+        fallback.to_owned()
     } else {
         clean
     }
@@ -221,5 +234,9 @@ mod tests {
         assert_eq!(evidence_prompt(""), "unnamed");
         assert_eq!(evidence_prompt(&"é".repeat(100)).len(), 128);
         assert!(herald_recorder::TextField::PromptId.accepts(&evidence_prompt(&"x".repeat(500))));
+        let actor = super::actor_field(&format!("api:{}", "ä".repeat(100)));
+        assert!(herald_recorder::TextField::Actor.accepts(&actor));
+        assert!(actor.starts_with("api:ää"));
+        assert_eq!(super::actor_field("\n"), "unknown");
     }
 }

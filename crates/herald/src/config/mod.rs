@@ -53,8 +53,8 @@ pub use recording::{
 };
 #[allow(unused_imports)]
 pub use sections::{
-    ApiConfig, ApiToken, Codec, InbandDtmf, IvrConfig, MediaConfig, RegistrarConfig, SipConfig,
-    SipTimers, SrtpPolicy, StorageConfig, Trunk, User,
+    ApiConfig, ApiToken, Codec, DsrConfig, InbandDtmf, IvrConfig, MediaConfig, RegistrarConfig,
+    SipConfig, SipTimers, SrtpPolicy, StorageConfig, Trunk, User,
 };
 #[allow(unused_imports)]
 pub use storage::{DatabaseBackend, DatabaseUrl, RecordingsStore};
@@ -74,6 +74,7 @@ pub struct Config {
     pub recorder: RecorderConfig,
     pub retention: RetentionConfig,
     pub api: ApiConfig,
+    pub dsr: DsrConfig,
     pub users: Vec<User>,
     pub trunks: Vec<Trunk>,
     /// Warnings that need the source file (e.g. plaintext passwords), found at load.

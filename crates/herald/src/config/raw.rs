@@ -17,6 +17,7 @@ pub(crate) struct RawConfig {
     pub recorder: RawRecorder,
     pub retention: RawRetention,
     pub api: RawApi,
+    pub dsr: RawDsr,
     pub users: Vec<RawUser>,
     pub trunks: Vec<RawTrunk>,
 }
@@ -32,6 +33,7 @@ impl Default for RawConfig {
             recorder: RawRecorder::default(),
             retention: RawRetention::default(),
             api: RawApi::default(),
+            dsr: RawDsr::default(),
             users: Vec::new(),
             trunks: Vec::new(),
         }
@@ -244,15 +246,49 @@ pub(crate) struct RawRetentionClass {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct RawApi {
+    pub enabled: bool,
     pub listen: String,
     pub tokens: Vec<RawApiToken>,
+    pub tls_certificate: Option<String>,
+    pub tls_private_key: Option<String>,
+    pub recording_identity: Option<String>,
+    pub hold_release_approvals: i64,
+    pub max_body_bytes: i64,
 }
 
 impl Default for RawApi {
     fn default() -> Self {
         Self {
+            enabled: true,
             listen: "127.0.0.1:8080".to_owned(),
             tokens: Vec::new(),
+            tls_certificate: None,
+            tls_private_key: None,
+            recording_identity: None,
+            hold_release_approvals: 2,
+            max_body_bytes: 65_536,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawDsr {
+    pub subject_key: Option<String>,
+    pub deadline: String,
+    pub bundles: Option<String>,
+    pub worker_interval: i64,
+    pub exports: bool,
+}
+
+impl Default for RawDsr {
+    fn default() -> Self {
+        Self {
+            subject_key: None,
+            deadline: "1 month".to_owned(),
+            bundles: None,
+            worker_interval: 5,
+            exports: true,
         }
     }
 }

@@ -226,8 +226,37 @@ pub struct StorageConfig {
 /// `[api]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiConfig {
+    /// `false`: no HTTP listener at all.
+    pub enabled: bool,
     pub listen: SocketAddr,
     pub tokens: Vec<ApiToken>,
+    /// HTTPS when both are set.
+    pub tls_certificate: Option<PathBuf>,
+    pub tls_private_key: Option<PathBuf>,
+    /// An age identity file that opens recordings: only a compliance deployment has one.
+    /// Without it the API never serves audio.
+    pub recording_identity: Option<PathBuf>,
+    /// How many different `compliance` users must release a legal hold: 1 or 2.
+    pub hold_release_approvals: u8,
+    /// The largest request body accepted.
+    pub max_body_bytes: usize,
+}
+
+/// `[dsr]`: data-subject requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DsrConfig {
+    /// The secret key of the subject index (HMAC-SHA-256 over normalised identifiers);
+    /// generated at first start when missing. Nodes sharing a database share this file.
+    pub subject_key: PathBuf,
+    /// How long the organisation has to answer a request (GDPR Art. 12(3): one month).
+    pub deadline: super::recording::RetentionPeriod,
+    /// Where export bundles (encrypted to the requester) are kept.
+    pub bundles: PathBuf,
+    /// How often the server looks for pending requests (it also wakes when one is filed).
+    pub worker_interval: Duration,
+    /// Whether this node takes export requests (`false`: leave them to the compliance
+    /// deployment, which holds the private key that puts audio in the bundle).
+    pub exports: bool,
 }
 
 /// `[[api.tokens]]`: a bearer token, stored as its SHA-256.

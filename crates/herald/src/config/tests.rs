@@ -571,6 +571,57 @@ fn api_tokens() {
 }
 
 #[test]
+fn api_settings_and_dsr() {
+    let c = load("");
+    assert!(c.api.enabled);
+    assert_eq!(c.api.hold_release_approvals, 2);
+    assert_eq!(c.api.max_body_bytes, 65_536);
+    assert_eq!(
+        (
+            c.api.tls_certificate.as_ref(),
+            c.api.recording_identity.as_ref()
+        ),
+        (None, None)
+    );
+    assert_eq!(c.dsr.deadline, RetentionPeriod::Months(1));
+    assert_eq!(c.dsr.subject_key, c.data_dir.join("subject-index.key"));
+    assert_eq!(c.dsr.bundles, c.data_dir.join("dsr"));
+    let c = load(
+        "[api]\nenabled = false\ntls_certificate = \"c.pem\"\ntls_private_key = \"k.pem\"\n\
+         recording_identity = \"id.txt\"\nhold_release_approvals = 1\n\
+         [dsr]\ndeadline = \"30 days\"\nworker_interval = 60\n",
+    );
+    assert!(!c.api.enabled);
+    assert_eq!(c.api.hold_release_approvals, 1);
+    assert_eq!(
+        c.api.recording_identity.as_deref(),
+        Some(std::path::Path::new("id.txt"))
+    );
+    assert_eq!(c.dsr.deadline, RetentionPeriod::Days(30));
+    assert_eq!(c.dsr.worker_interval, std::time::Duration::from_secs(60));
+    let errs = errors(
+        "[api]\ntls_certificate = \"c.pem\"\nhold_release_approvals = 3\nmax_body_bytes = 10\n\
+         [dsr]\ndeadline = \"soon\"\nworker_interval = 0\n",
+    );
+    assert_has(
+        &errs,
+        "t.toml:2:19: `api.tls_certificate`: tls_certificate and tls_private_key go together",
+    );
+    assert_has(
+        &errs,
+        "t.toml:3:26: `api.hold_release_approvals`: must be between 1 and 2, got 3",
+    );
+    assert_has(
+        &errs,
+        "t.toml:4:18: `api.max_body_bytes`: must be between 1024 and 16777216, got 10",
+    );
+    assert_has(
+        &errs,
+        "t.toml:6:12: `dsr.deadline`: \"soon\" is not a period",
+    );
+}
+
+#[test]
 fn trunks() {
     let c = load(
         "[[trunks]]\nname = \"carrier-a\"\naddress = \"sip.carrier.example:5060\"\ntransport = \"tcp\"\nallowed_sources = [\"192.0.2.0/24\", \"2001:db8::1\"]\nusername = \"acct\"\npassword = \"trunkpw\"\nregister = true\n",

@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::hash::Hash;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -18,15 +18,16 @@ use super::credentials::{Ha1Set, Secret, parse_ha1};
 use super::error::{ConfigError, ConfigErrors};
 use super::net::{Listen, Transport, is_domain};
 use super::raw::{
-    RawApi, RawConfig, RawIvr, RawMedia, RawRegistrar, RawSip, RawStorage, RawTrunk, RawUser,
+    RawConfig, RawIvr, RawMedia, RawRegistrar, RawSip, RawStorage, RawTrunk, RawUser,
 };
 use super::sections::{
-    ApiConfig, ApiToken, InbandDtmf, IvrConfig, MediaConfig, RegistrarConfig, SipConfig, SipTimers,
-    SrtpPolicy, StorageConfig, Trunk, User,
+    InbandDtmf, IvrConfig, MediaConfig, RegistrarConfig, SipConfig, SipTimers, SrtpPolicy,
+    StorageConfig, Trunk, User,
 };
 use super::source::{KeyPath, SourceMap};
 use super::storage::{DatabaseUrl, RecordingsStore};
 
+mod api;
 mod recording;
 
 /// Builds the typed configuration, or every error found.
@@ -48,6 +49,7 @@ pub(crate) fn build(raw: RawConfig, map: &SourceMap<'_>) -> Result<Config, Confi
         recorder,
         retention,
         api: ck.api(raw.api, &root.key("api")),
+        dsr: ck.dsr(raw.dsr, &data_dir, &root.key("dsr")),
         users: ck.users(raw.users, &sip, &root.key("users")),
         trunks: ck.trunks(raw.trunks, &root.key("trunks")),
         data_dir,
@@ -516,51 +518,6 @@ impl Checker<'_, '_> {
             recordings: recordings.unwrap_or_else(|| RecordingsStore::file_in(data_dir)),
             s3: self.s3(raw.s3, data_dir, &path.key("s3")),
         }
-    }
-
-    fn api(&mut self, raw: RawApi, path: &KeyPath) -> ApiConfig {
-        let listen = raw.listen.parse::<SocketAddr>().unwrap_or_else(|_| {
-            self.error(
-                &path.key("listen"),
-                format_args!(
-                    "{:?} is not ADDRESS:PORT such as \"127.0.0.1:8080\"",
-                    raw.listen
-                ),
-            );
-            SocketAddr::from(([127, 0, 0, 1], 0))
-        });
-        let mut names = HashSet::new();
-        let mut hashes = Vec::new();
-        let mut tokens = Vec::new();
-        for (i, token) in raw.tokens.iter().enumerate() {
-            let item = path.key("tokens").index(i);
-            let name = self.required(&item, "name", token.name.as_deref());
-            if let Some(name) = name {
-                self.text(&item.key("name"), name, "the name", true);
-                self.unique(&mut names, &item.key("name"), name);
-            }
-            let hash = self
-                .required(&item, "token_sha256", token.token_sha256.as_deref())
-                .and_then(|h| self.parse(&item.key("token_sha256"), h));
-            if let Some(hash) = hash {
-                if hashes.contains(&hash) {
-                    self.error(
-                        &item.key("token_sha256"),
-                        "the same token hash is configured for another token",
-                    );
-                }
-                hashes.push(hash);
-            }
-            let roles = self.list(&item.key("roles"), &token.roles, true);
-            if let (Some(name), Some(token_sha256)) = (name, hash) {
-                tokens.push(ApiToken {
-                    name: name.to_owned(),
-                    token_sha256,
-                    roles,
-                });
-            }
-        }
-        ApiConfig { listen, tokens }
     }
 
     fn users(&mut self, raw: Vec<RawUser>, sip: &SipConfig, path: &KeyPath) -> Vec<User> {

@@ -122,21 +122,3 @@ pub fn create_private(path: &Path) -> anyhow::Result<std::fs::File> {
             )
         })
 }
-
-/// Writes interleaved stereo 16-bit PCM as a WAV file (owner-only, never replacing a file).
-pub fn write_wav(path: &Path, rate: u32, interleaved: &[i16]) -> anyhow::Result<()> {
-    let spec = hound::WavSpec {
-        channels: 2,
-        sample_rate: rate,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let file = std::io::BufWriter::new(create_private(path)?);
-    let mut wav =
-        hound::WavWriter::new(file, spec).with_context(|| format!("writing {}", path.display()))?;
-    for &sample in interleaved {
-        wav.write_sample(sample)?;
-    }
-    wav.finalize()?;
-    Ok(())
-}

@@ -143,7 +143,7 @@ pub async fn generate_default_recipient(
 
 /// Creates `path` (and its directory) with owner-only permissions; an existing file is an
 /// error, never overwritten.
-fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+pub fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;

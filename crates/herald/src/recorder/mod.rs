@@ -13,7 +13,7 @@
 //!
 //! At start-up [`recovery`] closes what a crash left open; [`sweep`] applies retention.
 
-mod cli;
+pub mod cli;
 pub mod keys;
 pub mod keys_cmd;
 pub mod recordings_cmd;

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Subcommand;
-use herald_recorder::{NodePublicKey, Record, Verdict, open, unwrap_data_key, verify};
+use herald_recorder::{NodePublicKey, Verdict, verify};
 use herald_store::{EraseOutcome, RecordingDetails, RecordingFilter, RecordingState, Store};
 
 use super::cli::{Env, parse_time, say, time};
@@ -182,15 +182,12 @@ pub fn run(command: RecordingsCommand) -> anyhow::Result<()> {
 }
 
 fn parse_state(text: &str) -> anyhow::Result<RecordingState> {
-    [
-        RecordingState::Recording,
-        RecordingState::Complete,
-        RecordingState::Interrupted,
-        RecordingState::Erased,
-    ]
-    .into_iter()
-    .find(|state| state.as_str() == text)
-    .with_context(|| format!("unknown state {text:?}: recording, complete, interrupted or erased"))
+    RecordingState::ALL
+        .into_iter()
+        .find(|state| state.as_str() == text)
+        .with_context(|| {
+            format!("unknown state {text:?}: recording, complete, interrupted or erased")
+        })
 }
 
 async fn find(store: &Store, id: &str) -> anyhow::Result<RecordingDetails> {
@@ -387,47 +384,17 @@ async fn export(env: &Env, id: &str, identity: &Path, out: &Path) -> anyhow::Res
         );
     }
     let identities = super::cli::read_identities(identity)?;
-    let wrapped = env.store.wrapped_keys(&r.id).await?;
-    let data_key = wrapped
-        .iter()
-        .flat_map(|(_, age_file)| identities.iter().map(move |i| unwrap_data_key(age_file, i)))
-        .find_map(Result::ok)
-        .with_context(|| {
-            format!(
-                "{} holds no key this recording was wrapped to (its keys: {})",
-                identity.display(),
-                details.key_ids.join(", ")
-            )
-        })?;
-    let blob = env.blobs.read(&r.id).await?;
-    let recording = open(&blob, &data_key).with_context(|| format!("decrypting {}", r.id))?;
-    let pcm = recording.to_pcm_interleaved()?;
+    let decrypted =
+        crate::compliance::export::decrypt(&env.store, &env.blobs, &details, &identities)
+            .await
+            .with_context(|| format!("with the identities in {}", identity.display()))?;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let wav = out.join(format!("{}.wav", r.id));
-    super::cli::write_wav(&wav, recording.header.sample_rate, &pcm)?;
-    let records: Vec<serde_json::Value> = recording
-        .records
-        .iter()
-        .filter_map(|record| match record {
-            Record::Audio(_) => None,
-            Record::GapBegin(g) => Some(serde_json::json!({"kind": "gap-begin", "position": g.position, "at": g.unix_ms, "reason": g.reason.name(), "actor": g.actor})),
-            Record::GapEnd(g) => Some(serde_json::json!({"kind": "gap-end", "position": g.position, "at": g.unix_ms, "actor": g.actor})),
-            Record::Evidence(e) => Some(serde_json::json!({"kind": "evidence", "prompt": e.prompt_id, "language": e.language, "played_at": e.played_unix_ms, "completed": e.completed, "choice": e.choice.name()})),
-        })
-        .collect();
-    let metadata = serde_json::json!({
-        "recording": details,
-        "sealed": {
-            "state": format!("{:?}", recording.state),
-            "segments": recording.segments,
-            "samples_per_channel": recording.samples_per_channel(),
-            "records": records,
-        },
-    });
+    std::io::Write::write_all(&mut super::cli::create_private(&wav)?, &decrypted.wav)?;
     let json = out.join(format!("{}.json", r.id));
     std::io::Write::write_all(
         &mut super::cli::create_private(&json)?,
-        serde_json::to_string_pretty(&metadata)?.as_bytes(),
+        serde_json::to_string_pretty(&decrypted.metadata)?.as_bytes(),
     )?;
     say!("{}", wav.display());
     say!("{}", json.display());

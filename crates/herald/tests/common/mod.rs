@@ -133,6 +133,28 @@ pub struct HeraldConfig {
     pub dialplan: TestDialplan,
     /// Extra TOML appended to the configuration (whole sections, e.g. `[recorder]`).
     pub extra: Vec<String>,
+    /// Extra `key = value` lines for the `[api]` section (which listens on a free port).
+    pub api: Vec<String>,
+    /// `[[api.tokens]]`, configured by their SHA-256.
+    pub tokens: Vec<ApiToken>,
+}
+
+/// An API bearer token and its roles.
+#[derive(Clone, Debug)]
+pub struct ApiToken {
+    pub name: String,
+    pub token: String,
+    pub roles: Vec<String>,
+}
+
+impl ApiToken {
+    pub fn new(name: &str, roles: &[&str]) -> Self {
+        Self {
+            name: name.to_owned(),
+            token: format!("token-of-{name}-0123456789"),
+            roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+        }
+    }
 }
 
 /// The dialplan a test's herald routes calls with.
@@ -194,6 +216,8 @@ impl Default for HeraldConfig {
             media: Vec::new(),
             dialplan: TestDialplan::default(),
             extra: Vec::new(),
+            api: Vec::new(),
+            tokens: Vec::new(),
         }
     }
 }
@@ -268,6 +292,22 @@ impl HeraldConfig {
             toml_str(&dialplans.display().to_string())
         )
         .unwrap();
+        writeln!(out, "\n[api]\nlisten = \"127.0.0.1:0\"").unwrap();
+        for line in &self.api {
+            writeln!(out, "{line}").unwrap();
+        }
+        for token in &self.tokens {
+            use sha2::Digest;
+            let roles: Vec<String> = token.roles.iter().map(|r| toml_str(r)).collect();
+            writeln!(
+                out,
+                "\n[[api.tokens]]\nname = {}\ntoken_sha256 = \"{}\"\nroles = [{}]",
+                toml_str(&token.name),
+                hex::encode(sha2::Sha256::digest(token.token.as_bytes())),
+                roles.join(", ")
+            )
+            .unwrap();
+        }
         for section in &self.extra {
             writeln!(out, "\n{section}").unwrap();
         }
@@ -312,6 +352,8 @@ pub struct Herald {
     pub udp: SocketAddr,
     pub tcp: Option<SocketAddr>,
     pub rtp: (u16, u16),
+    /// Where the HTTP API listens.
+    pub api: Option<SocketAddr>,
     log: Arc<Mutex<String>>,
     /// How many record commits herald has reported, and a signal when it reports one.
     commits: Arc<(Mutex<u64>, Condvar)>,
@@ -406,8 +448,10 @@ impl Herald {
                 ));
             }
         }
+        let api = api_address(&log.lock().unwrap());
         Ok(Herald {
             child: Some(child),
+            api,
             config_path,
             udp: SocketAddr::from((Ipv4Addr::LOCALHOST, udp)),
             tcp: tcp.map(|p| SocketAddr::from((Ipv4Addr::LOCALHOST, p))),
@@ -462,6 +506,21 @@ impl Herald {
         out.stdout
     }
 
+    /// Runs `herald ARGS --config ...` and returns whether it succeeded, with stdout and stderr.
+    pub fn cli_result(&self, args: &[&str]) -> (bool, String) {
+        let out = run_program(
+            Command::new(HERALD)
+                .args(args)
+                .arg("--config")
+                .arg(&self.config_path),
+            PROGRAM_TIMEOUT,
+        );
+        (
+            out.status.success(),
+            format!("{}{}", out.stdout, out.stderr),
+        )
+    }
+
     /// The recorder key the harness generated before the first start (an `age` identity).
     pub fn recorder_key(&self) -> PathBuf {
         self.config_path
@@ -476,6 +535,83 @@ impl Herald {
             .parent()
             .expect("the configuration is in the test directory")
             .join("data")
+    }
+
+    /// Waits until herald's log contains `needle` (re-checked at each line it writes); panics
+    /// with the log after [`PROGRAM_TIMEOUT`].
+    pub fn wait_for_log(&self, needle: &str) -> String {
+        let deadline = Instant::now() + PROGRAM_TIMEOUT;
+        let (count, signal) = &*self.commits;
+        let mut guard = count.lock().unwrap();
+        loop {
+            let log = self.log();
+            if log.contains(needle) {
+                return log;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "no {needle:?} in herald's log:\n{log}");
+            guard = signal.wait_timeout(guard, left).unwrap().0;
+        }
+    }
+
+    /// A request to the HTTP API: `body` is sent as JSON when given.
+    pub fn http(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Reply {
+        let bytes = body.map(|b| serde_json::to_vec(b).unwrap());
+        self.http_raw(method, path, token, bytes.map(|b| ("application/json", b)))
+    }
+
+    /// A request to the HTTP API with any body and content type.
+    pub fn http_raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Reply {
+        let api = self.api.expect("herald reported its API address");
+        let client = reqwest::blocking::Client::builder()
+            .timeout(PROGRAM_TIMEOUT)
+            .build()
+            .unwrap();
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = client.request(method, format!("http://{api}{path}"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some((content_type, bytes)) = body {
+            request = request.header("content-type", content_type).body(bytes);
+        }
+        let response = request.send().unwrap_or_else(|e| panic!("{path}: {e}"));
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let body = response.bytes().unwrap().to_vec();
+        Reply {
+            status,
+            content_type,
+            body,
+        }
+    }
+
+    /// The status of `GET path` over HTTPS with `client`.
+    pub fn http_tls_status(&self, client: &reqwest::blocking::Client, path: &str) -> u16 {
+        let api = self.api.expect("herald reported its API address");
+        client
+            .get(format!("https://{api}{path}"))
+            .send()
+            .unwrap_or_else(|e| panic!("{path}: {e}"))
+            .status()
+            .as_u16()
     }
 
     /// Sends herald SIGKILL: no shutdown at all. Dropping the handle reaps the process.
@@ -663,6 +799,10 @@ fn follow_stderr(
                 log.push_str(&line);
                 log.push('\n');
             }
+            // Whoever waits for a log line (`wait_for_log`) looks again; taking the lock first
+            // means a waiter is either before its check or already waiting, never between.
+            drop(commits.0.lock().unwrap());
+            commits.1.notify_all();
             if let Some(tx) = tx.take_if(|_| ready) {
                 let _ = tx.send(());
             }
@@ -746,6 +886,8 @@ pub struct Sipp {
     files: Vec<(String, PathBuf)>,
     /// `-timeout`.
     timeout: Duration,
+    /// The From user, for scenarios that take `caller`.
+    caller: String,
 }
 
 /// What a SIPp run left behind.
@@ -793,6 +935,7 @@ impl Sipp {
             extra: Vec::new(),
             files: Vec::new(),
             timeout: Duration::from_secs(30),
+            caller: "sipp".into(),
         }
     }
 
@@ -826,6 +969,12 @@ impl Sipp {
     }
 
     /// Sets a scenario's global variable (`-set NAME VALUE`).
+    /// The calling user or number (scenarios with a `caller` variable; default `sipp`).
+    pub fn caller(mut self, caller: &str) -> Self {
+        caller.clone_into(&mut self.caller);
+        self
+    }
+
     pub fn set(mut self, name: &str, value: &str) -> Self {
         self.extra
             .extend(["-set".into(), name.into(), value.into()]);
@@ -890,6 +1039,13 @@ impl Sipp {
                 "10s",
             ])
             .args(["-nostdin", "-trace_msg", "-trace_err"])
+            .args(
+                std::fs::read_to_string(&self.scenario)
+                    .is_ok_and(|text| text.contains("$caller"))
+                    .then(|| ["-set".to_owned(), "caller".to_owned(), self.caller.clone()])
+                    .into_iter()
+                    .flatten(),
+            )
             .arg("-message_file")
             .arg(&messages)
             .arg("-error_file")
@@ -1149,3 +1305,83 @@ pub const RECORDED_WELCOME: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
   </form>
 </vxml>
 "#;
+
+/// A self-signed certificate for 127.0.0.1 (`cert.pem`, `key.pem` in `dir`) made with the
+/// openssl command-line tool; `false` when openssl is missing.
+pub fn make_certificate(dir: &Path) -> bool {
+    let status = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args(["-subj", "/CN=herald-test"])
+        .args([
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+        ])
+        .arg("-keyout")
+        .arg(dir.join("key.pem"))
+        .arg("-out")
+        .arg(dir.join("cert.pem"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    status.is_ok_and(|s| s.success())
+}
+
+/// A prompt file: a 60 s, 300 Hz tone at about -20 dBFS, 8 kHz mono WAV.
+pub fn write_tone(path: &Path) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).expect("create the tone prompt");
+    for i in 0..60 * 8000 {
+        let t = f64::from(i) / 8000.0;
+        w.write_sample((3300.0 * (2.0 * std::f64::consts::PI * 300.0 * t).sin()) as i16)
+            .expect("write a sample");
+    }
+    w.finalize().expect("finish the tone prompt");
+}
+
+/// An HTTP API answer.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// The body as JSON (panics with the body otherwise).
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "{e}: {} {}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    /// The error code of a JSON error answer.
+    pub fn code(&self) -> String {
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    }
+}
+
+/// The API address herald logged (`api_address=...`).
+fn api_address(log: &str) -> Option<SocketAddr> {
+    let at = log.find("api_address=")? + "api_address=".len();
+    let text: String = log[at..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    text.parse().ok()
+}
