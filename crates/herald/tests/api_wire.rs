@@ -17,22 +17,6 @@ use common::{
 use herald_media::codec::g711::linear_to_ulaw;
 use serde_json::{Value, json};
 
-/// Records at once, then plays a minute-long tone while waiting for keys.
-const APPLICATION: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
-<vxml version="2.1" xmlns="http://www.w3.org/2001/vxml" xmlns:herald="urn:herald:ivr">
-  <form>
-    <block>
-      <herald:consent decision="accepted"/>
-      <herald:recording action="start" reason="api test"/>
-    </block>
-    <field name="keys" type="digits">
-      <property name="timeout" value="120s"/>
-      <prompt bargein="false"><audio src="prompt:tone"/></prompt>
-    </field>
-  </form>
-</vxml>
-"#;
-
 const CALLER: &str = "+33612345678";
 
 fn tokens() -> Vec<ApiToken> {
@@ -60,7 +44,7 @@ fn start(dir: &Path, identity: &Path, recipient: &str) -> Herald {
     std::fs::create_dir_all(&prompts).expect("a prompts directory");
     common::write_tone(&prompts.join("tone.wav"));
     let config = HeraldConfig {
-        dialplan: TestDialplan::Application(APPLICATION.to_owned()),
+        dialplan: TestDialplan::Application(common::RECORDED_TONE.to_owned()),
         media: vec![format!(
             "prompts = {}",
             common::toml_str(&prompts.display().to_string())

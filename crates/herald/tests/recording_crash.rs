@@ -14,23 +14,6 @@ use serde_json::Value;
 
 const CALLS: usize = 20;
 
-/// Records at once, then plays a minute-long tone (so the Herald channel has audio up to the
-/// kill) and waits for keys.
-const APPLICATION: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
-<vxml version="2.1" xmlns="http://www.w3.org/2001/vxml" xmlns:herald="urn:herald:ivr">
-  <form>
-    <block>
-      <herald:consent decision="accepted"/>
-      <herald:recording action="start" reason="crash test"/>
-    </block>
-    <field name="keys" type="digits">
-      <property name="timeout" value="120s"/>
-      <prompt bargein="false"><audio src="prompt:tone"/></prompt>
-    </field>
-  </form>
-</vxml>
-"#;
-
 /// Receives RTP until each of [`CALLS`] sources has sent `packets` packets (at most 30 s).
 fn wait_for_packets(socket: &UdpSocket, packets: usize) {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -77,7 +60,7 @@ fn recordings_survive_a_kill_9_losing_at_most_the_open_segment() {
     std::fs::create_dir_all(&prompts).expect("a prompts directory");
     common::write_tone(&prompts.join("tone.wav"));
     let config = HeraldConfig {
-        dialplan: TestDialplan::Application(APPLICATION.to_owned()),
+        dialplan: TestDialplan::Application(common::RECORDED_TONE.to_owned()),
         media: vec![format!(
             "prompts = {}",
             common::toml_str(&prompts.display().to_string())

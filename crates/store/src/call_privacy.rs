@@ -4,7 +4,7 @@
 //! Neither touches the audio: an anonymised call's recordings are erased (crypto-shredded) by
 //! [`Store::erase_recording`] when that is what the request asks for.
 
-use crate::legal_holds::{ACTIVE_CASE_REFS, Transaction, locked_state};
+use crate::legal_holds::{ACTIVE_CASE_REFS, Transaction, erase_in, locked_state};
 use crate::recordings::RecordingState;
 use crate::{Store, StoreError};
 
@@ -82,20 +82,7 @@ impl Store {
             return Err(StoreError::ErasureRefused(refusals));
         }
         for id in &to_erase {
-            sqlx::query("DELETE FROM recording_keys WHERE recording_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(
-                "UPDATE recordings SET state = 'erased', erased_at = $2, erased_by = $3, \
-                 erase_reason = $4 WHERE id = $1",
-            )
-            .bind(id)
-            .bind(at)
-            .bind(by)
-            .bind(reason)
-            .execute(&mut *tx)
-            .await?;
+            erase_in(&mut tx, id, (at, by, reason)).await?;
         }
         let mut calls_anonymized = 0;
         for call_id in call_ids {

@@ -306,24 +306,9 @@ impl Store {
                 case_refs,
             });
         }
-        let deleted = sqlx::query("DELETE FROM recording_keys WHERE recording_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "UPDATE recordings SET state = 'erased', erased_at = $2, erased_by = $3, \
-             erase_reason = $4 WHERE id = $1",
-        )
-        .bind(id)
-        .bind(at)
-        .bind(by)
-        .bind(reason)
-        .execute(&mut *tx)
-        .await?;
+        let keys_deleted = erase_in(&mut tx, id, (at, by, reason)).await?;
         tx.commit().await?;
-        Ok(EraseOutcome::Erased {
-            keys_deleted: deleted.rows_affected(),
-        })
+        Ok(EraseOutcome::Erased { keys_deleted })
     }
 
     /// Up to `limit` recordings whose retention has run out at `now` (unix milliseconds):
@@ -354,6 +339,30 @@ impl Store {
 
 /// Locks recording `id` for the rest of `tx` and returns its state, or `None` if there is no
 /// such recording.
+/// Destroys locked recording `id`'s wrapped keys and marks it erased (at, by, why) in `tx`;
+/// returns how many keys were deleted. The caller has checked holds.
+pub(crate) async fn erase_in(
+    tx: &mut Transaction<'_>,
+    id: &str,
+    (at, by, reason): (i64, &str, &str),
+) -> Result<u64, StoreError> {
+    let deleted = sqlx::query("DELETE FROM recording_keys WHERE recording_id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "UPDATE recordings SET state = 'erased', erased_at = $2, erased_by = $3, \
+         erase_reason = $4 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(at)
+    .bind(by)
+    .bind(reason)
+    .execute(&mut **tx)
+    .await?;
+    Ok(deleted.rows_affected())
+}
+
 pub(crate) async fn locked_state(
     tx: &mut Transaction<'_>,
     id: &str,

@@ -1306,6 +1306,23 @@ pub const RECORDED_WELCOME: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 </vxml>
 "#;
 
+/// Records at once, then plays a minute-long tone (`prompt:tone`, see [`write_tone`]) while
+/// waiting 120 s for keys: Herald's channel has audio for as long as the call lasts.
+pub const RECORDED_TONE: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<vxml version="2.1" xmlns="http://www.w3.org/2001/vxml" xmlns:herald="urn:herald:ivr">
+  <form>
+    <block>
+      <herald:consent decision="accepted"/>
+      <herald:recording action="start" reason="test"/>
+    </block>
+    <field name="keys" type="digits">
+      <property name="timeout" value="120s"/>
+      <prompt bargein="false"><audio src="prompt:tone"/></prompt>
+    </field>
+  </form>
+</vxml>
+"#;
+
 /// A self-signed certificate for 127.0.0.1 (`cert.pem`, `key.pem` in `dir`) made with the
 /// openssl command-line tool; `false` when openssl is missing.
 pub fn make_certificate(dir: &Path) -> bool {
