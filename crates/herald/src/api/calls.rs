@@ -65,8 +65,6 @@ async fn list_calls(
 ) -> Result<axum::Json<CallList>, ApiError> {
     let role = caller.require(READERS)?;
     let limit = checked_limit(query.limit, 50)?;
-    let active = ask(&state, |reply| ControlRequest::List { reply }).await?;
-    let recent = state.parts().store.recent_calls(limit).await?;
     state
         .audit(
             (&caller, role),
@@ -76,6 +74,8 @@ async fn list_calls(
             serde_json::json!({ "limit": limit }),
         )
         .await?;
+    let active = ask(&state, |reply| ControlRequest::List { reply }).await?;
+    let recent = state.parts().store.recent_calls(limit).await?;
     Ok(axum::Json(CallList { active, recent }))
 }
 
@@ -104,6 +104,15 @@ async fn show_call(
 ) -> Result<axum::Json<CallDetails>, ApiError> {
     let role = caller.require(READERS)?;
     let id = checked_id("call", &id)?;
+    state
+        .audit(
+            (&caller, role),
+            "call-read",
+            id,
+            None,
+            serde_json::json!({}),
+        )
+        .await?;
     let live = ask(&state, |reply| ControlRequest::Show {
         id: id.to_owned(),
         reply,
@@ -115,15 +124,6 @@ async fn show_call(
         return Err(ApiError::not_found(format!("no call {id}")));
     }
     let recordings = store.recordings_of_calls(&[id.to_owned()]).await?;
-    state
-        .audit(
-            (&caller, role),
-            "call-read",
-            id,
-            None,
-            serde_json::json!({}),
-        )
-        .await?;
     Ok(axum::Json(CallDetails {
         record,
         live,

@@ -151,15 +151,15 @@ async fn show_request(
 ) -> Result<axum::Json<DsrRequest>, ApiError> {
     let role = caller.require(COMPLIANCE)?;
     let id = checked_id("request", &id)?;
+    state
+        .audit((&caller, role), "dsr-read", id, None, serde_json::json!({}))
+        .await?;
     let request = state
         .parts()
         .store
         .dsr_request(id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no request {id}")))?;
-    state
-        .audit((&caller, role), "dsr-read", id, None, serde_json::json!({}))
-        .await?;
     Ok(axum::Json(request))
 }
 

@@ -100,11 +100,9 @@ async fn search(
         retention_class: query.retention_class.clone(),
         limit,
     };
-    let found = state.parts().store.recordings(&filter).await?;
-    // Whose recordings were looked for, as the subject index knows them (a keyed hash, not
+    // Whose recordings are looked for, as the subject index knows them (a keyed hash, not
     // the number): an auditor can match it with a subject search, a log reader cannot.
     let detail = serde_json::json!({
-        "found": found.len(),
         "caller": query.caller.as_deref().map(|n| subject_ref(&state, n)),
         "callee": query.callee.as_deref().map(|n| subject_ref(&state, n)),
     });
@@ -117,7 +115,7 @@ async fn search(
             detail,
         )
         .await?;
-    Ok(axum::Json(found))
+    Ok(axum::Json(state.parts().store.recordings(&filter).await?))
 }
 
 /// A recording's metadata: parties, times, gaps, disclosure evidence, holds, keys.
@@ -132,17 +130,17 @@ async fn show(
     ApiPath(id): ApiPath<String>,
 ) -> Result<axum::Json<RecordingDetails>, ApiError> {
     let role = caller.require(READERS)?;
-    let details = find(&state, &id).await?;
+    let id = checked_id("recording", &id)?;
     state
         .audit(
             (&caller, role),
             "recording-read",
-            &details.recording.id,
+            id,
             None,
             serde_json::json!({}),
         )
         .await?;
-    Ok(axum::Json(details))
+    Ok(axum::Json(find(&state, id).await?))
 }
 
 /// A phone number as an audit entry names it: the start of its keyed hash in the subject
