@@ -138,9 +138,14 @@ async fn serve(config: Config, source: Option<&std::path::Path>) -> anyhow::Resu
         recorder.clone(),
     );
     app.warm_prompts(&config, &warm);
-    let started =
-        crate::compliance::start::start(&config, source, &store, notice_tx.clone(), metrics)
-            .await?;
+    let started = crate::compliance::start::start(
+        &config,
+        (source, recorder.as_ref().map(Recorder::node_key)),
+        &store,
+        notice_tx.clone(),
+        metrics,
+    )
+    .await?;
     app.index_subjects(started.dsr.subject_key().clone());
     let driver = Driver::new(endpoint, udp, app, rx, tx, notices, max);
     tracing::info!(listeners = ?config.sip.listen.iter().map(|l| format!("{}:{}", l.transport.as_str(), l.addr)).collect::<Vec<_>>(), "herald is serving");

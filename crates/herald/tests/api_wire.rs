@@ -90,7 +90,7 @@ fn converse(socket: &UdpSocket, mut at: impl FnMut(u32) -> bool) {
             .recv_from(&mut buf)
             .expect("Herald's RTP keeps coming");
         // RTP only (version 2, not RTCP).
-        if len <= 12 || buf[0] >> 6 != 2 || (72..=95).contains(&(buf[1] & 0x7f)) {
+        if !common::is_rtp(&buf[..len]) {
             continue;
         }
         socket.send_to(&tone_packet(n), from).expect("send RTP");

@@ -86,7 +86,7 @@ struct Received {
 }
 
 fn parse(datagram: &[u8], at: Instant) -> Option<Received> {
-    if datagram.len() < 12 || datagram[0] >> 6 != 2 || (72..=95).contains(&(datagram[1] & 0x7f)) {
+    if !common::is_rtp(datagram) {
         return None;
     }
     Some(Received {

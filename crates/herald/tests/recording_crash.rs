@@ -25,9 +25,7 @@ fn wait_for_packets(socket: &UdpSocket, packets: usize) {
         socket.set_read_timeout(Some(left)).expect("read timeout");
         match socket.recv_from(&mut buf) {
             // RTP (version 2) only, not RTCP.
-            Ok((n, from))
-                if n > 12 && buf[0] >> 6 == 2 && !(72..=95).contains(&(buf[1] & 0x7f)) =>
-            {
+            Ok((n, from)) if common::is_rtp(&buf[..n]) => {
                 *counts.entry(from).or_default() += 1;
             }
             Ok(_) => {}

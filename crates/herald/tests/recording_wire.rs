@@ -69,7 +69,7 @@ fn talk(socket: &UdpSocket, quiet: Duration) -> Vec<FromHerald> {
             Ok((n, from)) => {
                 let datagram = &buf[..n];
                 // RTP (version 2), not RTCP (payload types 72-95 with the marker bit).
-                if n > 12 && datagram[0] >> 6 == 2 && !(72..=95).contains(&(datagram[1] & 0x7f)) {
+                if common::is_rtp(datagram) {
                     if herald.is_none() {
                         herald = Some(from);
                         next_send = Instant::now();

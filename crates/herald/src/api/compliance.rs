@@ -154,12 +154,7 @@ async fn show_request(
     state
         .audit((&caller, role), "dsr-read", id, None, serde_json::json!({}))
         .await?;
-    let request = state
-        .parts()
-        .store
-        .dsr_request(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no request {id}")))?;
+    let request = find_request(&state, id).await?;
     Ok(axum::Json(request))
 }
 
@@ -178,12 +173,7 @@ async fn bundle(
 ) -> Result<Response, ApiError> {
     let role = caller.require(COMPLIANCE)?;
     let id = checked_id("request", &id)?;
-    let request = state
-        .parts()
-        .store
-        .dsr_request(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no request {id}")))?;
+    let request = find_request(&state, id).await?;
     if request.kind != herald_store::DsrKind::Export || request.state != DsrState::Done {
         return Err(ApiError::conflict(
             "conflict",
@@ -291,4 +281,13 @@ async fn audit_verify(
         "head": report.head,
         "problems": problems,
     })))
+}
+
+async fn find_request(state: &ApiState, id: &str) -> Result<DsrRequest, ApiError> {
+    state
+        .parts()
+        .store
+        .dsr_request(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no request {id}")))
 }

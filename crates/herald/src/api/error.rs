@@ -216,19 +216,5 @@ pub fn checked_limit(limit: Option<u32>, default: u32) -> Result<u32, ApiError> 
 /// Free text from a client (a reason, a purpose, a case reference): 1 to `max` characters,
 /// no control characters.
 pub fn checked_text(field: &str, text: &str, max: usize) -> Result<String, ApiError> {
-    let trimmed = text.trim();
-    if trimmed.is_empty() {
-        return Err(ApiError::invalid(format!("`{field}` must not be empty")));
-    }
-    if trimmed.chars().count() > max {
-        return Err(ApiError::invalid(format!(
-            "`{field}` is longer than {max} characters"
-        )));
-    }
-    if trimmed.chars().any(char::is_control) {
-        return Err(ApiError::invalid(format!(
-            "`{field}` must not contain control characters"
-        )));
-    }
-    Ok(trimmed.to_owned())
+    crate::compliance::free_text(field, text, max).map_err(ApiError::invalid)
 }

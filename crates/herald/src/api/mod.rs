@@ -51,7 +51,7 @@ use error::ApiError;
 /// What every handler shares. Cheap to clone.
 #[derive(Clone)]
 pub struct ApiState {
-    inner: Arc<Shared>,
+    inner: Arc<ApiParts>,
 }
 
 /// The parts of the server the API reaches.
@@ -70,23 +70,19 @@ pub struct ApiParts {
     pub protected_classes: Vec<String>,
 }
 
-struct Shared {
-    parts: ApiParts,
-}
-
 impl ApiState {
     pub fn new(parts: ApiParts) -> Self {
         Self {
-            inner: Arc::new(Shared { parts }),
+            inner: Arc::new(parts),
         }
     }
 
     pub fn config(&self) -> &ApiConfig {
-        &self.inner.parts.config
+        &self.inner.config
     }
 
     fn parts(&self) -> &ApiParts {
-        &self.inner.parts
+        &self.inner
     }
 
     /// Writes an audit entry for `caller` acting as `role`; the request fails without it.

@@ -166,13 +166,9 @@ impl DsrService {
                     .to_owned(),
             ));
         }
-        let reason = filing.reason.trim();
-        if reason.is_empty() || reason.chars().count() > 500 || reason.chars().any(char::is_control)
-        {
-            return Err(FilingError::Invalid(
-                "`reason` must hold 1 to 500 characters, no control characters".to_owned(),
-            ));
-        }
+        let reason =
+            super::free_text("reason", &filing.reason, 500).map_err(FilingError::Invalid)?;
+        let reason = reason.as_str();
         let parameters = self.parameters(&filing, &identifier)?;
         let id = new_id()?;
         let request = NewDsrRequest {
@@ -435,9 +431,31 @@ impl DsrService {
                     .to_owned(),
             ));
         }
-        let mut archive = tar::Builder::new(Vec::new());
-        let mut files = Vec::new();
-        for id in &calls {
+        let mut bundle = Bundle::default();
+        self.bundle_calls(&mut bundle, &calls).await?;
+        self.bundle_recordings(&mut bundle, &recordings).await?;
+        let manifest = serde_json::json!({
+            "request": request.id,
+            "created_at": request.created_at,
+            "calls": calls.len(),
+            "recordings": recordings.len(),
+            "files": bundle.files,
+        });
+        bundle.add("manifest.json", &serde_json::to_vec_pretty(&manifest)?)?;
+        let tar = zeroize::Zeroizing::new(bundle.archive.into_inner()?);
+        let sealed = encrypt_to(&recipient, &tar)?;
+        let path = self.write_bundle(&request.id, &sealed)?;
+        Ok(Outcome::Done(serde_json::json!({
+            "bundle": path.file_name().map(|n| n.to_string_lossy().into_owned()),
+            "bytes": sealed.len(),
+            "calls": calls.len(),
+            "recordings": recordings.len(),
+        })))
+    }
+
+    /// Each call's record with its events, and the transcript of the caller's IVR choices.
+    async fn bundle_calls(&self, bundle: &mut Bundle, calls: &[String]) -> anyhow::Result<()> {
+        for id in calls {
             let Some(call) = self.inner.store.call(id).await? else {
                 continue;
             };
@@ -446,84 +464,56 @@ impl DsrService {
                 .iter()
                 .filter(|e| is_ivr_choice(&e.kind))
                 .collect();
-            add(
-                &mut archive,
-                &mut files,
+            bundle.add(
                 &format!("calls/{id}.json"),
                 &serde_json::to_vec_pretty(&call)?,
             )?;
-            add(
-                &mut archive,
-                &mut files,
+            bundle.add(
                 &format!("calls/{id}.transcript.json"),
                 &serde_json::to_vec_pretty(&transcript)?,
             )?;
         }
-        for recording in &recordings {
+        Ok(())
+    }
+
+    /// Each recording's metadata, and its audio unless it was erased.
+    async fn bundle_recordings(
+        &self,
+        bundle: &mut Bundle,
+        recordings: &[RecordingRecord],
+    ) -> anyhow::Result<()> {
+        for recording in recordings {
             let Some(details) = self.inner.store.recording(&recording.id).await? else {
                 continue;
             };
-            let id = &recording.id;
-            match (&self.inner.identities, recording.state) {
-                (Some(identities), state) if state != RecordingState::Erased => {
-                    let decrypted = super::export::decrypt(
-                        &self.inner.store,
-                        &self.inner.blobs,
-                        &details,
-                        identities,
-                    )
-                    .await?;
-                    add(
-                        &mut archive,
-                        &mut files,
-                        &format!("recordings/{id}.wav"),
-                        &decrypted.wav,
-                    )?;
-                    add(
-                        &mut archive,
-                        &mut files,
-                        &format!("recordings/{id}.json"),
-                        &serde_json::to_vec_pretty(&decrypted.metadata)?,
-                    )?;
+            let json = format!("recordings/{}.json", recording.id);
+            match &self.inner.identities {
+                Some(identities) if recording.state != RecordingState::Erased => {
+                    let (store, blobs) = (&self.inner.store, &self.inner.blobs);
+                    let decrypted =
+                        super::export::decrypt(store, blobs, &details, identities).await?;
+                    let wav = format!("recordings/{}.wav", recording.id);
+                    bundle.add(&wav, &decrypted.wav)?;
+                    bundle.add(&json, &serde_json::to_vec_pretty(&decrypted.metadata)?)?;
                 }
-                _ => add(
-                    &mut archive,
-                    &mut files,
-                    &format!("recordings/{id}.json"),
-                    &serde_json::to_vec_pretty(&details)?,
-                )?,
+                _ => bundle.add(&json, &serde_json::to_vec_pretty(&details)?)?,
             }
         }
-        let manifest = serde_json::json!({
-            "request": request.id,
-            "created_at": request.created_at,
-            "calls": calls.len(),
-            "recordings": recordings.len(),
-            "files": files,
-        });
-        add(
-            &mut archive,
-            &mut files,
-            "manifest.json",
-            &serde_json::to_vec_pretty(&manifest)?,
-        )?;
-        let tar = zeroize::Zeroizing::new(archive.into_inner()?);
-        let sealed = encrypt_to(&recipient, &tar)?;
-        let path = self.bundle_path(&request.id)?;
+        Ok(())
+    }
+
+    /// Writes request `id`'s sealed bundle aside, then moves it into place: a re-run replaces
+    /// an earlier bundle whole.
+    fn write_bundle(&self, id: &str, sealed: &[u8]) -> anyhow::Result<PathBuf> {
+        let path = self.bundle_path(id)?;
         std::fs::create_dir_all(&self.inner.config.bundles)
             .with_context(|| format!("creating {}", self.inner.config.bundles.display()))?;
-        // Written aside, then moved into place: a re-run replaces an earlier bundle whole.
         let partial = path.with_extension("age.partial");
         let _ = std::fs::remove_file(&partial);
-        crate::recorder::keys::write_private(&partial, &sealed)?;
+        crate::recorder::keys::write_private(&partial, sealed)?;
         std::fs::rename(&partial, &path)
             .with_context(|| format!("moving the bundle to {}", path.display()))?;
-        Ok(Outcome::Done(serde_json::json!({
-            "bundle": path.file_name().map(|n| n.to_string_lossy().into_owned()),
-            "bytes": sealed.len(),
-            "calls": calls.len(),
-            "recordings": recordings.len(),
-        })))
+        Ok(path)
     }
 
     /// Where request `id`'s export bundle is (`id` is one of ours: checked characters).
@@ -651,19 +641,31 @@ fn is_ivr_choice(kind: &str) -> bool {
         )
 }
 
-fn add(
-    archive: &mut tar::Builder<Vec<u8>>,
-    files: &mut Vec<String>,
-    name: &str,
-    bytes: &[u8],
-) -> anyhow::Result<()> {
-    let mut header = tar::Header::new_gnu();
-    header.set_size(bytes.len() as u64);
-    header.set_mode(0o600);
-    header.set_cksum();
-    archive.append_data(&mut header, name, bytes)?;
-    files.push(name.to_owned());
-    Ok(())
+/// An export bundle being built: a tar archive in memory and the names it holds.
+struct Bundle {
+    archive: tar::Builder<Vec<u8>>,
+    files: Vec<String>,
+}
+
+impl Default for Bundle {
+    fn default() -> Self {
+        Self {
+            archive: tar::Builder::new(Vec::new()),
+            files: Vec::new(),
+        }
+    }
+}
+
+impl Bundle {
+    fn add(&mut self, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o600);
+        header.set_cksum();
+        self.archive.append_data(&mut header, name, bytes)?;
+        self.files.push(name.to_owned());
+        Ok(())
+    }
 }
 
 fn encrypt_to(

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
+use herald_recorder::NodeSigningKey;
 use herald_store::Store;
 use metrics_exporter_prometheus::PrometheusHandle;
 use sha2::{Digest, Sha256};
@@ -21,18 +22,24 @@ pub struct Started {
 }
 
 /// Starts the audit log, the request worker and (when enabled) the API, whose listener is
-/// bound before this returns.
+/// bound before this returns. `node_key`: the recorder's, when recording is on (else it is
+/// loaded, or created, and registered here).
 pub async fn start(
     config: &Config,
-    source: Option<&Path>,
+    (source, node_key): (Option<&Path>, Option<Arc<NodeSigningKey>>),
     store: &Store,
     calls: UnboundedSender<AppNotice>,
     metrics: Option<PrometheusHandle>,
 ) -> anyhow::Result<Started> {
-    let node_key = Arc::new(crate::recorder::keys::load_or_create_node_key(
-        &config.recorder.node_key,
-    )?);
-    crate::recorder::keys::register_node_key(store, &node_key, crate::serve::unix_ms_now()).await?;
+    let node_key = match node_key {
+        Some(key) => key,
+        None => {
+            let key = crate::recorder::keys::load_or_create_node_key(&config.recorder.node_key)?;
+            crate::recorder::keys::register_node_key(store, &key, crate::serve::unix_ms_now())
+                .await?;
+            Arc::new(key)
+        }
+    };
     let auditor = Auditor::new(store.clone(), node_key.clone());
     audit_configuration(&auditor, store, source).await?;
     let identities = match &config.api.recording_identity {

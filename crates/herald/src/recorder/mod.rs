@@ -114,6 +114,11 @@ impl Recorder {
         })
     }
 
+    /// This node's signing key (also what the audit log's head is signed with).
+    pub fn node_key(&self) -> Arc<NodeSigningKey> {
+        self.inner.node_key.clone()
+    }
+
     pub fn blobs(&self) -> &BlobStore {
         &self.inner.blobs
     }

@@ -1347,6 +1347,12 @@ pub fn make_certificate(dir: &Path) -> bool {
     status.is_ok_and(|s| s.success())
 }
 
+/// Whether a datagram is RTP (version 2, a whole header) rather than RTCP (payload types
+/// 72-95 with the marker bit, RFC 5761) or anything else.
+pub fn is_rtp(datagram: &[u8]) -> bool {
+    datagram.len() >= 12 && datagram[0] >> 6 == 2 && !(72..=95).contains(&(datagram[1] & 0x7f))
+}
+
 /// A prompt file: a 60 s, 300 Hz tone at about -20 dBFS, 8 kHz mono WAV.
 pub fn write_tone(path: &Path) {
     let spec = hound::WavSpec {
