@@ -7,10 +7,18 @@
 //! drains those, then lets every stream whose deadline has come send what is due. One wake-up
 //! serves every stream of the worker, whatever the number of packets.
 //!
-//! Commands (open a stream, play a prompt, close) arrive on a channel and are taken at the
-//! start of each tick; events (digits, prompt finished, stream closed with its statistics) go
-//! back to the call application on an unbounded channel. A panic in one stream's machine
-//! closes that stream and is reported; the worker and its other streams go on.
+//! Commands (open a stream, play a prompt, bridge two streams, close) arrive on a channel and
+//! are taken at the start of each tick; events (digits, prompt finished, stream closed with
+//! its statistics) go back to the call application on an unbounded channel. A panic in one
+//! stream's machine closes that stream and is reported; the worker and its other streams go
+//! on.
+//!
+//! A tick: commands, then every readable socket drained, then every stream due served, then
+//! every bridge relayed both ways ([`Bridge::relay`]): what a bridged stream played out in
+//! this tick is queued on its partner, which sends it in its next slot, so a bridge adds at
+//! most one tick to the audio's way. Both legs of a bridge live on this worker (the engine
+//! places the second beside the first). A leg that closes, or is removed after a panic,
+//! unbridges its partner, which goes back to silence and prompts.
 
 use std::collections::HashMap;
 use std::io::ErrorKind;
@@ -21,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use herald_media::dtmf::Digit;
 use herald_media::prompt::EncodedPrompt;
-use herald_media::stream::{MediaStream, StreamEvent, StreamStats, StreamUpdate};
+use herald_media::stream::{Bridge, MediaStream, StreamEvent, StreamStats, StreamUpdate};
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 
 use crate::recorder::tap::{Mark, RecordingTap};
@@ -61,6 +69,21 @@ pub enum Command {
         key: StreamKey,
         command: RecordCommand,
     },
+    /// From the next tick, each of the two streams (of this worker) sends what the other
+    /// receives: payloads passed through when codec and ptime match, transcoded otherwise
+    /// (see `herald_media::stream`, "Bridging"). A bridge either stream was in ends first.
+    /// RFC 4733 digits are still reported per stream, never relayed.
+    #[allow(
+        dead_code,
+        reason = "sent by the B2BUA transfer in app/, which lands separately"
+    )]
+    Bridge { a: StreamKey, b: StreamKey },
+    /// Ends the bridge `key` is in (if any): both streams go back to silence and prompts.
+    #[allow(
+        dead_code,
+        reason = "sent by the B2BUA transfer in app/, which lands separately"
+    )]
+    Unbridge { key: StreamKey },
 }
 
 /// What the call application asks of a stream's recording.
@@ -116,6 +139,19 @@ const MAX_DATAGRAM: usize = 2048;
 /// flood on one socket cannot take a tick from the others.
 const READS_PER_SECOND: u32 = 200;
 
+/// Two streams of this worker relayed to each other.
+struct Bridged {
+    a: StreamKey,
+    b: StreamKey,
+    bridge: Bridge,
+}
+
+impl Bridged {
+    fn has(&self, key: StreamKey) -> bool {
+        self.a == key || self.b == key
+    }
+}
+
 struct Slot {
     socket: UdpSocket,
     rtcp: Option<UdpSocket>,
@@ -138,6 +174,7 @@ pub struct Worker {
     reads_per_tick: u32,
     epoll: Epoll,
     slots: HashMap<StreamKey, Slot>,
+    bridges: Vec<Bridged>,
     commands: Receiver<Command>,
     notices: NoticeSink,
     ready: Vec<EpollEvent>,
@@ -157,6 +194,7 @@ impl Worker {
             reads_per_tick: (tick_ms.saturating_mul(READS_PER_SECOND) / 1000).max(1),
             epoll: Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?,
             slots: HashMap::new(),
+            bridges: Vec::new(),
             commands,
             notices,
             ready: vec![EpollEvent::empty(); 1024],
@@ -181,6 +219,7 @@ impl Worker {
             }
             self.receive(now);
             self.serve(now);
+            self.relay();
         }
     }
 
@@ -223,6 +262,73 @@ impl Worker {
             }
             Command::Close { key } => self.with_stream(key, |s, now| s.close(now), now),
             Command::Record { key, command } => self.record(now, key, command),
+            Command::Bridge { a, b } => self.bridge(a, b),
+            Command::Unbridge { key } => self.unbridge(key),
+        }
+    }
+
+    /// Bridges two streams of this worker, ending the bridges either was in.
+    fn bridge(&mut self, a: StreamKey, b: StreamKey) {
+        self.unbridge(a);
+        self.unbridge(b);
+        if a == b {
+            tracing::warn!("a stream cannot be bridged to itself");
+            return;
+        }
+        let [Some(slot_a), Some(slot_b)] = self.slots.get_disjoint_mut([&a, &b]) else {
+            // One has closed already, or lives on another worker (an engine bug).
+            tracing::warn!("bridge of a stream this worker does not hold; ignored");
+            return;
+        };
+        let (sa, sb) = (&mut slot_a.stream, &mut slot_b.stream);
+        let made = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Bridge::new(sa, sb)));
+        match made {
+            Ok(Ok(bridge)) => self.bridges.push(Bridged { a, b, bridge }),
+            Ok(Err(error)) => tracing::warn!(%error, "cannot bridge two streams"),
+            Err(_) => {
+                tracing::error!("internal error bridging two streams; closing both");
+                self.remove(a, CloseReason::InternalError);
+                self.remove(b, CloseReason::InternalError);
+            }
+        }
+    }
+
+    /// Ends the bridge `key` is in: both of its streams that are still here are unbridged.
+    fn unbridge(&mut self, key: StreamKey) {
+        if let Some((a, b)) = self.take_bridge(key) {
+            let now = Instant::now();
+            for key in [a, b] {
+                self.with_stream(key, |s, _| s.unbridge(), now);
+            }
+        }
+    }
+
+    /// Forgets the bridge `key` is in; its two streams.
+    fn take_bridge(&mut self, key: StreamKey) -> Option<(StreamKey, StreamKey)> {
+        let index = self.bridges.iter().position(|b| b.has(key))?;
+        let Bridged { a, b, .. } = self.bridges.swap_remove(index);
+        Some((a, b))
+    }
+
+    /// Relays every bridge both ways: what each leg played out this tick goes to the other's
+    /// queue, for its next slot.
+    fn relay(&mut self) {
+        let mut failed = Vec::new();
+        for bridged in &mut self.bridges {
+            let [Some(a), Some(b)] = self.slots.get_disjoint_mut([&bridged.a, &bridged.b]) else {
+                continue;
+            };
+            let (sa, sb, bridge) = (&mut a.stream, &mut b.stream, &mut bridged.bridge);
+            let ok =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| bridge.relay(sa, sb)));
+            if ok.is_err() {
+                failed.push((bridged.a, bridged.b));
+            }
+        }
+        for (a, b) in failed {
+            tracing::error!("internal error relaying a bridge; closing both streams");
+            self.remove(a, CloseReason::InternalError);
+            self.remove(b, CloseReason::InternalError);
         }
     }
 
@@ -411,6 +517,12 @@ impl Worker {
     }
 
     fn remove(&mut self, key: StreamKey, reason: CloseReason) {
+        // The partner of a leg that goes stays, unbridged (the leg itself is not asked: it
+        // may be going because its machine panicked).
+        if let Some((a, b)) = self.take_bridge(key) {
+            let partner = if a == key { b } else { a };
+            self.with_stream(partner, |s, _| s.unbridge(), Instant::now());
+        }
         if let Some(mut slot) = self.slots.remove(&key) {
             if let Some(mut tap) = slot.tap.take() {
                 let now = Instant::now();
@@ -497,5 +609,188 @@ fn send(socket: &UdpSocket, datagram: &[u8], to: SocketAddr) -> std::io::Result<
             Ok(())
         }
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    //! A worker thread with two bridged streams, their peers two loopback sockets. No sleeps:
+    //! the test paces itself on the packets the worker sends (one per 20 ms per stream), and
+    //! every wait is a receive with a bounded timeout.
+
+    use std::sync::{Arc, Mutex, mpsc};
+
+    use herald_media::codec::CodecKind;
+    use herald_media::jitter::JitterConfig;
+    use herald_media::rtp::{RtpHeader, RtpPacket, Ssrc, is_rtcp};
+    use herald_media::stream::{InbandMode, StreamConfig};
+
+    use super::*;
+
+    const WAIT: Duration = Duration::from_secs(3);
+
+    /// A 20 ms PCMU stream sending to `remote`, from now.
+    pub(in crate::media) fn pcmu_stream(remote: SocketAddr) -> MediaStream {
+        let ptime = Duration::from_millis(20);
+        let silence = EncodedPrompt::silence(CodecKind::Pcmu, ptime).unwrap();
+        let config = StreamConfig {
+            codec: CodecKind::Pcmu,
+            payload_type: herald_sdp::PayloadType::PCMU,
+            ptime,
+            telephone_event: None,
+            remote,
+            rtcp_mux: true,
+            send: true,
+            receive: true,
+            ssrc: Ssrc::new(remote.port().into()),
+            initial_sequence: 1,
+            initial_timestamp: 1,
+            cname: "worker-test@herald.invalid".into(),
+            srtp: None,
+            jitter: JitterConfig::default(),
+            inband: InbandMode::Off,
+            silence: std::sync::Arc::new(silence),
+            media_timeout: None,
+            rtcp_seed: 1,
+            wall_clock_at_start: Duration::from_secs(1_700_000_000),
+        };
+        MediaStream::new(config, Instant::now()).unwrap()
+    }
+
+    pub(in crate::media) fn loopback() -> UdpSocket {
+        UdpSocket::bind("127.0.0.1:0").unwrap()
+    }
+
+    /// A phone on a loopback socket: sends numbered PCMU, reads RTP with a timeout.
+    struct Phone {
+        socket: UdpSocket,
+        ssrc: u32,
+        seq: u16,
+        ts: u32,
+    }
+
+    impl Phone {
+        fn new(ssrc: u32) -> Self {
+            let socket = loopback();
+            socket.set_read_timeout(Some(WAIT)).unwrap();
+            Self {
+                socket,
+                ssrc,
+                seq: 100,
+                ts: 8_000,
+            }
+        }
+
+        fn addr(&self) -> SocketAddr {
+            self.socket.local_addr().unwrap()
+        }
+
+        fn send(&mut self, to: SocketAddr, payload: &[u8]) {
+            let header = RtpHeader {
+                marker: false,
+                payload_type: herald_sdp::PayloadType::PCMU,
+                sequence: self.seq,
+                timestamp: self.ts,
+                ssrc: Ssrc::new(self.ssrc),
+            };
+            (self.seq, self.ts) = (self.seq.wrapping_add(1), self.ts.wrapping_add(160));
+            let mut out = [0u8; 256];
+            let len = header.write(payload, &mut out).unwrap();
+            self.socket.send_to(&out[..len], to).unwrap();
+        }
+
+        /// The payload of the next RTP packet (RTCP skipped), waiting at most [`WAIT`].
+        fn next_payload(&self) -> Vec<u8> {
+            let mut buf = [0u8; 2048];
+            loop {
+                let (len, _) = self.socket.recv_from(&mut buf).expect("the worker sends");
+                if !is_rtcp(&buf[..len]) {
+                    return RtpPacket::parse(&buf[..len]).unwrap().payload().to_vec();
+                }
+            }
+        }
+    }
+
+    /// 160 bytes that tell `i` apart (and from µ-law silence).
+    fn numbered(i: u16) -> Vec<u8> {
+        let mut payload = vec![0xa5, (i >> 8) as u8, i as u8];
+        payload.resize(160, i as u8 ^ 0x5a);
+        payload
+    }
+
+    fn index_of(payload: &[u8]) -> Option<u16> {
+        (payload.len() == 160 && payload[0] == 0xa5)
+            .then(|| u16::from(payload[1]) << 8 | u16::from(payload[2]))
+    }
+
+    #[test]
+    fn a_bridge_relays_each_leg_to_the_other_and_a_closing_leg_unbridges_its_partner() {
+        let (commands, rx) = mpsc::channel();
+        let (notice_tx, notices) = mpsc::channel();
+        let notice_tx = Mutex::new(notice_tx);
+        let sink: NoticeSink = Arc::new(move |notice| {
+            let _ = notice_tx.lock().unwrap().send(notice);
+        });
+        let tick = Duration::from_millis(5);
+        let worker = Worker::new(WorkerConfig { tick }, rx, sink).unwrap();
+        let thread = std::thread::spawn(move || worker.run());
+
+        let (mut caller, mut agent) = (Phone::new(0xca11), Phone::new(0xa6e7));
+        let (leg_a, leg_b) = (loopback(), loopback());
+        let (to_a, to_b) = (leg_a.local_addr().unwrap(), leg_b.local_addr().unwrap());
+        for (key, socket, peer) in [(1, leg_a, caller.addr()), (2, leg_b, agent.addr())] {
+            let stream = Box::new(pcmu_stream(peer));
+            let open = Command::Open {
+                key,
+                socket,
+                rtcp: None,
+                stream,
+            };
+            commands.send(open).unwrap();
+        }
+        commands.send(Command::Bridge { a: 1, b: 2 }).unwrap();
+
+        // Each packet a phone gets paces the other phone's next one: the worker's own 20 ms
+        // is the clock. The caller's audio must come out of B, the agent's out of A, as sent.
+        let (mut heard_by_agent, mut heard_by_caller) = (None, None);
+        for i in 0..250u16 {
+            let at_agent = agent.next_payload();
+            heard_by_agent = heard_by_agent.or(index_of(&at_agent));
+            caller.send(to_a, &numbered(i));
+            let at_caller = caller.next_payload();
+            heard_by_caller = heard_by_caller.or(index_of(&at_caller).filter(|i| *i >= 1000));
+            agent.send(to_b, &numbered(1000 + i));
+            if heard_by_agent.is_some() && heard_by_caller.is_some() {
+                break;
+            }
+        }
+        let first = heard_by_agent.expect("the caller is heard on B");
+        assert!(first < 20, "relayed within a few packets: {first}");
+        assert!(heard_by_caller.expect("the agent is heard on A") < 1020);
+        // Payloads cross byte for byte, in order.
+        let next = agent.next_payload();
+        assert_eq!(next, numbered(index_of(&next).expect("still relaying")));
+
+        // The caller's leg closes: the agent's leg is unbridged and goes back to silence
+        // (after at most what was queued).
+        commands.send(Command::Close { key: 1 }).unwrap();
+        loop {
+            match notices.recv_timeout(WAIT).expect("the close is reported") {
+                Notice::Closed { key: 1, reason, .. } => {
+                    assert_eq!(reason, CloseReason::Requested);
+                    break;
+                }
+                _ => continue,
+            }
+        }
+        let tail: Vec<Vec<u8>> = (0..8).map(|_| agent.next_payload()).collect();
+        assert!(tail[4..].iter().all(|p| *p == [0xff; 160]), "{tail:?}");
+
+        drop(commands);
+        thread.join().unwrap();
+        let closed = notices
+            .try_iter()
+            .any(|n| matches!(n, Notice::Closed { key: 2, .. }));
+        assert!(closed, "the last leg closes when the engine goes");
     }
 }
