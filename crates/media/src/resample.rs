@@ -68,6 +68,13 @@ fn resample_with_rubato(input: &[i16], ratio: f64) -> Option<Vec<i16>> {
     Some(output.take_data().into_iter().map(to_i16).collect())
 }
 
+/// Rounds (half away from zero) and saturates to a 16-bit sample, without the libm call
+/// `f32::round` is on baseline x86-64: the real-time filters round every output sample.
+/// A float-to-integer `as` truncates toward zero and saturates (NaN gives 0).
+fn round_to_i16(value: f32) -> i16 {
+    (value + 0.5f32.copysign(value)) as i16
+}
+
 /// Rounds and saturates to a 16-bit sample.
 fn to_i16(value: f32) -> i16 {
     value
@@ -180,7 +187,7 @@ impl Decimator {
             if self.phase == self.factor {
                 self.phase = 0;
                 if let Some(slot) = out.get_mut(written) {
-                    *slot = to_i16(self.filter_output());
+                    *slot = round_to_i16(self.filter_output());
                     written += 1;
                 }
             }
@@ -300,7 +307,7 @@ impl Interpolator {
                 .iter_mut()
                 .zip(self.phases.chunks_exact(self.phase_len))
             {
-                *slot = to_i16(dot(window, phase));
+                *slot = round_to_i16(dot(window, phase));
             }
         }
         Ok(needed)
@@ -387,6 +394,14 @@ fn bessel_i0(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fast_rounding_matches_round_and_clamp() {
+        let values = (-70_000..70_000).map(|n| n as f32 / 2.0);
+        for value in values.chain([0.49, -0.49, 0.51, -0.51, 1e9, -1e9, f32::NAN]) {
+            assert_eq!(round_to_i16(value), to_i16(value), "{value}");
+        }
+    }
 
     #[test]
     fn filter_lengths_are_odd_and_modest() {
