@@ -284,7 +284,8 @@ pub struct StreamStats {
     pub frames_decoded: u64,
     /// Captured samples (8 kHz, either channel) dropped because they were not drained in time.
     pub capture_dropped: u64,
-    /// RTP packets sent with audio relayed from the bridged partner (see [Bridging](self#bridging)).
+    /// RTP packets sent with audio relayed from the bridged partner (see
+    /// [Bridging](self#bridging)).
     pub relayed: u64,
     /// Relayed frames dropped, oldest first, because a relay queue was full or stood high:
     /// frames waiting here for a send slot beyond [`RELAY_QUEUE`] (or for half a second

@@ -137,7 +137,8 @@ impl Sender {
         (self.sent, self.bytes, self.late)
     }
 
-    /// Packets sent with relayed audio, and relayed frames dropped from the full queue.
+    /// Packets sent with relayed audio, and relayed frames dropped (the queue full, or
+    /// settling back).
     pub(super) fn relay_counters(&self) -> (u64, u64) {
         let dropped = self.relayed.as_ref().map_or(0, FrameRing::dropped);
         (self.relayed_sent, dropped)
@@ -155,6 +156,8 @@ impl Sender {
     /// Stops taking relayed frames and forgets those waiting.
     pub(super) fn refuse_relayed(&mut self) {
         self.relayed = None;
+        self.relaying = false;
+        self.relay_backlog = 0;
     }
 
     /// Queues one frame of the partner's audio for the next free slot. Dropped at once while
