@@ -18,7 +18,9 @@ pub const RELAY_QUEUE: Duration = Duration::from_millis(60);
 /// A stream's codec and packet time: what a relay converts between.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MediaFormat {
+    /// The voice codec.
     pub codec: CodecKind,
+    /// The packet time: how much audio one packet carries, and how often one is sent.
     pub ptime: Duration,
 }
 
@@ -59,7 +61,12 @@ pub enum RelaySetupError {
     Codec(#[from] CodecError),
     /// No resampler between these rates.
     #[error("cannot resample {from} Hz to {to} Hz")]
-    Rates { from: u32, to: u32 },
+    Rates {
+        /// The decoding rate of the leg relayed from, in Hz.
+        from: u32,
+        /// The encoding rate of the leg relayed to, in Hz.
+        to: u32,
+    },
 }
 
 /// One direction of a bridge: takes what `from` played out and queues it on `to`'s sender.
