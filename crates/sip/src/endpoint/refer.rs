@@ -94,6 +94,8 @@ impl<R: RngCore> Endpoint<R> {
             c.refer = Some(ReferSubscription { id });
             self.send_refer_notify(now, call, 100);
         }
+        // The 202 and the first NOTIFY go out before the application hears of the transfer.
+        self.drain_transactions(now);
         self.event(Event::Refer {
             call,
             refer_to: refer_to.uri.to_string(),
