@@ -8,11 +8,14 @@
 //!   jitter buffer and decoder, DTMF by three methods behind one de-duplicating pipeline, paced
 //!   prompt playback with barge-in, RTCP, and the recording tap (both directions as 8 kHz PCM
 //!   at sample positions, for the call recorder).
+//! - [`stream::Bridge`]: two streams of one call (a B2BUA's caller and agent legs) relayed to
+//!   each other, payloads passed through when codec and ptime match, transcoded otherwise.
 //! - [`rtp`] and [`rtcp`]: RTP header view (over `rtp-rs`) and writer, sequence and timestamp
 //!   extension (RFC 3550 A.1), compound RTCP parsing and writing, reception statistics.
 //! - [`srtp`]: SRTP/SRTCP with SDES keys (RFC 3711, RFC 4568, RFC 7714), in place.
 //! - [`codec`]: G.711 µ-law/A-law, G.722, Opus (with in-band FEC) and packet-loss concealment;
-//!   [`resample`] for prompts and for feeding the 8 kHz DTMF detector.
+//!   [`resample`] for prompts, for feeding the 8 kHz DTMF detector and for bridges that
+//!   transcode.
 //! - [`jitter`]: the adaptive jitter buffer.
 //! - [`dtmf`]: RFC 4733 events, SIP INFO bodies, the in-band (Goertzel) detector, the pipeline.
 //! - [`prompt`]: prompt files decoded (WAV, FLAC, MP3, Ogg/Vorbis) and encoded once per codec
@@ -21,7 +24,8 @@
 //! # What it does not do
 //!
 //! No sockets, threads, files or clock reads: the binary's media workers own those and drive
-//! streams (see `docs/media.md`). No ICE, DTLS or WebRTC; no mixing of several parties; no video.
+//! streams (see `docs/media.md`). No ICE, DTLS or WebRTC; no mixing of several parties (a
+//! bridge joins exactly two legs); no video.
 //!
 //! # Time
 //!

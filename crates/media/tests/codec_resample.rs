@@ -3,7 +3,7 @@
 mod codec_signals;
 
 use codec_signals::{fit_tone, goertzel, level_db, rms, sinad_db, sine, zero_crossing_frequency};
-use herald_media::resample::{Decimator, OutputTooSmall, resample};
+use herald_media::resample::{Decimator, Interpolator, OutputTooSmall, resample};
 
 const RATES: [u32; 7] = [8_000, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000];
 
@@ -160,4 +160,87 @@ fn lengths_and_errors_of_the_decimator() {
     assert!(Decimator::new(16_000, 0).is_err());
     assert!(Decimator::new(22_050, 8_000).is_err());
     assert_eq!(Decimator::new(8_000, 8_000).map(|d| d.delay()), Ok(0));
+}
+
+/// `input` at `from` Hz through a fresh interpolator to `to` Hz, fed in chunks of `chunk`.
+fn interpolated(input: &[i16], from: u32, to: u32, chunk: usize) -> Vec<i16> {
+    let mut interpolator = Interpolator::new(from, to).expect("integer factor");
+    let mut output = Vec::new();
+    let mut out = vec![0i16; interpolator.output_len(chunk)];
+    for piece in input.chunks(chunk) {
+        let n = interpolator
+            .process(piece, &mut out)
+            .expect("sized by output_len");
+        output.extend_from_slice(&out[..n]);
+    }
+    output
+}
+
+#[test]
+fn interpolation_by_two_keeps_a_tone_and_its_level_and_removes_the_image() {
+    // 1 kHz at 8 kHz, upsampled: still 1 kHz, same level, clean; its image at 7 kHz gone.
+    let input = sine(1000.0, 8_000, 12_000.0, 8_000);
+    let output = interpolated(&input, 8_000, 16_000, 160);
+    assert_eq!(output.len(), 16_000);
+    let settled = &output[1_600..14_400];
+    let frequency = zero_crossing_frequency(settled, 16_000);
+    assert!((frequency - 1000.0).abs() < 1.0, "{frequency:.2} Hz");
+    let (amplitude, _, _) = fit_tone(settled, 1000.0, 16_000);
+    assert!((amplitude / 12_000.0 - 1.0).abs() < 0.01, "{amplitude:.0}");
+    let sinad = sinad_db(settled, 1000.0, 16_000);
+    assert!(sinad > 60.0, "SINAD {sinad:.1} dB");
+    let image = goertzel(settled, 7000.0, 16_000);
+    let tone = goertzel(settled, 1000.0, 16_000);
+    assert!(tone > 1e6 * image, "the 7 kHz image is gone");
+    // DTMF frequencies pass flat.
+    for dtmf in [697.0, 1633.0] {
+        let input = sine(dtmf, 8_000, 10_000.0, 8_000);
+        let output = interpolated(&input, 8_000, 16_000, 160);
+        let level = level_db(&input[800..7_200], &output[1_600..14_400]);
+        assert!(level.abs() < 0.1, "{dtmf} Hz at {level:.3} dB");
+    }
+}
+
+#[test]
+fn interpolated_output_is_the_input_delayed_however_it_is_cut() {
+    let input = sine(1000.0, 8_000, 10_000.0, 4_000);
+    let whole = interpolated(&input, 8_000, 16_000, 4_000);
+    assert_eq!(interpolated(&input, 8_000, 16_000, 37), whole);
+    assert_eq!(interpolated(&input, 8_000, 16_000, 160), whole);
+    let delay = Interpolator::new(8_000, 16_000).expect("1:2").delay();
+    assert!((20..=60).contains(&delay), "{delay}");
+    for (k, &got) in whole.iter().enumerate().skip(400).take(200) {
+        let ideal =
+            10_000.0 * (std::f64::consts::TAU * 1000.0 * (k - delay) as f64 / 16_000.0).sin();
+        assert!(
+            (f64::from(got) - ideal).abs() < 20.0,
+            "sample {k}: {got} vs {ideal:.0}"
+        );
+    }
+}
+
+#[test]
+fn lengths_and_errors_of_the_interpolator() {
+    let mut interpolator = Interpolator::new(8_000, 16_000).expect("1:2");
+    assert_eq!(interpolator.factor(), 2);
+    assert_eq!(interpolator.output_len(160), 320);
+    let mut out = [0i16; 100];
+    assert_eq!(
+        interpolator.process(&[1; 51], &mut out),
+        Err(OutputTooSmall {
+            needed: 102,
+            got: 100
+        })
+    );
+    assert_eq!(interpolator.process(&[1; 50], &mut out), Ok(100));
+    interpolator.reset();
+    let mut fresh = Interpolator::new(8_000, 16_000).expect("1:2");
+    let (mut a, mut b) = ([0i16; 40], [0i16; 40]);
+    interpolator.process(&[500; 20], &mut a).expect("sized");
+    fresh.process(&[500; 20], &mut b).expect("sized");
+    assert_eq!(a, b, "reset forgets the history");
+    assert!(Interpolator::new(16_000, 8_000).is_err());
+    assert!(Interpolator::new(0, 8_000).is_err());
+    assert!(Interpolator::new(8_000, 22_050).is_err());
+    assert_eq!(Interpolator::new(8_000, 8_000).map(|i| i.delay()), Ok(0));
 }

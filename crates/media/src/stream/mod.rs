@@ -20,8 +20,9 @@
 //!
 //! Commands from the application ([`MediaStream::play`], [`MediaStream::stop_playback`],
 //! [`MediaStream::handle_signalled_digit`], [`MediaStream::update`], [`MediaStream::close`],
-//! [`MediaStream::start_capture`], [`MediaStream::stop_capture`]) take effect at the next
-//! `poll_transmit` or `handle_timeout`.
+//! [`MediaStream::start_capture`], [`MediaStream::stop_capture`], [`MediaStream::unbridge`])
+//! take effect at the next `poll_transmit` or `handle_timeout`. Bridged streams add one step
+//! per round, after both streams were served: [`Bridge::relay`] (see [Bridging](#bridging)).
 //!
 //! # Time
 //!
@@ -55,12 +56,84 @@
 //! oldest, counted in [`StreamStats::capture_dropped`]. Pausing a recording is the recorder's
 //! business: capture goes on.
 //!
+//! # Bridging
+//!
+//! A B2BUA call has two legs, the caller's stream A and the agent's stream B, each with its
+//! own peer, SSRC, sequence numbers, codec and packet time. [`Bridge::new`]`(a, b)` makes each
+//! send what the other receives; [`Bridge::relay`]`(a, b)`, called after every round in which
+//! the streams were served, moves the audio across. One direction is a [`Relay`]:
+//!
+//! ```text
+//!   A's peer ──RTP──> A: jitter buffer ──playout slot──> A's relay output (≤ RELAY_QUEUE)
+//!                                                            │ Relay::run
+//!                                                            ▼  (pass through, re-cut bytes,
+//!   B's peer <──RTP── B: paced send slot <── B's relay queue    or decode/resample/encode)
+//! ```
+//!
+//! - **What crosses.** Each playout slot of A yields its frame: the received payload as it
+//!   arrived (a `Playout::Frame`), or nothing for a slot without one (missing, empty, a pause,
+//!   on hold). A's jitter buffer has already absorbed the network's jitter, reordering and A's
+//!   clock drift, and both streams run on the worker's one clock: the relay carries exactly
+//!   one frame per ptime, so its queue holds only the phase between A's playout grid and B's
+//!   send grid.
+//! - **How B sends it.** In its own paced slots, with its own SSRC, sequence numbers and
+//!   timestamps. A slot sends, in this order of preference: the prompt that plays (music on
+//!   hold, an announcement: a prompt on a bridged leg wins), else the oldest relayed frame,
+//!   else silence. The first relayed packet after anything else carries the marker bit. A slot
+//!   of A that gave nothing becomes a silence packet of B, so B's timeline has no holes.
+//! - **Bounded latency.** B's queue holds at most [`RELAY_QUEUE`] (60 ms, at least two
+//!   frames); a frame beyond it drops the oldest, counted in [`StreamStats::relay_dropped`].
+//!   A queue that stands higher than it must (frames left waiting behind the one sent, slot
+//!   after slot for half a second, as after a stalled worker) drops its oldest frame too, so
+//!   the latency settles back to the least the two grids allow instead of staying up.
+//!   Relayed frames that arrive while a prompt has frames left, or while B is on hold (its
+//!   `send` is false: the peer put us on hold), are dropped at once rather than queued, so
+//!   relaying resumes with fresh audio after the prompt or the hold. A stream whose peer
+//!   stops sending simply relays nothing.
+//! - **Modes** ([`RelayMode`], chosen by [`RelayMode::between`] the two formats):
+//!   *pass-through* when codec and ptime are equal: the payload bytes are copied, nothing is
+//!   decoded or encoded; *repacketize* for the same G.711 or G.722 codec at another ptime: the
+//!   payload bytes are cut again into B's frames (one byte is one 8 kHz RTP tick in these
+//!   codecs), still without decoding; *transcode* otherwise: A's own receive decoder decodes
+//!   every slot (its concealment fills lost packets), the audio is resampled when the decoding
+//!   rates differ (8 kHz for G.711, 16 kHz for G.722 and Opus; [`crate::resample::Decimator`]
+//!   down, [`crate::resample::Interpolator`] up), cut into B's frames and encoded with
+//!   [`crate::codec::Encoder`]. At a gap in A's audio the frame being filled is closed with
+//!   silence, so audio from before a pause never joins audio from after it.
+//! - **Cost model.** Every buffer is allocated when the bridge is set up (the two queues of
+//!   `RELAY_QUEUE` each, and the transcoder's encoder, resampler and frame buffers); nothing
+//!   is allocated per frame. Pass-through and repacketizing cost two copies of the payload
+//!   (into A's output, into B's queue) on top of the packet work both streams do anyway; when
+//!   A is being recorded or detects in-band DTMF it decodes anyway, and a transcoding relay
+//!   reuses that decode. Transcoding adds per frame: one decode (or concealment), one
+//!   resampling pass (a 44-tap polyphase FIR per output sample for 8→16 kHz, 87 taps per
+//!   output sample for 16→8 kHz) and one encode. `docs/benchmarks.md` ("Bridging") has the
+//!   measured ratios against an unbridged stream.
+//! - **DTMF.** RFC 4733 telephone-events received on a bridged leg are *not* relayed: they
+//!   are reported as [`StreamEvent::Digit`] as always, and the application decides (replay
+//!   them on the other leg as a tone prompt, act on them, or keep them private). In-band
+//!   tones are audio and cross like any audio.
+//! - **Recording.** The tap is untouched by bridging: a relayed packet B sends is audio B
+//!   sent, so B's [`CaptureChannel::Sent`] decodes it like a prompt. With the recording tap on
+//!   the caller's stream A, the agent's relayed audio is the recording's `Sent` channel.
+//! - **Ending.** [`MediaStream::unbridge`] on each stream (or on the survivor, when the other
+//!   closed) stops the output and forgets what waits: the stream goes back to prompts and
+//!   silence. A stream given to a new [`Relay`] leaves its previous one.
+//!
+//! Not done: mixing more than two parties (conferences), relaying video, relaying RFC 4733
+//! events, and Opus repacketization without decoding (Opus at another ptime is transcoded).
+//! An Opus pass-through sends each payload as received, so a peer whose packets last longer
+//! than the negotiated ptime is relayed with B's ptime timestamps.
+//!
 //! # What it does not do
 //!
 //! No sockets, threads or clock reads; no ICE or DTLS (browser calls are another layer); no
-//! mixing of several sources (bridging is the call engine's); one audio stream per call leg.
+//! mixing of several sources (a bridge relays one leg to another; conferences are not done
+//! here); one audio stream per call leg.
 
+mod bridge;
 mod capture;
+mod frame_ring;
 mod receive;
 mod send;
 #[cfg(test)]
@@ -79,6 +152,8 @@ use crate::rtcp::ReceiverStats;
 use crate::rtp::{SourceTracker, Ssrc};
 use crate::srtp::SrtpSession;
 
+pub use bridge::{Bridge, MediaFormat, RELAY_QUEUE, Relay, RelayMode, RelaySetupError};
+use bridge::{RelayOutput, RelayedFrame, relay_queue_frames};
 use capture::Capture;
 pub use capture::{CAPTURE_BUFFER_SAMPLES, CAPTURE_RATE, CaptureChannel};
 use receive::Receiver;
@@ -209,6 +284,13 @@ pub struct StreamStats {
     pub frames_decoded: u64,
     /// Captured samples (8 kHz, either channel) dropped because they were not drained in time.
     pub capture_dropped: u64,
+    /// RTP packets sent with audio relayed from the bridged partner (see [Bridging](self#bridging)).
+    pub relayed: u64,
+    /// Relayed frames dropped, oldest first, because a relay queue was full or stood high:
+    /// frames waiting here for a send slot beyond [`RELAY_QUEUE`] (or for half a second
+    /// behind the one sent), or frames played out here for the partner that no relay took in
+    /// time.
+    pub relay_dropped: u64,
 }
 
 /// One call leg's audio. See the [module documentation](self).
@@ -220,6 +302,10 @@ pub struct MediaStream {
     stats: StreamStats,
     srtp: Option<SrtpSession>,
     capture: Capture,
+    /// What playout hands to the bridged partner (see [Bridging](self#bridging)).
+    relay_out: RelayOutput,
+    /// The stream's codec and packet time.
+    format: MediaFormat,
     /// When [`MediaStream::close`] was called: the BYE is due then.
     closing: Option<Instant>,
     closed: bool,
@@ -291,6 +377,11 @@ impl MediaStream {
             stats: StreamStats::default(),
             srtp: config.srtp,
             capture: Capture::new(),
+            relay_out: RelayOutput::OFF,
+            format: MediaFormat {
+                codec: config.codec,
+                ptime: config.ptime,
+            },
             closing: None,
             closed: false,
         })
@@ -422,6 +513,9 @@ impl MediaStream {
         stats.packets_sent = sent;
         stats.bytes_sent = bytes;
         stats.packets_late = late;
+        let (relayed, relay_dropped) = self.sender.relay_counters();
+        stats.relayed = relayed;
+        stats.relay_dropped += relay_dropped + self.relay_out.dropped();
         if let Some(sequence) = self.receiver.sources.sequence() {
             let expected = sequence.expected();
             stats.packets_lost = i64::try_from(expected).unwrap_or(i64::MAX)
@@ -430,6 +524,66 @@ impl MediaStream {
         stats.jitter_us = u64::from(self.receiver.stats.jitter()) * 1_000_000
             / u64::from(self.sender.clock_rate().max(1));
         stats
+    }
+
+    /// The codec and packet time the stream sends and receives.
+    pub fn format(&self) -> MediaFormat {
+        self.format
+    }
+
+    /// Leaves any bridge: playout stops handing frames to the partner, relayed frames still
+    /// waiting are forgotten, and the stream goes back to sending its prompts and silence.
+    /// See [Bridging](self#bridging).
+    pub fn unbridge(&mut self) {
+        let (_, dropped) = self.sender.relay_counters();
+        self.stats.relay_dropped += dropped + self.relay_out.dropped();
+        self.relay_out = RelayOutput::OFF;
+        self.sender.refuse_relayed();
+    }
+
+    /// Starts handing out each playout slot's frame for a bridged partner: decoded audio when
+    /// `pcm`, else the received payload. Sets up (or empties) the queue for it.
+    fn start_relay_output(&mut self, pcm: bool) {
+        self.stats.relay_dropped += self.relay_out.dropped();
+        let slots = relay_queue_frames(self.format.ptime);
+        let blank = self.sender.start();
+        self.relay_out = if pcm {
+            RelayOutput::pcm(slots, self.pcm_capacity(), blank)
+        } else {
+            RelayOutput::payloads(slots, self.format.codec.max_payload_len(60), blank)
+        };
+    }
+
+    /// Hands every frame played out for the partner since the last call to `f`, oldest first,
+    /// with its playout slot time.
+    fn take_relayed(&mut self, f: impl FnMut(Instant, RelayedFrame<'_>)) {
+        self.relay_out.drain(f);
+    }
+
+    /// Sets up (or empties) the queue of frames relayed from a partner.
+    fn accept_relayed(&mut self) {
+        let ptime_ms = u32::try_from(self.format.ptime.as_millis()).unwrap_or(u32::MAX);
+        let capacity = self.format.codec.max_payload_len(ptime_ms);
+        self.sender
+            .accept_relayed(relay_queue_frames(self.format.ptime), capacity);
+    }
+
+    /// Queues one frame (a payload of this stream's codec and packet time) relayed from the
+    /// partner, for the next slot nothing else claims.
+    fn push_relayed(&mut self, payload: &[u8]) {
+        if !self.closed {
+            self.sender.push_relayed(payload);
+        }
+    }
+
+    /// One packet of this stream's silence.
+    fn silence_frame(&self) -> &[u8] {
+        self.sender.silence_frame()
+    }
+
+    /// The most samples one decoded frame holds.
+    fn pcm_capacity(&self) -> usize {
+        self.receiver.pcm.len()
     }
 
     /// A digit from any method: reported once per key press; stops a barge-in prompt.

@@ -1,6 +1,6 @@
 //! The receiving half: SRTP, RTP/RTCP demultiplexing, latching, sources, RFC 4733 events,
-//! the jitter buffer and playout (decoding, in-band DTMF, and the received channel of the
-//! recording tap).
+//! the jitter buffer and playout (decoding, in-band DTMF, the received channel of the
+//! recording tap, and each slot's frame for a bridged partner).
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -226,7 +226,7 @@ pub(super) fn timeout(stream: &mut MediaStream, now: Instant) {
 }
 
 /// Runs every playout slot due by `now`: one frame out of the jitter buffer each, decoded when
-/// in-band DTMF detection is on or capture takes the slot.
+/// in-band DTMF detection is on, capture takes the slot or a bridge transcodes.
 fn playout(stream: &mut MediaStream, now: Instant) {
     let ptime = stream.receiver.ptime;
     let mut ran = 0;
@@ -246,8 +246,8 @@ fn playout(stream: &mut MediaStream, now: Instant) {
     }
 }
 
-/// One playout slot: its audio captured when capturing, and a digit the in-band detector
-/// found in it.
+/// One playout slot: its audio captured when capturing and relayed when bridged, and a digit
+/// the in-band detector found in it.
 fn play_one(stream: &mut MediaStream, at: Instant) -> Option<Digit> {
     let capturing = stream.capture.takes(at);
     let audio = decode_slot(stream, at, capturing)?;
@@ -257,6 +257,7 @@ fn play_one(stream: &mut MediaStream, at: Instant) -> Option<Digit> {
             if capturing {
                 stream.capture.record_received(at, &receiver.pcm[..n]);
             }
+            stream.relay_out.push_pcm(at, &receiver.pcm[..n]);
             n
         }
         SlotAudio::Silence(n) => n,
@@ -273,23 +274,37 @@ enum SlotAudio {
     Silence(usize),
 }
 
-/// Runs the decoder for the slot at `at` when in-band DTMF detection or capture needs the
-/// audio (and only then: decoding costs), counting concealment either way.
+/// Runs the decoder for the slot at `at` when in-band DTMF detection, capture or a
+/// transcoding bridge needs the audio (and only then: decoding costs), counting concealment
+/// either way. A bridge gets the slot's payload here when it passes payloads through, and a
+/// gap marker for a slot that gives it nothing.
 fn decode_slot(stream: &mut MediaStream, at: Instant, capturing: bool) -> Option<SlotAudio> {
     let receiver = &mut stream.receiver;
+    let relay = &mut stream.relay_out;
     let inband = receiver.inband.is_some();
-    let decode = inband || capturing;
+    let decode = inband || capturing || relay.wants_pcm();
     let frame = frame_len(&receiver.decoder, receiver.ptime).min(receiver.pcm.len());
     let decoded = match receiver.jitter.get(at) {
-        Playout::Frame(frame) if decode => receiver
-            .decoder
-            .decode(frame.payload, &mut receiver.pcm)
-            .ok(),
-        Playout::Frame(_) | Playout::Continued { .. } => None,
+        Playout::Frame(frame) => {
+            relay.push_payload(at, frame.payload);
+            if !decode {
+                return None;
+            }
+            receiver
+                .decoder
+                .decode(frame.payload, &mut receiver.pcm)
+                .ok()
+        }
+        Playout::Continued { .. } => return None,
         Playout::Missing { next, .. } => {
             stream.stats.concealed += 1;
             if next.is_some() && receiver.decoder.kind() == crate::codec::CodecKind::Opus {
                 stream.stats.recovered_fec += 1;
+            }
+            if !relay.wants_pcm() {
+                // Passing payloads through, a lost packet is a gap; transcoding, the
+                // concealment below is relayed.
+                relay.push_gap(at);
             }
             if !decode {
                 return None;
@@ -304,14 +319,21 @@ fn decode_slot(stream: &mut MediaStream, at: Instant, capturing: bool) -> Option
         // it would be one press. Other empty ticks are not: while the buffer waits for a late
         // packet or rebuilds its margin, a gap inside a tone would split one press in two.
         // Capture takes neither: positions make the recorder's silence.
-        Playout::Empty {
-            reason: EmptyReason::Silence,
-        } if inband => {
+        Playout::Empty { reason } => {
+            relay.push_gap(at);
+            if !(inband && reason == EmptyReason::Silence) {
+                return None;
+            }
             receiver.pcm[..frame].fill(0);
             return Some(SlotAudio::Silence(frame));
         }
-        Playout::Empty { .. } => None,
-    }?;
+    };
+    let Some(decoded) = decoded else {
+        if relay.wants_pcm() {
+            relay.push_gap(at);
+        }
+        return None;
+    };
     stream.stats.frames_decoded += 1;
     Some(SlotAudio::Decoded(decoded.min(receiver.pcm.len())))
 }

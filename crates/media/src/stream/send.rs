@@ -1,5 +1,5 @@
-//! The sending half: paced RTP from the prompt that plays (or silence), the sent channel of
-//! the recording tap, RTCP reports, BYE.
+//! The sending half: paced RTP from the prompt that plays, else the bridged partner's relayed
+//! audio, else silence; the sent channel of the recording tap, RTCP reports, BYE.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
+use super::frame_ring::FrameRing;
 use super::{MAX_CATCH_UP, MediaStream, StreamConfig, StreamEvent, StreamUpdate, Transmit};
 use crate::prompt::EncodedPrompt;
 use crate::rtcp::{NtpTimestamp, Report, SenderStats, next_report_at};
@@ -16,11 +17,33 @@ use crate::rtp::{RtpHeader, Ssrc};
 /// Room left after an RTCP compound for the SRTCP index and tag.
 const SRTCP_TRAILER: usize = 32;
 
+/// How long relayed frames may keep waiting behind the one sent, slot after slot, before the
+/// oldest is dropped: a queue that stands higher than it must (after a stalled worker, say)
+/// would otherwise keep its extra latency for the rest of the call.
+const RELAY_SETTLE: Duration = Duration::from_millis(500);
+
 /// The prompt that plays.
 struct Playback {
     prompt: Arc<EncodedPrompt>,
     next: usize,
     barge_in: bool,
+}
+
+impl Playback {
+    /// Whether frames of the prompt are still to be sent.
+    fn has_frames(&self) -> bool {
+        self.next < self.prompt.len()
+    }
+}
+
+/// What a packet slot sends.
+enum Source {
+    /// Frame `index` of a prompt.
+    Prompt(Arc<EncodedPrompt>, usize),
+    /// The oldest frame relayed from the bridged partner.
+    Relayed,
+    /// The silence packet.
+    Silence,
 }
 
 pub(super) struct Sender {
@@ -41,6 +64,14 @@ pub(super) struct Sender {
     marker: bool,
     playback: Option<Playback>,
     silence: Arc<EncodedPrompt>,
+    /// Frames relayed from the bridged partner, waiting for their slots (while bridged).
+    relayed: Option<FrameRing<u8>>,
+    /// Whether the last packet sent carried relayed audio (the next one that does after
+    /// anything else gets the marker bit).
+    relaying: bool,
+    relayed_sent: u64,
+    /// Relayed slots in a row that left frames waiting (see [`RELAY_SETTLE`]).
+    relay_backlog: u32,
     stats: SenderStats,
     sent: u64,
     bytes: u64,
@@ -72,6 +103,10 @@ impl Sender {
             marker: true,
             playback: None,
             silence: config.silence.clone(),
+            relayed: None,
+            relaying: false,
+            relayed_sent: 0,
+            relay_backlog: 0,
             stats: SenderStats::new(),
             sent: 0,
             bytes: 0,
@@ -88,8 +123,72 @@ impl Sender {
         self.clock_rate
     }
 
+    /// When the stream started.
+    pub(super) fn start(&self) -> Instant {
+        self.start
+    }
+
+    /// One packet of silence.
+    pub(super) fn silence_frame(&self) -> &[u8] {
+        self.silence.frame(0).unwrap_or(&[])
+    }
+
     pub(super) fn counters(&self) -> (u64, u64, u64) {
         (self.sent, self.bytes, self.late)
+    }
+
+    /// Packets sent with relayed audio, and relayed frames dropped from the full queue.
+    pub(super) fn relay_counters(&self) -> (u64, u64) {
+        let dropped = self.relayed.as_ref().map_or(0, FrameRing::dropped);
+        (self.relayed_sent, dropped)
+    }
+
+    /// Sets up (or empties) the queue of relayed frames: `slots` frames of up to `capacity`
+    /// bytes.
+    pub(super) fn accept_relayed(&mut self, slots: usize, capacity: usize) {
+        match self.relayed.as_mut() {
+            Some(queue) => queue.clear(),
+            None => self.relayed = Some(FrameRing::new(slots, capacity, ())),
+        }
+    }
+
+    /// Stops taking relayed frames and forgets those waiting.
+    pub(super) fn refuse_relayed(&mut self) {
+        self.relayed = None;
+    }
+
+    /// Queues one frame of the partner's audio for the next free slot. Dropped at once while
+    /// on hold or while a prompt has frames to send (the prompt wins, and audio queued behind
+    /// it would only come late).
+    pub(super) fn push_relayed(&mut self, payload: &[u8]) {
+        let prompt = self.playback.as_ref().is_some_and(Playback::has_frames);
+        if let Some(queue) = self.relayed.as_mut().filter(|_| self.send && !prompt) {
+            queue.push((), payload);
+        }
+    }
+
+    /// After a slot: one relayed frame fewer when frames have been left waiting behind the
+    /// one sent for [`RELAY_SETTLE`] (the queue then settles back to its least latency).
+    fn settle_relayed(&mut self, relayed: bool) {
+        let Some(queue) = self.relayed.as_mut() else {
+            return;
+        };
+        if relayed && !queue.is_empty() {
+            self.relay_backlog += 1;
+        } else {
+            self.relay_backlog = 0;
+        }
+        let settle = RELAY_SETTLE.as_micros() / self.ptime.as_micros().max(1);
+        if u128::from(self.relay_backlog) >= settle.max(2) {
+            queue.drop_front();
+            self.relay_backlog = 0;
+        }
+    }
+
+    fn forget_relayed(&mut self) {
+        if let Some(queue) = self.relayed.as_mut() {
+            queue.clear();
+        }
     }
 
     /// Where the SDP says to send.
@@ -133,6 +232,7 @@ impl Sender {
             self.pass_slots(now)
         };
         let replaced = ran_out.or_else(|| self.stop());
+        self.forget_relayed();
         self.playback = Some(Playback {
             prompt,
             next: 0,
@@ -167,6 +267,9 @@ impl Sender {
             // the grid at `now` rather than with a skip counted as a stall.
             finished = self.pass_slots(now);
             self.marker = true;
+        }
+        if !update.send {
+            self.forget_relayed();
         }
         self.send = update.send;
         finished
@@ -209,17 +312,36 @@ impl Sender {
         missed >= 1
     }
 
-    /// The payload for the current slot, and whether the prompt just finished.
-    fn payload(&mut self) -> (Arc<EncodedPrompt>, usize, bool) {
+    /// What the current slot sends (a prompt, else relayed audio, else silence), and whether
+    /// the prompt just finished.
+    fn source(&mut self) -> (Source, bool) {
+        let mut finished = false;
         if let Some(p) = self.playback.as_mut() {
-            if p.next < p.prompt.len() {
+            if p.has_frames() {
                 p.next += 1;
-                return (p.prompt.clone(), p.next - 1, false);
+                return (Source::Prompt(p.prompt.clone(), p.next - 1), false);
             }
             self.playback = None;
-            return (self.silence.clone(), 0, true);
+            finished = true;
         }
-        (self.silence.clone(), 0, false)
+        match self.relayed.as_ref().and_then(FrameRing::front) {
+            Some(_) => (Source::Relayed, finished),
+            None => (Source::Silence, finished),
+        }
+    }
+
+    /// The payload `source` sends.
+    fn payload<'a>(&'a self, source: &'a Source) -> &'a [u8] {
+        let frame = match source {
+            Source::Prompt(prompt, index) => prompt.frame(*index),
+            Source::Relayed => self
+                .relayed
+                .as_ref()
+                .and_then(FrameRing::front)
+                .map(|f| f.1),
+            Source::Silence => self.silence.frame(0),
+        };
+        frame.unwrap_or(&[])
     }
 }
 
@@ -264,14 +386,17 @@ pub(super) fn transmit(stream: &mut MediaStream, now: Instant, out: &mut [u8]) -
 fn rtp(stream: &mut MediaStream, now: Instant, out: &mut [u8]) -> Option<Transmit> {
     let sender = &mut stream.sender;
     let late = sender.catch_up(now);
-    let (prompt, index, finished) = sender.payload();
+    let (source, finished) = sender.source();
     if finished {
         stream
             .events
             .push_back(StreamEvent::PlaybackFinished { interrupted: false });
     }
     let sender = &mut stream.sender;
-    let payload = prompt.frame(index).unwrap_or(&[]);
+    let relayed = matches!(source, Source::Relayed);
+    // A run of relayed audio after silence or a prompt starts a talkspurt (RFC 3551 §4.1).
+    sender.marker |= relayed && !sender.relaying;
+    sender.relaying = relayed;
     let timestamp = sender
         .first_timestamp
         .wrapping_add((sender.slot as u32).wrapping_mul(sender.step));
@@ -284,16 +409,28 @@ fn rtp(stream: &mut MediaStream, now: Instant, out: &mut [u8]) -> Option<Transmi
     };
     let slot_time = sender.slot_time(sender.slot);
     sender.slot += 1;
-    let mut len = header.write(payload, out).ok()?;
+    let payload = sender.payload(&source);
+    let payload_len = payload.len();
+    let written = header.write(payload, out).ok();
+    if let (true, Some(queue)) = (relayed, sender.relayed.as_mut()) {
+        queue.pop_front();
+    }
+    sender.settle_relayed(relayed);
+    let mut len = written?;
+    sender.relayed_sent += u64::from(relayed);
     sender.sent += 1;
-    sender.bytes += payload.len() as u64;
+    sender.bytes += payload_len as u64;
     sender.late += u64::from(late);
-    sender.stats.on_sent(now, timestamp, payload.len());
+    sender.stats.on_sent(now, timestamp, payload_len);
+    // The tap decodes the payload as written, before SRTP encrypts it in place.
+    let silence = matches!(source, Source::Silence);
+    let written_payload = &out[len - payload_len..len];
+    stream
+        .capture
+        .record_sent(slot_time, written_payload, silence);
     if let Some(srtp) = stream.srtp.as_mut() {
         len = srtp.protect_rtp(out, len).ok()?;
     }
-    let silence = Arc::ptr_eq(&prompt, &stream.sender.silence);
-    stream.capture.record_sent(slot_time, payload, silence);
     let destination = stream.receiver.latched.unwrap_or(stream.sender.remote);
     Some(Transmit {
         len,

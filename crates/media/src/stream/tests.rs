@@ -9,6 +9,8 @@
 //! Every serve checks the run-loop contract: once a deadline has been handled and the
 //! datagrams due drained, the next deadline lies in the future (or the stream is closed).
 
+mod bridge;
+mod bridge_robustness;
 mod capture;
 mod harness;
 mod robustness;
