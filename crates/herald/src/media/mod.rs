@@ -4,6 +4,10 @@
 //! loaded worker and talks to it with [`worker::Command`]s; workers answer with
 //! [`worker::Notice`]s on one channel the SIP driver selects on. Streams never move between
 //! workers, so a stream's machine is only ever touched by one thread.
+//!
+//! A B2BUA call bridges two streams (the caller's leg and the agent's): both must live on one
+//! worker, which relays between them each tick. [`MediaEngine::open_beside`] places the second
+//! leg on the first one's worker, and [`MediaEngine::bridge`] checks that they share one.
 
 pub mod ports;
 pub mod prompts;
@@ -62,11 +66,59 @@ impl MediaEngine {
         rtcp: Option<UdpSocket>,
         stream: MediaStream,
     ) -> StreamKey {
+        let index = self.least_loaded();
+        self.open_on(index, socket, rtcp, stream)
+    }
+
+    /// Like [`MediaEngine::open`], on the worker that holds `beside` (the other leg of a call
+    /// to be bridged), or on the least loaded one if `beside` is unknown (closed already).
+    pub fn open_beside(
+        &mut self,
+        socket: UdpSocket,
+        rtcp: Option<UdpSocket>,
+        stream: MediaStream,
+        beside: StreamKey,
+    ) -> StreamKey {
+        let index = match self.placement.get(&beside) {
+            Some(&index) => index,
+            None => self.least_loaded(),
+        };
+        self.open_on(index, socket, rtcp, stream)
+    }
+
+    /// Bridges two streams from their worker's next tick: each sends what the other receives
+    /// ([`Command::Bridge`]). False, and nothing happens, when they are not on one worker (one
+    /// was not opened beside the other) or one is unknown.
+    pub fn bridge(&self, a: StreamKey, b: StreamKey) -> bool {
+        match (self.placement.get(&a), self.placement.get(&b)) {
+            (Some(x), Some(y)) if x == y => {
+                self.command(a, Command::Bridge { a, b });
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Ends the bridge `key` is in ([`Command::Unbridge`]).
+    pub fn unbridge(&self, key: StreamKey) {
+        self.command(key, Command::Unbridge { key });
+    }
+
+    fn least_loaded(&self) -> usize {
+        (0..self.workers.len())
+            .min_by_key(|&i| self.workers[i].streams)
+            .unwrap_or(0)
+    }
+
+    fn open_on(
+        &mut self,
+        index: usize,
+        socket: UdpSocket,
+        rtcp: Option<UdpSocket>,
+        stream: MediaStream,
+    ) -> StreamKey {
         let key = self.next_key;
         self.next_key += 1;
-        let index = (0..self.workers.len())
-            .min_by_key(|&i| self.workers[i].streams)
-            .unwrap_or(0);
         self.placement.insert(key, index);
         let worker = &mut self.workers[index];
         worker.streams += 1;

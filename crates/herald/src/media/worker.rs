@@ -7,10 +7,18 @@
 //! drains those, then lets every stream whose deadline has come send what is due. One wake-up
 //! serves every stream of the worker, whatever the number of packets.
 //!
-//! Commands (open a stream, play a prompt, close) arrive on a channel and are taken at the
-//! start of each tick; events (digits, prompt finished, stream closed with its statistics) go
-//! back to the call application on an unbounded channel. A panic in one stream's machine
-//! closes that stream and is reported; the worker and its other streams go on.
+//! Commands (open a stream, play a prompt, bridge two streams, close) arrive on a channel and
+//! are taken at the start of each tick; events (digits, prompt finished, stream closed with
+//! its statistics) go back to the call application on an unbounded channel. A panic in one
+//! stream's machine closes that stream and is reported; the worker and its other streams go
+//! on.
+//!
+//! A tick: commands, then every readable socket drained, then every stream due served, then
+//! every bridge relayed both ways ([`Bridge::relay`]): what a bridged stream played out in
+//! this tick is queued on its partner, which sends it in its next slot, so a bridge adds at
+//! most one tick to the audio's way. Both legs of a bridge live on this worker (the engine
+//! places the second beside the first). A leg that closes, or is removed after a panic,
+//! unbridges its partner, which goes back to silence and prompts.
 
 use std::collections::HashMap;
 use std::io::ErrorKind;
@@ -21,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use herald_media::dtmf::Digit;
 use herald_media::prompt::EncodedPrompt;
-use herald_media::stream::{MediaStream, StreamEvent, StreamStats, StreamUpdate};
+use herald_media::stream::{Bridge, MediaStream, StreamEvent, StreamStats, StreamUpdate};
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 
 use crate::recorder::tap::{Mark, RecordingTap};
@@ -61,6 +69,13 @@ pub enum Command {
         key: StreamKey,
         command: RecordCommand,
     },
+    /// From the next tick, each of the two streams (of this worker) sends what the other
+    /// receives: payloads passed through when codec and ptime match, transcoded otherwise
+    /// (see `herald_media::stream`, "Bridging"). A bridge either stream was in ends first.
+    /// RFC 4733 digits are still reported per stream, never relayed.
+    Bridge { a: StreamKey, b: StreamKey },
+    /// Ends the bridge `key` is in (if any): both streams go back to silence and prompts.
+    Unbridge { key: StreamKey },
 }
 
 /// What the call application asks of a stream's recording.
@@ -116,6 +131,19 @@ const MAX_DATAGRAM: usize = 2048;
 /// flood on one socket cannot take a tick from the others.
 const READS_PER_SECOND: u32 = 200;
 
+/// Two streams of this worker relayed to each other.
+struct Bridged {
+    a: StreamKey,
+    b: StreamKey,
+    bridge: Bridge,
+}
+
+impl Bridged {
+    fn has(&self, key: StreamKey) -> bool {
+        self.a == key || self.b == key
+    }
+}
+
 struct Slot {
     socket: UdpSocket,
     rtcp: Option<UdpSocket>,
@@ -138,6 +166,7 @@ pub struct Worker {
     reads_per_tick: u32,
     epoll: Epoll,
     slots: HashMap<StreamKey, Slot>,
+    bridges: Vec<Bridged>,
     commands: Receiver<Command>,
     notices: NoticeSink,
     ready: Vec<EpollEvent>,
@@ -157,6 +186,7 @@ impl Worker {
             reads_per_tick: (tick_ms.saturating_mul(READS_PER_SECOND) / 1000).max(1),
             epoll: Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?,
             slots: HashMap::new(),
+            bridges: Vec::new(),
             commands,
             notices,
             ready: vec![EpollEvent::empty(); 1024],
@@ -181,6 +211,7 @@ impl Worker {
             }
             self.receive(now);
             self.serve(now);
+            self.relay();
         }
     }
 
@@ -223,6 +254,73 @@ impl Worker {
             }
             Command::Close { key } => self.with_stream(key, |s, now| s.close(now), now),
             Command::Record { key, command } => self.record(now, key, command),
+            Command::Bridge { a, b } => self.bridge(a, b),
+            Command::Unbridge { key } => self.unbridge(key),
+        }
+    }
+
+    /// Bridges two streams of this worker, ending the bridges either was in.
+    fn bridge(&mut self, a: StreamKey, b: StreamKey) {
+        self.unbridge(a);
+        self.unbridge(b);
+        if a == b {
+            tracing::warn!("a stream cannot be bridged to itself");
+            return;
+        }
+        let [Some(slot_a), Some(slot_b)] = self.slots.get_disjoint_mut([&a, &b]) else {
+            // One has closed already, or lives on another worker (an engine bug).
+            tracing::warn!("bridge of a stream this worker does not hold; ignored");
+            return;
+        };
+        let (sa, sb) = (&mut slot_a.stream, &mut slot_b.stream);
+        let made = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Bridge::new(sa, sb)));
+        match made {
+            Ok(Ok(bridge)) => self.bridges.push(Bridged { a, b, bridge }),
+            Ok(Err(error)) => tracing::warn!(%error, "cannot bridge two streams"),
+            Err(_) => {
+                tracing::error!("internal error bridging two streams; closing both");
+                self.remove(a, CloseReason::InternalError);
+                self.remove(b, CloseReason::InternalError);
+            }
+        }
+    }
+
+    /// Ends the bridge `key` is in: both of its streams that are still here are unbridged.
+    fn unbridge(&mut self, key: StreamKey) {
+        if let Some((a, b)) = self.take_bridge(key) {
+            let now = Instant::now();
+            for key in [a, b] {
+                self.with_stream(key, |s, _| s.unbridge(), now);
+            }
+        }
+    }
+
+    /// Forgets the bridge `key` is in; its two streams.
+    fn take_bridge(&mut self, key: StreamKey) -> Option<(StreamKey, StreamKey)> {
+        let index = self.bridges.iter().position(|b| b.has(key))?;
+        let Bridged { a, b, .. } = self.bridges.swap_remove(index);
+        Some((a, b))
+    }
+
+    /// Relays every bridge both ways: what each leg played out this tick goes to the other's
+    /// queue, for its next slot.
+    fn relay(&mut self) {
+        let mut failed = Vec::new();
+        for bridged in &mut self.bridges {
+            let [Some(a), Some(b)] = self.slots.get_disjoint_mut([&bridged.a, &bridged.b]) else {
+                continue;
+            };
+            let (sa, sb, bridge) = (&mut a.stream, &mut b.stream, &mut bridged.bridge);
+            let ok =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| bridge.relay(sa, sb)));
+            if ok.is_err() {
+                failed.push((bridged.a, bridged.b));
+            }
+        }
+        for (a, b) in failed {
+            tracing::error!("internal error relaying a bridge; closing both streams");
+            self.remove(a, CloseReason::InternalError);
+            self.remove(b, CloseReason::InternalError);
         }
     }
 
@@ -411,6 +509,12 @@ impl Worker {
     }
 
     fn remove(&mut self, key: StreamKey, reason: CloseReason) {
+        // The partner of a leg that goes stays, unbridged (the leg itself is not asked: it
+        // may be going because its machine panicked).
+        if let Some((a, b)) = self.take_bridge(key) {
+            let partner = if a == key { b } else { a };
+            self.with_stream(partner, |s, _| s.unbridge(), Instant::now());
+        }
         if let Some(mut slot) = self.slots.remove(&key) {
             if let Some(mut tap) = slot.tap.take() {
                 let now = Instant::now();

@@ -130,6 +130,10 @@ pub struct CallInfo {
     pub user_agent: Option<String>,
     /// The SDP offer, if the INVITE carried one.
     pub offer: Option<Bytes>,
+    /// `P-Asserted-Identity` (RFC 3325), as sent: only worth anything from a trusted peer.
+    pub asserted_identity: Option<String>,
+    /// `Privacy` (RFC 3323), as sent (`id` withholds the caller's identity).
+    pub privacy: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1287,6 +1291,11 @@ fn call_info(req: &Request, checked: &Checked, incoming: &Incoming<'_>) -> CallI
         transport: incoming.transport,
         user_agent: req.headers.get(&HeaderName::UserAgent).map(str::to_owned),
         offer: (is_sdp && !req.body.is_empty()).then(|| req.body.clone()),
+        asserted_identity: req
+            .headers
+            .get(&HeaderName::PAssertedIdentity)
+            .map(str::to_owned),
+        privacy: req.headers.get(&HeaderName::Privacy).map(str::to_owned),
     }
 }
 
