@@ -536,15 +536,37 @@ impl CallApp {
         true
     }
 
-    /// Ringback that waited for the IVR's prompts starts once they have played.
-    pub(super) fn ringback_if_wanted(&mut self, caller: CallRef) {
-        let ringing = self
-            .calls
-            .get(&caller)
-            .is_some_and(|c| c.ringback_wanted && c.bridged.is_none() && c.transfer.is_some());
+    /// The IVR's prompts have played: an answered leg is connected now, or ringback starts.
+    pub(super) fn after_ivr_prompts(&mut self, caller: CallRef) {
+        let Some(live) = self.calls.get_mut(&caller) else {
+            return;
+        };
+        if live.ivr.as_ref().is_some_and(super::ivr::IvrCall::busy) {
+            return;
+        }
+        if live.connect_when_quiet {
+            live.connect_when_quiet = false;
+            if let Some(leg) = live.bridged {
+                self.connect(caller, leg);
+            }
+            return;
+        }
+        let ringing = live.ringback_wanted && live.bridged.is_none() && live.transfer.is_some();
         if ringing {
             self.play_ringback(caller);
         }
+    }
+
+    /// Connects the caller to a leg now, or once the IVR's prompts have played.
+    fn connect_when_prompts_done(&mut self, caller: CallRef, leg: CallRef) {
+        let Some(live) = self.calls.get_mut(&caller) else {
+            return;
+        };
+        if live.ivr.as_ref().is_some_and(super::ivr::IvrCall::busy) {
+            live.connect_when_quiet = true;
+            return;
+        }
+        self.connect(caller, leg);
     }
 
     /// The leg answered: its media is bridged to the caller, the other legs are cancelled.
@@ -608,7 +630,7 @@ impl CallApp {
             ep.hangup(now, other);
         }
         self.stop_caller_audio(caller);
-        self.connect(caller, leg);
+        self.connect_when_prompts_done(caller, leg);
         let detail = serde_json::json!({ "to": label });
         self.writer.event(&id, ep.unix_ms(now), "bridged", detail);
         if let Some(old) = referrer {
@@ -687,7 +709,7 @@ impl CallApp {
         if !final_answer {
             // Early media: the caller hears what the far end plays until it answers.
             self.stop_caller_audio(caller);
-            self.connect(caller, leg);
+            self.connect_when_prompts_done(caller, leg);
         }
     }
 
@@ -906,6 +928,15 @@ impl CallApp {
 
     /// The caller's call ended: every leg of it ends too.
     pub(super) fn caller_gone(&mut self, ep: &mut Ep, now: Instant, call: CallRef) {
+        if let Some(live) = self.calls.get_mut(&call)
+            && !live.ended
+            && let Some(leg) = live.bridged.take()
+        {
+            let label = self.legs.get(&leg).map(|l| l.label.clone());
+            let detail = serde_json::json!({ "to": label, "by": "caller" });
+            self.writer
+                .event(&live.id, ep.unix_ms(now), "bridge-ended", detail);
+        }
         let legs: Vec<CallRef> = self
             .legs
             .iter()

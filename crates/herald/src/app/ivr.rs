@@ -617,7 +617,7 @@ impl CallApp {
         }
         self.play_next(ep, now, call);
         self.pump_ivr(ep, now, call);
-        self.ringback_if_wanted(call);
+        self.after_ivr_prompts(call);
     }
 
     /// Hangs up a call whose session asked for it, once its prompts have played.

@@ -83,6 +83,10 @@ struct LiveCall {
     bridge_audio: u32,
     /// Ringback waits for the IVR's prompts (the transfer's "connecting") to finish.
     ringback_wanted: bool,
+    /// The agent answered while the IVR's prompts still played: the media is connected
+    /// once they have (the caller hears every prompt queued before the transfer, the
+    /// disclosure's included).
+    connect_when_quiet: bool,
 }
 
 impl LiveCall {
@@ -108,6 +112,7 @@ impl LiveCall {
             ended_by_agent: false,
             bridge_audio: 0,
             ringback_wanted: false,
+            connect_when_quiet: false,
         }
     }
 }
