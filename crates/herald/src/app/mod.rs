@@ -436,6 +436,8 @@ impl CallApp {
             ("connection.local.uri".to_owned(), info.to.clone()),
             ("connection.remote.uri".to_owned(), info.from.clone()),
             ("herald.call_id".to_owned(), id.to_owned()),
+            // The number dialled, in E.164 when it came from a trunk that knows its numbering.
+            ("herald.called".to_owned(), summary.callee.clone()),
             ("herald.languages".to_owned(), languages.join(" ")),
             ("herald.recording".to_owned(), policy.to_owned()),
             ("herald.retention".to_owned(), retention.clone()),
