@@ -11,6 +11,7 @@ mod common;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -19,6 +20,7 @@ use common::{
     sipp_available,
 };
 use herald_media::codec::g711::{linear_to_ulaw, ulaw_to_linear};
+use herald_media::srtp::{SdesKey, SrtpSession, SrtpSuite};
 use serde_json::Value;
 
 /// A French DID: the shipped dialplan's `fr` route (disclosure in French, group `support`).
@@ -114,6 +116,9 @@ struct Party {
     exchanged: AtomicU32,
     heard: AtomicU32,
     stop: AtomicBool,
+    /// SRTP with Herald, once the keys are known: packets that do not authenticate are not
+    /// heard.
+    srtp: Mutex<Option<SrtpSession>>,
 }
 
 impl Party {
@@ -130,6 +135,7 @@ impl Party {
             exchanged: AtomicU32::new(0),
             heard: AtomicU32::new(0),
             stop: AtomicBool::new(false),
+            srtp: Mutex::new(None),
         }
     }
 
@@ -144,10 +150,20 @@ impl Party {
         let mut seq = 0u32;
         let mut digit_sent = 0u32;
         while !self.stop.load(Ordering::Relaxed) && started.elapsed() < CALL_BOUND {
-            let Ok((len, from)) = self.socket.recv_from(&mut buf) else {
+            let Ok((mut len, from)) = self.socket.recv_from(&mut buf) else {
                 continue;
             };
-            if !common::is_rtp(&buf[..len]) || len < 12 + 160 {
+            if !common::is_rtp(&buf[..len]) {
+                continue;
+            }
+            let mut srtp = self.srtp.lock().expect("the SRTP session");
+            if let Some(session) = srtp.as_mut() {
+                match session.unprotect_rtp(&mut buf[..len]) {
+                    Ok(plain) => len = plain,
+                    Err(_) => continue,
+                }
+            }
+            if len < 12 + 160 {
                 continue;
             }
             let pcm: Vec<i16> = buf[12..12 + 160]
@@ -167,6 +183,15 @@ impl Party {
                 _ => tone_packet(seq, ssrc, self.hz),
             };
             seq += 1;
+            let mut packet = packet;
+            if let Some(session) = srtp.as_mut() {
+                let plain = packet.len();
+                packet.resize(plain + 16, 0);
+                let Ok(sealed) = session.protect_rtp(&mut packet, plain) else {
+                    continue;
+                };
+                packet.truncate(sealed);
+            }
             let _ = self.socket.send_to(&packet, from);
         }
     }
@@ -504,4 +529,99 @@ fn busy_and_unanswered_agents_give_the_document_its_outcome_and_fallback() {
     alice.wait(CALL_BOUND).assert_success("the busy phone");
     bob.wait(CALL_BOUND)
         .assert_success("the phone nobody answers");
+}
+
+/// Herald's SDES key for `suite` from the INVITE the phone received.
+fn offered_key(messages: &str, suite: &str) -> Option<String> {
+    let at = messages.find("INVITE sip:")?;
+    let line = messages[at..]
+        .lines()
+        .find(|l| l.starts_with("a=crypto:") && l.contains(suite))?;
+    let inline = line.split("inline:").nth(1)?;
+    Some(inline.split(['|', ' ', '\r']).next()?.to_owned())
+}
+
+#[test]
+fn a_polycom_agent_is_called_with_sdes_srtp_limited_to_the_suites_the_firmware_knows() {
+    if !sipp_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("a directory");
+    let Some((_, recipient)) = age_keygen(dir.path()) else {
+        return;
+    };
+    let herald = Herald::start_in(
+        dir.path(),
+        &HeraldConfig {
+            tcp: true,
+            users: vec![User::new("carol", "carol-pw").with_srtp()],
+            algorithms: Some(vec!["MD5".into()]),
+            dialplan: TestDialplan::Shipped,
+            media: vec![
+                "srtp = \"optional\"".into(),
+                "srtp_over_plain_sip = true".into(),
+            ],
+            extra: vec![
+                format!(
+                    "[recorder]\nrecipients = [{}]",
+                    common::toml_str(&recipient)
+                ),
+                "[agent_groups.support]\nmembers = [\"carol\"]\n".to_owned(),
+            ],
+            ..HeraldConfig::default()
+        },
+    );
+    let carol_media = Party::new(AGENT_HZ, CALLER_HZ, None);
+    let carol = Sipp::phone(Phone::PolycomVvx411, "carol", "carol-pw")
+        .plan("a")
+        .invites(1)
+        .rtp_endpoint(carol_media.addr())
+        .set("talk_ms", "1000")
+        .set("hold_ms", "1000")
+        .stay(CALL_BOUND)
+        .spawn(&herald);
+    registered(&carol);
+    std::thread::scope(|scope| {
+        // Once Herald's INVITE is at the phone, the test (the phone's media) knows both keys.
+        scope.spawn(|| {
+            let deadline = Instant::now() + CALL_BOUND;
+            let herald_key = loop {
+                if let Some(key) = offered_key(&carol.messages(), "AES_CM_128_HMAC_SHA1_80") {
+                    break key;
+                }
+                assert!(Instant::now() < deadline, "no SRTP offer reached the phone");
+                std::thread::sleep(Duration::from_millis(20));
+            };
+            let suite = SrtpSuite::AesCm128HmacSha1_80;
+            let session = SrtpSession::new(
+                SdesKey::from_key_params(suite, &format!("inline:{}", common::PHONE_SRTP_KEY))
+                    .expect("the phone's key"),
+                SdesKey::from_key_params(suite, &format!("inline:{herald_key}"))
+                    .expect("Herald's key"),
+            )
+            .expect("an SRTP session");
+            *carol_media.srtp.lock().expect("the session") = Some(session);
+        });
+        bridged_call(&herald, "+33611112222", &carol_media, "carol");
+    });
+    let run = carol.wait(CALL_BOUND);
+    run.assert_success("carol's Polycom phone");
+    let messages = run.messages;
+    let invite = &messages[messages.find("INVITE sip:").expect("Herald's INVITE")..];
+    let body_end = invite.find("\n-----").unwrap_or(invite.len());
+    let invite = &invite[..body_end];
+    assert!(
+        invite.contains("m=audio") && invite.contains("RTP/SAVP"),
+        "{invite}"
+    );
+    let suites: Vec<&str> = invite
+        .lines()
+        .filter(|l| l.starts_with("a=crypto:"))
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    assert_eq!(
+        suites,
+        ["AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32"],
+        "the Polycom profile offers the AES-CM suites only: {invite}"
+    );
 }

@@ -99,6 +99,8 @@ pub fn free_tcp_port() -> u16 {
 pub struct User {
     pub name: String,
     pub password: String,
+    /// `srtp`: Herald offers SRTP (SDES) when it calls this user's phone.
+    pub srtp: bool,
 }
 
 impl User {
@@ -106,7 +108,14 @@ impl User {
         Self {
             name: name.to_owned(),
             password: password.to_owned(),
+            srtp: false,
         }
+    }
+
+    /// A user whose phones Herald calls with an SRTP (SDES) offer.
+    pub fn with_srtp(mut self) -> Self {
+        self.srtp = true;
+        self
     }
 }
 
@@ -314,9 +323,10 @@ impl HeraldConfig {
         for u in &self.users {
             writeln!(
                 out,
-                "\n[[users]]\nusername = {}\npassword = {}",
+                "\n[[users]]\nusername = {}\npassword = {}\nsrtp = {}",
                 toml_str(&u.name),
-                toml_str(&u.password)
+                toml_str(&u.password),
+                u.srtp
             )
             .unwrap();
         }
