@@ -208,17 +208,6 @@ impl Party {
             std::thread::sleep(Duration::from_millis(5));
         }
     }
-
-    /// Waits (bounded) until `n` more packets were exchanged than now.
-    fn exchange(&self, n: u32) {
-        let target = self.exchanged.load(Ordering::Relaxed) + n;
-        let deadline = Instant::now() + CALL_BOUND;
-        while self.exchanged.load(Ordering::Relaxed) < target {
-            assert!(Instant::now() < deadline, "media stopped flowing");
-            std::thread::yield_now();
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
 }
 
 fn detail<'v>(call: &'v Value, kind: &str) -> Vec<&'v Value> {
@@ -488,14 +477,17 @@ fn busy_and_unanswered_agents_give_the_document_its_outcome_and_fallback() {
             ..HeraldConfig::default()
         },
     );
+    // Both phones also subscribe to message-summary, as desk phones with a voicemail key do.
     let alice = Sipp::phone(Phone::AudioCodes420, "alice", "alice-pw")
         .plan("b")
         .invites(1)
+        .set("mwi", "yes")
         .stay(CALL_BOUND)
         .spawn(&herald);
     let bob = Sipp::phone(Phone::PolycomVvx411, "bob", "bob-pw")
         .plan("n")
         .invites(1)
+        .set("mwi", "yes")
         .stay(CALL_BOUND)
         .spawn(&herald);
     registered(&alice);
@@ -526,9 +518,23 @@ fn busy_and_unanswered_agents_give_the_document_its_outcome_and_fallback() {
         );
         assert!(detail(&call, "bridged").is_empty(), "{call:#}");
     }
-    alice.wait(CALL_BOUND).assert_success("the busy phone");
-    bob.wait(CALL_BOUND)
-        .assert_success("the phone nobody answers");
+    for (phone, what) in [(alice, "the busy phone"), (bob, "the phone nobody answers")] {
+        let run = phone.wait(CALL_BOUND);
+        run.assert_success(what);
+        // Herald has no voicemail: the subscription is accepted and says "no messages".
+        let notify = run
+            .messages
+            .find("NOTIFY sip:")
+            .map(|at| &run.messages[at..])
+            .unwrap_or_else(|| panic!("{what}: no NOTIFY for its SUBSCRIBE:\n{}", run.messages));
+        let notify = &notify[..notify.find("\n-----").unwrap_or(notify.len())];
+        assert!(notify.contains("Event: message-summary"), "{notify}");
+        assert!(
+            notify.contains("application/simple-message-summary")
+                && notify.contains("Messages-Waiting: no"),
+            "{notify}"
+        );
+    }
 }
 
 /// Herald's SDES key for `suite` from the INVITE the phone received.
