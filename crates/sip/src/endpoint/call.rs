@@ -43,7 +43,10 @@ use super::{
 use crate::dialog::{Dialog, DialogId, DialogState};
 use crate::message::headers::{self, SessionExpires};
 use crate::message::{HeaderName, Method, Request, Response};
-use crate::transaction::{Retransmit2xx, Retransmit2xxOutput, TransactionId, TransactionKey};
+use crate::transaction::{
+    ClientState, InviteClientState, Retransmit2xx, Retransmit2xxOutput, TransactionId,
+    TransactionKey,
+};
 use crate::uas::Checked;
 
 /// A call handle, stable for the call's lifetime.
@@ -995,12 +998,14 @@ impl<R: RngCore> Endpoint<R> {
     /// Sends BYE and ends the call when it is answered (or times out).
     pub(super) fn send_bye(&mut self, now: Instant, call: CallRef, cause: EndCause) {
         if self.send_in_dialog(now, call, Method::Bye, None).is_some() {
+            let mut pending = None;
             if let Some(c) = self.calls.by_ref.get_mut(&call) {
                 c.phase = Phase::Ending(cause);
                 c.ack = None;
                 c.session = None;
-                c.offer = None;
+                pending = c.offer.take();
             }
+            self.terminate_pending_offer(now, pending);
             self.refile(call);
         } else {
             self.end_call(now, call, cause);
@@ -1209,16 +1214,41 @@ impl<R: RngCore> Endpoint<R> {
     pub(super) fn end_call(&mut self, now: Instant, call: CallRef, cause: EndCause) {
         if let Some(c) = self.calls.remove(call) {
             self.schedule(Due::Call(call), c.filed, None);
+            // A re-INVITE of ours that got a provisional response has no timer left
+            // (Timer B runs only until then): CANCEL it, or it would wait forever.
+            let proceeding: Vec<TransactionId> = self
+                .client_owner
+                .iter()
+                .filter(|(_, owner)| **owner == ClientOwner::Call(call, Purpose::Request))
+                .map(|(id, _)| *id)
+                .filter(|id| {
+                    self.transactions.client(*id).is_some_and(|t| {
+                        t.state() == ClientState::Invite(InviteClientState::Proceeding)
+                    })
+                })
+                .collect();
             self.client_owner
                 .retain(|_, owner| !matches!(owner, ClientOwner::Call(c, _) if *c == call));
+            for tx in proceeding {
+                self.cancel_invite_transaction(now, tx);
+            }
             if let Side::Uac(outbound) = &c.side {
                 self.orphan_invite(now, c.peer, outbound);
             }
+            self.terminate_pending_offer(now, c.offer);
             self.event(Event::CallEnded {
                 call,
                 cause,
                 status: c.final_status,
             });
+        }
+    }
+
+    /// RFC 3261 §15.1.2: a re-INVITE or UPDATE still waiting for the application when its
+    /// dialog ends is answered 487.
+    fn terminate_pending_offer(&mut self, now: Instant, pending: Option<PendingOffer>) {
+        if let Some(PendingOffer { ctx, request }) = pending {
+            self.respond(now, &ctx, &request, 487, None, &[], None);
         }
     }
 

@@ -8,12 +8,30 @@
 //! * Runs server and client transactions ([`crate::transaction`]), the UAS side of INVITE
 //!   dialogs (answer, CANCEL, BYE, re-INVITE, UPDATE, INFO, PRACK/100rel, RFC 4028 session
 //!   timers), OPTIONS, and the registrar with digest authentication.
+//! * Places outbound legs ([`Endpoint::invite`]): the UAC side of INVITE, with progress and
+//!   early media ([`Event::Progress`]), one digest answer per realm for trunks that challenge,
+//!   the ACK of the 2xx ([`Event::Answered`]) sent again for every retransmission (RFC 6026),
+//!   a 2xx from another fork ACKed and ended, and [`Endpoint::hangup`] as CANCEL before the
+//!   answer (only once a provisional response came, RFC 3261 §9.1) and BYE after it. Once
+//!   answered, a leg is a call like any other: the same in-dialog requests, events and
+//!   session timers (as the 2xx set them).
+//! * Takes transfers: REFER in a confirmed call's dialog is answered 202, reported as
+//!   [`Event::Refer`], and its progress ([`Endpoint::refer_progress`]) NOTIFYed as
+//!   `message/sipfrag` (RFC 3515), unless the peer asked for no subscription (RFC 4488).
+//! * Answers `message-summary` subscriptions (RFC 6665, RFC 3842) that hard phones hold, with
+//!   "no messages"; other event packages get 489, NOTIFYs we never asked for 481.
+//! * Keeps registrations with upstream registrars ([`Endpoint::register_upstream`]): digest
+//!   answers, refresh before expiry, backoff after failures, 423 handling
+//!   ([`Event::Upstream`]).
 //! * Routes responses per RFC 3261 §18.2.2 and RFC 3581 (`received`, `rport`).
 //!
 //! # What it does not do
 //! No sockets, no clock, no database, no SDP negotiation and no routing policy: the
 //! application decides what to do with an [`Event::IncomingCall`] (answer with an SDP body it
-//! negotiated, or reject), and persists registration changes it is told about.
+//! negotiated, or reject), where an outbound leg goes and what a transfer means, and
+//! persists registration changes it is told about. No DNS: an outbound leg's requests all go
+//! to its [`Target`]. No PRACK as UAC (we never ask for reliable provisional responses) and
+//! no redirects followed (a 3xx ends a leg with its status, for the application to act on).
 //!
 //! # Run loop
 //! ```text

@@ -231,11 +231,10 @@ impl<R: RngCore> Endpoint<R> {
         let id = self.calls.allocate();
         let call_id = format!("{:016x}{:016x}", self.rng.next_u64(), self.rng.next_u64());
         let from_tag = self.new_tag();
-        let request = well_formed(&call).then(|| self.initial_invite(&call, &call_id, &from_tag));
-        let Some(dialog) = request
-            .as_ref()
-            .and_then(|r| Dialog::new_uac_pending(r).ok())
-        else {
+        let invite = well_formed(&call)
+            .then(|| self.initial_invite(&call, &call_id, &from_tag))
+            .and_then(|r| Dialog::new_uac_pending(&r).ok().map(|d| (r, d)));
+        let Some((invite, dialog)) = invite else {
             self.event(Event::CallEnded {
                 call: id,
                 cause: EndCause::Failed,
@@ -244,7 +243,7 @@ impl<R: RngCore> Endpoint<R> {
             return id;
         };
         let outbound = Outbound {
-            invite: request.unwrap_or_else(|| Request::new(Method::Invite, "")),
+            invite,
             tx: None,
             provisional: false,
             cancel: Cancel::No,
@@ -737,6 +736,13 @@ impl<R: RngCore> Endpoint<R> {
         };
         self.client_owner
             .insert(tx, ClientOwner::OrphanInvite { cancelled });
+    }
+
+    /// CANCELs the INVITE of client transaction `tx` (nobody waits for the outcome).
+    pub(super) fn cancel_invite_transaction(&mut self, now: Instant, tx: TransactionId) {
+        if let Some((peer, invite)) = self.client_request(tx) {
+            self.send_cancel(now, peer, &invite, tx, None);
+        }
     }
 
     /// A response to an orphaned INVITE.

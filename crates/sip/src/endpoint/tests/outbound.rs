@@ -624,6 +624,38 @@ fn callee_reinvite_to_hold_is_an_offer_on_the_leg() {
 }
 
 #[test]
+fn an_offer_pending_when_the_call_ends_is_answered_487() {
+    for callee_hangs_up in [false, true] {
+        let mut h = Harness::new();
+        let (leg, invite) = answered_leg(&mut h, &[]);
+        h.udp(&from_callee(
+            &invite,
+            "INVITE",
+            7,
+            "Content-Type: application/sdp\r\n",
+            ANSWER,
+        ));
+        assert!(h.events.iter().any(|e| matches!(e, Event::Offer { .. })));
+        if callee_hangs_up {
+            h.udp(&from_callee(&invite, "BYE", 8, "", ""));
+        } else {
+            h.ep.hangup(h.now, leg);
+            h.drain();
+            h.reply(&h.last_request(Method::Bye), 200, None, &[], "");
+        }
+        let reinvite_final = h
+            .sent
+            .iter()
+            .find(|(_, r)| r.status >= 200 && r.headers.get(&HeaderName::CSeq) == Some("7 INVITE"))
+            .map(|(_, r)| r.status);
+        assert_eq!(reinvite_final, Some(487), "RFC 3261 §15.1.2");
+        h.udp(&from_callee(&invite, "ACK", 7, "", ""));
+        h.advance(Duration::from_secs(40));
+        assert_eq!(h.ep.stats().transactions, 0);
+    }
+}
+
+#[test]
 fn session_timer_of_the_leg_follows_its_2xx() {
     // We refresh, with UPDATE when the callee allows it.
     let mut h = Harness::new();
@@ -679,6 +711,24 @@ fn session_timer_of_the_leg_follows_its_2xx() {
     let before = h.requests.len();
     h.advance(Duration::from_secs(7200));
     assert_eq!(h.requests.len(), before);
+}
+
+#[test]
+fn a_refresh_reinvite_left_proceeding_is_cancelled_when_the_call_ends() {
+    let mut h = Harness::new();
+    let (leg, _invite) = answered_leg(&mut h, &[("Session-Expires", "120;refresher=uac")]);
+    h.advance(Duration::from_secs(60));
+    let reinvite = h.last_request(Method::Invite);
+    h.reply(&reinvite, 100, None, &[], "");
+    h.ep.hangup(h.now, leg);
+    h.drain();
+    h.reply(&h.last_request(Method::Bye), 200, None, &[], "");
+    assert_eq!(h.ended(), vec![(EndCause::LocalHangup, Some(200))]);
+    let cancel = h.last_request(Method::Cancel);
+    assert_eq!(branch(&cancel), branch(&reinvite));
+    assert_eq!(header(&cancel, HeaderName::CSeq), Some("2 CANCEL"));
+    h.advance(Duration::from_secs(40));
+    assert_eq!(h.ep.stats().transactions, 0, "nothing is left waiting");
 }
 
 #[test]
