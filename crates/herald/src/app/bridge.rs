@@ -831,6 +831,7 @@ impl CallApp {
         transfer.ringing.retain(|c| *c != leg);
         let attempt = match (cause, status) {
             (_, Some(486 | 600 | 603)) => Attempt::Busy,
+            (EndCause::LocalHangup, Some(200)) => Attempt::NoAnswer,
             (EndCause::LocalHangup | EndCause::Unanswered, Some(408 | 480 | 487) | None) => {
                 Attempt::NoAnswer
             }
