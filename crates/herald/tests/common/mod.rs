@@ -1630,8 +1630,7 @@ impl Sipp {
         let local_ip = self
             .extra
             .windows(2)
-            .filter(|w| w[0] == "-i")
-            .last()
+            .rfind(|w| w[0] == "-i")
             .and_then(|w| w[1].parse::<Ipv4Addr>().ok())
             .unwrap_or(Ipv4Addr::LOCALHOST);
         // An -oocsf pair leads the extra arguments: a -set of a variable that only the
