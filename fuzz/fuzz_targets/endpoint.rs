@@ -1,6 +1,8 @@
 //! The SIP endpoint (Herald's user-agent core) fed arbitrary datagrams, scripted dialog
-//! requests with perturbations, responses to what it sent, application commands and timeouts,
-//! all in virtual time.
+//! requests with perturbations, responses to what it sent, application commands (answering,
+//! placing outbound legs, transfer progress, upstream registrations) and timeouts, all in
+//! virtual time. Responses to an outbound INVITE carry the To tag `peer`, so scripted callee
+//! requests (`Op::Callee`) land in the leg's dialog.
 //!
 //! Input layout: 8 bytes of RNG seed (tags, branches, nonces come from a `ChaCha8Rng`), then a
 //! sequence of [`Op`]s decoded with `arbitrary`.
@@ -10,8 +12,9 @@
 //! * every message the endpoint transmits parses (datagram or stream framing, by transport);
 //! * after `handle_timeout(now)`, `poll_timeout` is not before `now` (a deadline in the past
 //!   would make the I/O loop spin);
-//! * nothing leaks: once the application hangs up every call and the timers run out, no
-//!   transaction and no call is left.
+//! * nothing leaks: once the application hangs up every call, unregisters every upstream
+//!   registration and the timers run out, no transaction, no call and no upstream
+//!   registration is left.
 
 #![no_main]
 
@@ -23,8 +26,8 @@ use std::time::{Duration, Instant};
 use arbitrary::{Arbitrary, Unstructured};
 use bytes::Bytes;
 use herald_sip::endpoint::{
-    CallRef, ConnId, Endpoint, EndpointConfig, Event, FinalStatus, Incoming, Output, Target,
-    Transport,
+    CallRef, ClientCredentials, ConnId, Endpoint, EndpointConfig, Event, FinalStatus, Incoming,
+    OutboundCall, Output, Target, Transport, UpstreamRef, UpstreamRegistration,
 };
 use herald_sip::message::headers::NameAddr;
 use herald_sip::message::{
@@ -46,10 +49,35 @@ enum Op {
     },
     /// A well-formed request of one of a few dialogs, slightly perturbed.
     Request(RequestSpec),
-    /// A response to the n-th request the endpoint sent.
+    /// A response to the n-th request the endpoint sent (a challenge for 401/407).
     Response {
         nth: u8,
         status: Status,
+        contact: bool,
+        body: Body,
+    },
+    /// The application places an outbound leg.
+    Invite {
+        transport: Tr,
+        credentials: bool,
+        /// A To with a tag: a leg that cannot be an INVITE.
+        malformed: bool,
+    },
+    /// A request from the callee of the n-th outbound leg, in its dialog.
+    Callee {
+        nth: u8,
+        method: RequestMethod,
+        cseq: u8,
+        extras: Vec<Extra>,
+    },
+    /// The application registers with an upstream registrar.
+    Upstream {
+        credentials: bool,
+        expires: u16,
+    },
+    /// The application unregisters the n-th upstream registration.
+    Unregister {
+        nth: u8,
     },
     /// The application acts on the n-th call it was told about.
     App {
@@ -100,6 +128,8 @@ enum RequestMethod {
     Update,
     Info,
     Subscribe,
+    Notify,
+    Refer,
     Unknown,
 }
 
@@ -137,6 +167,10 @@ enum Extra {
     Expires(u16),
     RecordRoute,
     NoContact,
+    ReferTo,
+    ReferSubFalse,
+    EventMessageSummary,
+    EventDialog,
     Header { name: u8, value: String },
 }
 
@@ -148,6 +182,7 @@ enum Action {
     Hangup,
     AnswerOffer,
     RejectOffer { status: Status },
+    ReferProgress { status: Status },
 }
 
 impl Tr {
@@ -173,6 +208,8 @@ impl RequestMethod {
             RequestMethod::Update => "UPDATE",
             RequestMethod::Info => "INFO",
             RequestMethod::Subscribe => "SUBSCRIBE",
+            RequestMethod::Notify => "NOTIFY",
+            RequestMethod::Refer => "REFER",
             RequestMethod::Unknown => "FROB",
         }
     }
@@ -190,6 +227,9 @@ struct Harness {
     endpoint: Endpoint<ChaCha8Rng>,
     now: Instant,
     calls: Vec<CallRef>,
+    /// Outbound legs with their INVITE (Call-ID and our From tag, for callee requests).
+    legs: Vec<(CallRef, Request)>,
+    upstreams: Vec<UpstreamRef>,
     /// The To tag the endpoint put in its responses, by Call-ID.
     to_tags: HashMap<String, String>,
     /// Requests the endpoint sent (BYE, UPDATE, re-INVITE ...), with where they went.
@@ -205,6 +245,8 @@ impl Harness {
             endpoint,
             now,
             calls: Vec::new(),
+            legs: Vec::new(),
+            upstreams: Vec::new(),
             to_tags: HashMap::new(),
             sent_requests: Vec::new(),
         }
@@ -218,17 +260,130 @@ impl Harness {
                 let text = self.request_text(&spec);
                 self.deliver(spec.transport.transport(), text.as_bytes());
             }
-            Op::Response { nth, status } => {
+            Op::Response {
+                nth,
+                status,
+                contact,
+                body,
+            } => {
                 if self.sent_requests.is_empty() {
                     return;
                 }
                 let (target, request) =
                     &self.sent_requests[usize::from(nth) % self.sent_requests.len()];
                 let status = status.code();
-                let response =
+                let mut response =
                     Response::to_request(request, status, reason_phrase(status), Some("peer"));
+                if contact {
+                    response
+                        .headers
+                        .push(HeaderName::Contact, "<sip:callee@192.0.2.1:5060>");
+                }
+                let challenge = format!("Digest realm=\"trunk\", nonce=\"n{nth}\", qop=\"auth\"");
+                match status {
+                    401 => response
+                        .headers
+                        .push(HeaderName::WwwAuthenticate, challenge),
+                    407 => response
+                        .headers
+                        .push(HeaderName::ProxyAuthenticate, challenge),
+                    423 | 422 => {
+                        response.headers.push(HeaderName::MinExpires, "1200");
+                        response.headers.push(HeaderName::MinSe, "1200");
+                    }
+                    _ => {}
+                }
+                if let (Some(content_type), text) = body.content() {
+                    response.headers.push(HeaderName::ContentType, content_type);
+                    response.body = Bytes::from(text);
+                }
                 let (transport, bytes) = (target.transport, response.to_bytes());
                 self.deliver(transport, &bytes);
+            }
+            Op::Invite {
+                transport,
+                credentials,
+                malformed,
+            } => {
+                let transport = transport.transport();
+                let call = OutboundCall {
+                    target: Target {
+                        transport,
+                        addr: remote(),
+                        conn: (transport != Transport::Udp).then_some(ConnId(1)),
+                    },
+                    local: local(),
+                    request_uri: "sip:callee@192.0.2.1:5060".into(),
+                    from: "\"+4930123\" <sip:+4930123@herald.example>".into(),
+                    to: if malformed {
+                        "<sip:callee@example.com>;tag=x".into()
+                    } else {
+                        "<sip:callee@example.com>".into()
+                    },
+                    sdp: Bytes::from_static(ANSWER),
+                    headers: vec![(
+                        HeaderName::PAssertedIdentity,
+                        "<sip:+4930123@herald.example>".into(),
+                    )],
+                    credentials: credentials.then(|| ClientCredentials {
+                        username: "trunk".into(),
+                        password: "secret".into(),
+                    }),
+                };
+                let leg = self.endpoint.invite(now, call);
+                self.calls.push(leg);
+                self.drain();
+                if let Some((_, invite)) = self
+                    .sent_requests
+                    .iter()
+                    .rev()
+                    .find(|(_, r)| r.method.as_str() == "INVITE")
+                {
+                    self.legs.push((leg, invite.clone()));
+                }
+            }
+            Op::Callee {
+                nth,
+                method,
+                cseq,
+                extras,
+            } => {
+                if self.legs.is_empty() {
+                    return;
+                }
+                let (_, invite) = &self.legs[usize::from(nth) % self.legs.len()];
+                let text = callee_request(invite, method, cseq, &extras);
+                self.deliver(Transport::Udp, text.as_bytes());
+            }
+            Op::Upstream {
+                credentials,
+                expires,
+            } => {
+                let reg = UpstreamRegistration {
+                    target: Target {
+                        transport: Transport::Udp,
+                        addr: remote(),
+                        conn: None,
+                    },
+                    local: local(),
+                    registrar_uri: "sip:carrier.example".into(),
+                    aor: "sip:+4930123@carrier.example".into(),
+                    contact_user: "+4930123".into(),
+                    expires: u32::from(expires),
+                    credentials: credentials.then(|| ClientCredentials {
+                        username: "+4930123".into(),
+                        password: "secret".into(),
+                    }),
+                };
+                let r = self.endpoint.register_upstream(now, reg);
+                self.upstreams.push(r);
+            }
+            Op::Unregister { nth } => {
+                if self.upstreams.is_empty() {
+                    return;
+                }
+                let r = self.upstreams[usize::from(nth) % self.upstreams.len()];
+                self.endpoint.unregister_upstream(now, r);
             }
             Op::App { nth, action } => {
                 if self.calls.is_empty() {
@@ -252,6 +407,7 @@ impl Harness {
                             ep.reject_offer(now, call, status)
                         }
                     }
+                    Action::ReferProgress { status } => ep.refer_progress(now, call, status.code()),
                 }
             }
             Op::Advance { millis } => self.advance(Duration::from_millis(u64::from(millis) * 4)),
@@ -395,6 +551,10 @@ impl Harness {
                 }
                 Extra::RecordRoute => text.push_str("Record-Route: <sip:proxy.example.com;lr>\r\n"),
                 Extra::NoContact => contact = false,
+                Extra::ReferTo => text.push_str("Refer-To: <sip:agent@herald.example>\r\n"),
+                Extra::ReferSubFalse => text.push_str("Refer-Sub: false\r\n"),
+                Extra::EventMessageSummary => text.push_str("Event: message-summary\r\n"),
+                Extra::EventDialog => text.push_str("Event: dialog\r\n"),
                 Extra::Header { name, value } => {
                     let names = [
                         "Route",
@@ -416,7 +576,19 @@ impl Harness {
         if contact {
             text.push_str("Contact: <sip:alice@192.0.2.1:5060>\r\n");
         }
-        let (content_type, body) = match spec.body {
+        let (content_type, body) = spec.body.content();
+        if let Some(content_type) = content_type {
+            let _ = write!(text, "Content-Type: {content_type}\r\n");
+        }
+        let _ = write!(text, "Content-Length: {}\r\n\r\n{body}", body.len());
+        text
+    }
+}
+
+impl Body {
+    /// Content-Type and body text.
+    fn content(self) -> (Option<&'static str>, &'static str) {
+        match self {
             Body::None => (None, ""),
             Body::Sdp => (Some("application/sdp"), OFFER),
             Body::Dtmf => (
@@ -424,13 +596,53 @@ impl Harness {
                 "Signal=5\r\nDuration=160\r\n",
             ),
             Body::Garbage => (Some("application/sdp"), "not sdp"),
-        };
-        if let Some(content_type) = content_type {
-            let _ = write!(text, "Content-Type: {content_type}\r\n");
         }
-        let _ = write!(text, "Content-Length: {}\r\n\r\n{body}", body.len());
-        text
     }
+}
+
+/// A request from the callee of an outbound leg (its tag `peer`, ours from the INVITE).
+fn callee_request(invite: &Request, method: RequestMethod, cseq: u8, extras: &[Extra]) -> String {
+    let method = method.as_str();
+    let call_id = invite.headers.get(&HeaderName::CallId).unwrap_or("");
+    let ours = invite
+        .headers
+        .get(&HeaderName::From)
+        .and_then(|f| NameAddr::parse(f).ok())
+        .and_then(|f| f.tag().map(str::to_owned))
+        .unwrap_or_default();
+    let mut text = format!(
+        "{method} sip:herald@192.0.2.100 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKc{cseq}{method}\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:callee@example.com>;tag=peer\r\nTo: <sip:+4930123@herald.example>;tag={ours}\r\n\
+         Call-ID: {call_id}\r\nCSeq: {cseq} {method}\r\nContact: <sip:callee@192.0.2.1:5060>\r\n"
+    );
+    for extra in extras.iter().take(4) {
+        match extra {
+            Extra::ReferTo => text.push_str("Refer-To: <sip:agent@herald.example>\r\n"),
+            Extra::ReferSubFalse => text.push_str("Refer-Sub: false\r\n"),
+            Extra::RAck { rseq, cseq } => {
+                let _ = write!(text, "RAck: {rseq} {cseq} INVITE\r\n");
+            }
+            Extra::SessionExpires {
+                interval,
+                uac_refresher,
+            } => {
+                let refresher = if *uac_refresher { "uac" } else { "uas" };
+                let _ = write!(
+                    text,
+                    "Session-Expires: {interval};refresher={refresher}\r\n"
+                );
+            }
+            _ => {}
+        }
+    }
+    let body = if method == "INVITE" || method == "UPDATE" {
+        text.push_str("Content-Type: application/sdp\r\n");
+        OFFER
+    } else {
+        ""
+    };
+    let _ = write!(text, "Content-Length: {}\r\n\r\n{body}", body.len());
+    text
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -448,10 +660,14 @@ fuzz_target!(|data: &[u8]| {
         };
         harness.apply(op);
     }
-    // Hang up every call, then run the timers out (retransmissions, session timers,
-    // transaction timeouts): nothing may be left.
+    // Hang up every call and unregister every upstream registration, then run the timers out
+    // (retransmissions, session timers, transaction timeouts): nothing may be left.
     for call in harness.calls.clone() {
         harness.endpoint.hangup(harness.now, call);
+        harness.drain();
+    }
+    for r in harness.upstreams.clone() {
+        harness.endpoint.unregister_upstream(harness.now, r);
         harness.drain();
     }
     for _ in 0..256 {
@@ -463,7 +679,7 @@ fuzz_target!(|data: &[u8]| {
     harness.apply(Op::Advance { millis: u16::MAX });
     let stats = harness.endpoint.stats();
     assert!(
-        stats.transactions == 0 && stats.calls == 0,
+        stats.transactions == 0 && stats.calls == 0 && stats.upstream_registrations == 0,
         "left behind after hangup and all timers: {stats:?}, next deadline {:?}",
         harness
             .endpoint

@@ -81,7 +81,7 @@ mod schedule;
 use std::path::Path;
 
 pub use error::{DialplanError, ErrorKind, Location};
-pub use number_pattern::VISUAL_SEPARATORS;
+pub use number_pattern::{NumberPattern, VISUAL_SEPARATORS};
 pub use route::{
     Action, Answer, Application, CallFacts, Language, LanguageTag, RecordingPolicy, RejectStatus,
     Route,

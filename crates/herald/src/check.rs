@@ -86,6 +86,7 @@ fn check_ivr(config: &Config, prompts: Option<&PromptLibrary>) -> usize {
     };
     println!("{}: {} route(s) OK", dir.display(), plan.routes().len());
     let unknown_classes = check_retention_classes(config, &plan);
+    note_missing_agent_groups(config, &plan);
     let report = check_documents(&plan, prompts);
     for note in &report.notes {
         println!("{note}");
@@ -94,6 +95,28 @@ fn check_ivr(config: &Config, prompts: Option<&PromptLibrary>) -> usize {
         eprintln!("{error}");
     }
     report.errors.len() + unknown_classes
+}
+
+/// A route's agent group that is not configured is not an error (the shipped dialplans name
+/// `support` before anyone has agents), but its transfers can reach nobody: say so.
+fn note_missing_agent_groups(config: &Config, plan: &herald_dialplan::Dialplan) {
+    let mut missing: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for route in plan.routes() {
+        let herald_dialplan::Action::Answer(answer) = &route.action else {
+            continue;
+        };
+        if let Some(group) = &answer.agent_group
+            && !config.agent_groups.iter().any(|g| &g.name == group)
+        {
+            missing.entry(group).or_default().push(&route.name);
+        }
+    }
+    for (group, routes) in missing {
+        println!(
+            "warning: agent group {group:?} (routes {}) is not configured: transfers to it find no agent until [agent_groups.{group}] names its members",
+            routes.join(", ")
+        );
+    }
 }
 
 /// Every retention class a route names must be one of `[retention.classes]`.

@@ -53,6 +53,13 @@ pub fn registration() {
     counter!("herald_registrations_total").increment(1);
 }
 
+/// A registration with a trunk succeeded or failed.
+pub fn trunk_registration(trunk: &str, ok: bool) {
+    let outcome = if ok { "registered" } else { "failed" };
+    counter!("herald_trunk_registrations_total", "trunk" => trunk.to_owned(), "outcome" => outcome)
+        .increment(1);
+}
+
 pub fn dtmf(method: &'static str) {
     counter!("herald_dtmf_total", "method" => method).increment(1);
 }

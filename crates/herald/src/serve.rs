@@ -147,6 +147,11 @@ async fn serve(config: Config, source: Option<&std::path::Path>) -> anyhow::Resu
     )
     .await?;
     app.index_subjects(started.dsr.subject_key().clone());
+    app.start_trunks(
+        &mut endpoint,
+        std::time::Instant::now(),
+        local_addresses(&config, &udp),
+    );
     let driver = Driver::new(endpoint, udp, app, rx, tx, notices, max);
     tracing::info!(listeners = ?config.sip.listen.iter().map(|l| format!("{}:{}", l.transport.as_str(), l.addr)).collect::<Vec<_>>(), "herald is serving");
     let app = driver.run(shutdown_signal()).await?;
@@ -342,6 +347,33 @@ fn from_stored(b: herald_store::Binding) -> Binding {
 }
 
 /// Binds every configured listener; UDP sockets are returned for the driver to send on.
+/// Our listeners as outbound requests advertise them: the UDP sockets as bound, the stream
+/// listeners as configured.
+fn local_addresses(config: &Config, udp: &[UdpListener]) -> Vec<crate::app::LocalAddress> {
+    use herald_sip::endpoint::Transport;
+    let mut out: Vec<_> = udp
+        .iter()
+        .map(|l| crate::app::LocalAddress {
+            transport: Transport::Udp,
+            addr: l.advertised,
+            per_peer: l.per_peer,
+        })
+        .collect();
+    for listen in &config.sip.listen {
+        let transport = match listen.transport {
+            ConfTransport::Tcp => Transport::Tcp,
+            ConfTransport::Tls => Transport::Tls,
+            _ => continue,
+        };
+        out.push(crate::app::LocalAddress {
+            transport,
+            addr: SocketAddr::new(config.sip.advertised_ip_for(listen), listen.addr.port()),
+            per_peer: listen.addr.ip().is_unspecified() && config.sip.advertised_address.is_none(),
+        });
+    }
+    out
+}
+
 async fn bind_listeners(
     config: &Config,
     tx: &mpsc::Sender<Inbound>,

@@ -55,7 +55,7 @@ pub struct UdpListener {
 
 /// The local address the kernel would send from to reach `remote`. A UDP `connect` only
 /// looks up the route; no packet is sent.
-fn route_source(remote: SocketAddr) -> Option<std::net::IpAddr> {
+pub(crate) fn route_source(remote: SocketAddr) -> Option<std::net::IpAddr> {
     let any: SocketAddr = if remote.is_ipv4() {
         ([0, 0, 0, 0], 0).into()
     } else {
@@ -288,6 +288,8 @@ impl<A: Application> Driver<A> {
         shutdown: impl std::future::Future<Output = ()>,
     ) -> anyhow::Result<A> {
         tokio::pin!(shutdown);
+        // What the application queued before the loop (registrations with trunks) goes now.
+        self.flush();
         loop {
             let deadline = [self.endpoint.poll_timeout(), self.app.poll_timeout()]
                 .into_iter()

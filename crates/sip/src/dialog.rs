@@ -208,6 +208,67 @@ impl Dialog {
         })
     }
 
+    /// UAC side, before any response: the dialog our INVITE proposes, with no remote tag yet.
+    /// Requests in it go to the Request-URI (there is no remote target yet).
+    pub fn new_uac_pending(request: &Request) -> Result<Dialog, DialogError> {
+        let h = &request.headers;
+        let from = h
+            .get(&HeaderName::From)
+            .ok_or(DialogError::Malformed("missing From"))?;
+        let to = h
+            .get(&HeaderName::To)
+            .ok_or(DialogError::Malformed("missing To"))?;
+        let cseq = CSeq::parse(h.get(&HeaderName::CSeq).unwrap_or(""))
+            .map_err(|e| DialogError::Malformed(e.0))?;
+        Ok(Dialog {
+            id: DialogId {
+                call_id: request
+                    .call_id()
+                    .ok_or(DialogError::Malformed("missing Call-ID"))?
+                    .to_owned(),
+                local_tag: tag_of(Some(from))
+                    .ok_or(DialogError::Malformed("our From has no tag"))?,
+                remote_tag: String::new(),
+            },
+            role: Role::Uac,
+            state: DialogState::Early,
+            local_uri: without_tag(from),
+            remote_uri: without_tag(to),
+            remote_target: request.uri.clone(),
+            route_set: Vec::new(),
+            local_seq: cseq.seq,
+            remote_seq: None,
+        })
+    }
+
+    /// UAC side, for a 2xx that must be acknowledged (and then ended) even when it lacks
+    /// what a dialog needs: without a usable Contact the requests go to the INVITE's
+    /// Request-URI, without a To tag the remote tag stays empty. `None` only if `request`
+    /// is not a request we built (no From tag, no CSeq).
+    pub fn new_uac_lenient(request: &Request, response: &Response) -> Option<Dialog> {
+        if let Ok(d) = Dialog::new_uac(request, response) {
+            return Some(d);
+        }
+        let mut d = Dialog::new_uac_pending(request).ok()?;
+        let rh = &response.headers;
+        d.id.remote_tag = tag_of(rh.get(&HeaderName::To)).unwrap_or_default();
+        if let Some(to) = rh.get(&HeaderName::To) {
+            d.remote_uri = without_tag(to);
+        }
+        if let Ok(target) = contact_uri(rh) {
+            d.remote_target = target;
+        }
+        d.route_set = rh
+            .list(&HeaderName::RecordRoute)
+            .map(str::to_owned)
+            .collect();
+        d.route_set.reverse();
+        if response.status >= 200 {
+            d.state = DialogState::Confirmed;
+        }
+        Some(d)
+    }
+
     /// Checks and records the CSeq of an in-dialog request from the peer (§12.2.2). ACK and
     /// CANCEL carry the CSeq of the request they belong to and are not checked.
     pub fn accept_remote_cseq(&mut self, cseq: &CSeq) -> Result<(), DialogError> {
@@ -386,5 +447,30 @@ mod tests {
         let d = Dialog::new_uac(&req, &resp).unwrap();
         assert_eq!(d.route_set, vec!["<sip:p2;lr>", "<sip:p1;lr>"]);
         assert_eq!((d.state, d.local_seq), (DialogState::Confirmed, 10));
+    }
+
+    #[test]
+    fn lenient_uac_dialog_survives_a_2xx_without_contact_or_tag() {
+        let mut req = invite();
+        req.headers
+            .set(HeaderName::From, "<sip:herald@10.0.0.1>;tag=hh");
+        let pending = Dialog::new_uac_pending(&req).unwrap();
+        assert_eq!(
+            (
+                pending.id.remote_tag.as_str(),
+                pending.remote_target.as_str()
+            ),
+            ("", "sip:ivr@10.0.0.1")
+        );
+        let resp = "SIP/2.0 200 OK\r\nRecord-Route: <sip:p1;lr>\r\nTo: <sip:agent@x>\r\nContent-Length: 0\r\n\r\n";
+        let Ok(Message::Response(resp)) = parse_message(resp.as_bytes(), Framing::Datagram) else {
+            panic!()
+        };
+        let mut d = Dialog::new_uac_lenient(&req, &resp).unwrap();
+        assert_eq!(d.state, DialogState::Confirmed);
+        let bye = d.request(Method::Bye, None);
+        assert_eq!(bye.uri, "sip:ivr@10.0.0.1");
+        assert_eq!(bye.headers.get(&HeaderName::To), Some("<sip:agent@x>"));
+        assert_eq!(bye.headers.get(&HeaderName::CSeq), Some("11 BYE"));
     }
 }

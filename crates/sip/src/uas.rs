@@ -18,6 +18,9 @@ pub struct UasPolicy {
     pub supported: Vec<&'static str>,
     /// Body media types we accept.
     pub accept: Vec<&'static str>,
+    /// Event packages we act as notifier for (RFC 6665 Allow-Events): `message-summary`
+    /// subscriptions and the implicit `refer` subscriptions of RFC 3515.
+    pub allow_events: Vec<&'static str>,
 }
 
 impl Default for UasPolicy {
@@ -25,14 +28,16 @@ impl Default for UasPolicy {
         use Method::*;
         Self {
             allow: vec![
-                Invite, Ack, Bye, Cancel, Options, Register, Prack, Update, Info,
+                Invite, Ack, Bye, Cancel, Options, Register, Prack, Update, Info, Refer, Subscribe,
+                Notify,
             ],
-            supported: vec!["100rel", "timer"],
+            supported: vec!["100rel", "timer", "norefersub"],
             accept: vec![
                 "application/sdp",
                 "application/dtmf-relay",
                 "application/dtmf",
             ],
+            allow_events: vec!["message-summary", "refer"],
         }
     }
 }
@@ -52,6 +57,18 @@ impl UasPolicy {
 
     pub fn accept_header(&self) -> String {
         self.accept.join(", ")
+    }
+
+    pub fn allow_events_header(&self) -> String {
+        self.allow_events.join(", ")
+    }
+
+    /// Allow and Allow-Events, sent together wherever we say what we accept.
+    pub fn allow_headers(&self) -> [(HeaderName, String); 2] {
+        [
+            (HeaderName::Allow, self.allow_header()),
+            (HeaderName::AllowEvents, self.allow_events_header()),
+        ]
     }
 }
 
@@ -187,7 +204,7 @@ fn check_method(req: &Request, policy: &UasPolicy) -> Result<(), Rejection> {
         _ => (405, "Method Not Allowed"),
     };
     let mut r = Rejection::new(status, reason);
-    r.headers.push((HeaderName::Allow, policy.allow_header()));
+    r.headers.extend(policy.allow_headers());
     Err(r)
 }
 
@@ -222,7 +239,9 @@ fn check_content(req: &Request, policy: &UasPolicy) -> Result<(), Rejection> {
     {
         return Err(unsupported());
     }
-    if req.body.is_empty() {
+    // A NOTIFY's body belongs to its event package, and Herald subscribes to none: the
+    // request earns a 481 for its unknown subscription, whatever it carries.
+    if req.body.is_empty() || req.method == Method::Notify {
         return Ok(());
     }
     let Some(ct) = req.headers.get(&HeaderName::ContentType) else {
@@ -280,6 +299,17 @@ mod tests {
         assert_eq!(status(check("", "OPTIONS", "")), 200);
         assert_eq!(status(check("", "FOO", "")), 501);
         assert_eq!(status(check("", "MESSAGE", "")), 405);
+        assert_eq!(status(check("", "PUBLISH", "")), 405);
+        assert_eq!(status(check("", "REFER", "")), 200);
+        assert_eq!(status(check("", "SUBSCRIBE", "")), 200);
+        assert_eq!(
+            status(check(
+                "Content-Type: message/sipfrag\r\n",
+                "NOTIFY",
+                "SIP/2.0 200 OK"
+            )),
+            200
+        );
         assert_eq!(status(check("Require: foo, timer\r\n", "OPTIONS", "")), 420);
         assert_eq!(
             status(check("Content-Type: text/plain\r\n", "INVITE", "hi")),
@@ -316,5 +346,9 @@ mod tests {
         let r = check("", "PUBLISH", "").unwrap_err();
         assert_eq!(r.headers[0].0, HeaderName::Allow);
         assert!(r.headers[0].1.contains("INVITE"));
+        assert_eq!(
+            r.headers[1],
+            (HeaderName::AllowEvents, "message-summary, refer".into())
+        );
     }
 }

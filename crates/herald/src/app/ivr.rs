@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use herald_dialplan::RecordingPolicy;
 use herald_ivr::{
     Consent, FetchRequest, Interpreter, Outcome, Output, PathEvent, Prompt, PromptItem,
-    RecordOutcome, RecordingAction, TransferOutcome,
+    RecordOutcome, RecordingAction,
 };
 use herald_media::codec::CodecKind;
 use herald_media::prompt::EncodedPrompt;
@@ -61,7 +61,10 @@ impl RecordingState {
 
     /// Removes the owner's pause for `reason`; whether there was one.
     pub fn resume(&mut self, by_api: bool, reason: &str) -> bool {
-        let owned = |p: &Pause| p.by_api == by_api && p.reason == reason;
+        // A hold's pause belongs to the bridge: only the end of the hold ends it.
+        let owned = |p: &Pause| {
+            p.by_api == by_api && p.reason == reason && p.actor != super::bridge::HOLD_ACTOR
+        };
         match self.paused.iter().position(owned) {
             Some(index) => {
                 self.paused.remove(index);
@@ -113,6 +116,8 @@ pub struct IvrCall {
     network: bool,
     /// Disclosure evidence whose prompt was dropped before it finished (barge-in, hang-up).
     dropped_evidence: Vec<(String, Option<String>)>,
+    /// The language of the last prompt queued (hold music plays in it).
+    pub last_language: Option<String>,
     /// When the disclosure prompt that plays started (unix ms).
     evidence_started: Option<i64>,
     /// Path events written to the call record so far (capped at [`MAX_PATH_EVENTS`]).
@@ -145,6 +150,7 @@ impl IvrCall {
             media: None,
             network: false,
             dropped_evidence: Vec::new(),
+            last_language: None,
             evidence_started: None,
             path_events: 0,
             drained: false,
@@ -183,7 +189,7 @@ impl IvrCall {
     }
 
     /// Whether a piece the session still wants is playing.
-    fn busy(&self) -> bool {
+    pub(super) fn busy(&self) -> bool {
         self.in_flight.iter().any(|(_, flushed)| !flushed)
     }
 
@@ -328,19 +334,7 @@ impl CallApp {
                 // fields are blanked by the interpreter): debug level, off by default.
                 tracing::debug!(target: "herald::ivr::log", call = id, label = label.as_deref().unwrap_or(""), "{text}");
             }
-            Output::Transfer(request) => {
-                // Bridging to agents arrives with agent support; until then a transfer has no
-                // resource to use, and the document's fallback runs.
-                let detail = serde_json::json!({ "dest": request.dest, "bridge": request.bridge });
-                self.writer.event(id, at, "ivr-transfer-requested", detail);
-                if let Some(ivr) = self.ivr_mut(call) {
-                    ivr.interpreter.handle_transfer(
-                        now,
-                        TransferOutcome::Error("error.connection.noresource".into()),
-                        Duration::ZERO,
-                    );
-                }
-            }
+            Output::Transfer(request) => self.start_transfer(ep, now, call, request),
             Output::Record(_) => {
                 if let Some(ivr) = self.ivr_mut(call) {
                     ivr.interpreter
@@ -423,6 +417,9 @@ impl CallApp {
             return;
         };
         let at = ep.unix_ms(now);
+        if let Some(ivr) = self.ivr_mut(call) {
+            ivr.last_language.clone_from(&prompt.language);
+        }
         let language = prompt.language.as_deref();
         let mut pieces = Vec::new();
         for item in &prompt.items {
@@ -578,6 +575,9 @@ impl CallApp {
         interrupted: bool,
     ) {
         let at = ep.unix_ms(now);
+        if self.bridge_audio_finished(call, interrupted) {
+            return;
+        }
         let Some(live) = self.calls.get_mut(&call) else {
             return;
         };
@@ -617,6 +617,7 @@ impl CallApp {
         }
         self.play_next(ep, now, call);
         self.pump_ivr(ep, now, call);
+        self.after_ivr_prompts(call);
     }
 
     /// Hangs up a call whose session asked for it, once its prompts have played.

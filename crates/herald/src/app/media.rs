@@ -92,10 +92,31 @@ impl CallMedia {
         keys_allowed: bool,
         rng: &mut impl RngCore,
     ) -> Self {
+        Self::new_with_suites(
+            (socket, rtcp_socket),
+            address,
+            session_id,
+            policy,
+            keys_allowed,
+            &SUITES,
+            rng,
+        )
+    }
+
+    /// As [`Self::new`], keying only `suites` (a phone profile's), in that order.
+    pub fn new_with_suites(
+        (socket, rtcp_socket): (UdpSocket, UdpSocket),
+        address: IpAddr,
+        session_id: u64,
+        policy: &AnswerPolicy,
+        keys_allowed: bool,
+        suites: &[SrtpSuite],
+        rng: &mut impl RngCore,
+    ) -> Self {
         let port = socket.local_addr().map_or(0, |a| a.port());
         let mut local = LocalMedia::new(address, port, session_id);
         if keys_allowed && policy.srtp != herald_sdp::SrtpPolicy::Disabled {
-            local = local.with_srtp_keys(fresh_keys(rng));
+            local = local.with_srtp_keys(fresh_keys(suites, rng));
         }
         Self {
             socket: Some(socket),
@@ -193,8 +214,8 @@ pub fn build_stream(
 }
 
 /// One fresh SDES key per suite we support, from the caller's CSPRNG.
-fn fresh_keys(rng: &mut impl RngCore) -> Vec<LocalCryptoKey> {
-    SUITES
+fn fresh_keys(suites: &[SrtpSuite], rng: &mut impl RngCore) -> Vec<LocalCryptoKey> {
+    suites
         .iter()
         .filter_map(|&suite| {
             let mut material = zeroize::Zeroizing::new(vec![0u8; suite.key_material_len()]);

@@ -1,10 +1,17 @@
 //! The call application: routing by dialplan, real RTP ports, SDP offer/answer, a media
 //! stream and a VoiceXML session per answered call, and the call record.
 
+mod agents;
+mod bridge;
 pub mod control;
+mod destination;
 mod ivr;
 mod media;
+mod phones;
 mod recording;
+mod trunks;
+
+pub use trunks::LocalAddress;
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
@@ -17,7 +24,7 @@ use herald_media::codec::CodecKind;
 use herald_media::dtmf::{DtmfSource, parse_info};
 use herald_media::stream::StreamEvent;
 use herald_sdp::AnswerPolicy;
-use herald_sip::endpoint::{CallInfo, CallRef, Endpoint, Event, FinalStatus, Transport};
+use herald_sip::endpoint::{CallInfo, CallRef, EndCause, Endpoint, Event, FinalStatus, Transport};
 use herald_store::{CallWrite, NewCall};
 use rand::{RngCore, SeedableRng};
 use tokio::sync::mpsc::UnboundedSender;
@@ -60,6 +67,54 @@ struct LiveCall {
     ivr: Option<IvrCall>,
     /// Signalling is over; the session still finishes what it does after a hang-up.
     ended: bool,
+    /// Who called, as far as the call's source vouches for it.
+    identity: trunks::CallerIdentity,
+    /// A transfer being rung, or bridged.
+    transfer: Option<bridge::Transfer>,
+    /// The outbound leg the caller is bridged to.
+    bridged: Option<CallRef>,
+    /// The caller's stream plays ringback, or hold music (both loop).
+    hearing_ringback: bool,
+    hearing_hold_music: bool,
+    /// The agent's BYE ended the bridge (the call record's end cause says so).
+    ended_by_agent: bool,
+    /// Prompts the bridge handed to the caller's stream (ringback, hold music) whose
+    /// `PlaybackFinished` has not come back: those events are not the IVR's.
+    bridge_audio: u32,
+    /// Ringback waits for the IVR's prompts (the transfer's "connecting") to finish.
+    ringback_wanted: bool,
+    /// The agent answered while the IVR's prompts still played: the media is connected
+    /// once they have (the caller hears every prompt queued before the transfer, the
+    /// disclosure's included).
+    connect_when_quiet: bool,
+}
+
+impl LiveCall {
+    fn new(
+        id: String,
+        summary: control::CallSummary,
+        identity: trunks::CallerIdentity,
+        media: Option<CallMedia>,
+        ivr: Option<IvrCall>,
+    ) -> Self {
+        Self {
+            id,
+            summary,
+            media,
+            on_hold: false,
+            ivr,
+            ended: false,
+            identity,
+            transfer: None,
+            bridged: None,
+            hearing_ringback: false,
+            hearing_hold_music: false,
+            ended_by_agent: false,
+            bridge_audio: 0,
+            ringback_wanted: false,
+            connect_when_quiet: false,
+        }
+    }
 }
 
 /// The settings every IVR session starts with.
@@ -104,6 +159,22 @@ pub struct CallApp {
     default_retention: String,
     /// Indexes each call's caller (number, display name) for data-subject requests.
     subjects: Option<std::sync::Arc<crate::compliance::subjects::SubjectKey>>,
+    /// Agents and who is free.
+    board: agents::AgentBoard,
+    /// Outbound legs (to agents, users and trunks), each tied to a caller.
+    legs: HashMap<CallRef, bridge::Leg>,
+    /// Streams of outbound legs.
+    leg_streams: HashMap<StreamKey, CallRef>,
+    /// Ring timeouts (legs), connect timeouts (callers) and bridge time limits (legs).
+    bridge_timers: BTreeSet<(Instant, CallRef)>,
+    /// What transfer destinations resolve against.
+    directory: trunks::DirectoryConfig,
+    /// Where each trunk's requests go (by index in the configuration), once resolved.
+    trunk_targets: Vec<Option<herald_sip::endpoint::Target>>,
+    /// Our SIP listeners, for the Via and Contact of outbound requests.
+    local_addresses: Vec<trunks::LocalAddress>,
+    /// Registrations with trunks, by trunk name.
+    upstream: HashMap<herald_sip::endpoint::UpstreamRef, String>,
 }
 
 impl CallApp {
@@ -168,6 +239,14 @@ impl CallApp {
             recorder,
             default_retention: config.recorder.default_retention.clone(),
             subjects: None,
+            board: agents::AgentBoard::new(&config.agent_groups),
+            legs: HashMap::new(),
+            leg_streams: HashMap::new(),
+            bridge_timers: BTreeSet::new(),
+            directory: trunks::DirectoryConfig::new(config),
+            trunk_targets: Vec::new(),
+            local_addresses: Vec::new(),
+            upstream: HashMap::new(),
         }
     }
 
@@ -177,11 +256,10 @@ impl CallApp {
     }
 
     /// Links the caller's number and display name to the call in the subject index.
-    fn index_caller(&self, id: &str, info: &CallInfo, at: i64) {
+    fn index_caller(&self, id: &str, number: &str, info: &CallInfo, at: i64) {
         use crate::compliance::subjects::{Identifier, display_name};
         use herald_store::SubjectKind;
         let Some(key) = &self.subjects else { return };
-        let number = info.caller_user.as_deref().unwrap_or("");
         let name = display_name(&info.from);
         let identifiers = [
             Identifier::new(SubjectKind::Phone, number).ok(),
@@ -231,12 +309,31 @@ impl CallApp {
     fn incoming(&mut self, ep: &mut Ep, now: Instant, call: CallRef, info: &CallInfo) {
         let id = format!("{:016x}{:016x}", self.rng.next_u64(), self.rng.next_u64());
         let at = ep.unix_ms(now);
-        // Calls for registered users ring them; calls for other domains have no route here.
+        let trunk = match self.admit(ep, now, info) {
+            trunks::Admission::Refused => {
+                // Neither a trunk nor a registered phone: no dialplan work, no record.
+                crate::metrics::error("call-refused-source");
+                tracing::debug!("refused a call from an address no trunk or phone has");
+                return ep.reject(
+                    now,
+                    call,
+                    FinalStatus::new(403).unwrap_or(FinalStatus::DECLINE),
+                );
+            }
+            trunks::Admission::Trunk(index) => Some(index),
+            trunks::Admission::Direct => None,
+        };
+        let identity = self.caller_identity(info, trunk);
+        let called = self.called_number(info, trunk);
+        let trunk_name = trunk
+            .and_then(|t| self.directory.trunks.get(t))
+            .map(|t| t.name.clone());
+        // Calls for other domains have no route here.
         let placeholder = self.router.route(info);
         let facts = CallFacts {
-            called: info.callee_user.as_deref().unwrap_or(""),
-            caller: info.caller_user.as_deref().unwrap_or(""),
-            trunk: None,
+            called: &called,
+            caller: &identity.number,
+            trunk: trunk_name.as_deref(),
             at: jiff::Timestamp::from_millisecond(at).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
         };
         let route = match placeholder {
@@ -249,8 +346,8 @@ impl CallApp {
             (other, _) => Router::route_name(*other).to_owned(),
         };
         let summary = control::CallSummary {
-            caller: info.caller_user.clone().unwrap_or_default(),
-            callee: info.callee_user.clone().unwrap_or_default(),
+            caller: identity.number.clone(),
+            callee: called.clone(),
             route: route_name.clone(),
             started_at: at,
             answered_at: None,
@@ -260,20 +357,23 @@ impl CallApp {
             sip_call_id: info.call_id.clone(),
             from_uri: info.from.clone(),
             to_uri: info.to.clone(),
-            caller: info.caller_user.clone().unwrap_or_default(),
-            callee: info.callee_user.clone().unwrap_or_default(),
+            caller: identity.number.clone(),
+            callee: called.clone(),
             source: info.source,
             transport: info.transport.via_name().to_ascii_lowercase(),
             route: route_name,
             started_at: at,
             user_agent: info.user_agent.clone(),
         })));
-        self.index_caller(&id, info, at);
+        self.index_caller(&id, &identity.number, info, at);
         crate::metrics::call_started();
         if placeholder == Route::Ring {
+            // A call addressed to a user's name is not dialled through to their phone: only a
+            // dialplan's transfer places outbound legs (no caller can make Herald ring, or
+            // pay for, anything by what it writes in a Request-URI).
             ep.ring(now, call, None);
             self.ringing.insert((now + RING_TIMEOUT, call));
-            return self.pending_end(call, id, summary);
+            return self.pending_end(call, id, summary, identity);
         }
         let answer = match route.map(|r| r.action) {
             Some(Action::Answer(answer)) => answer,
@@ -282,16 +382,16 @@ impl CallApp {
                 self.writer.event(&id, at, "rejected-by-dialplan", detail);
                 let status = FinalStatus::new(status.code()).unwrap_or(FinalStatus::NOT_FOUND);
                 ep.reject(now, call, status);
-                return self.pending_end(call, id, summary);
+                return self.pending_end(call, id, summary, identity);
             }
             None => {
                 self.writer
                     .event(&id, at, "no-route", serde_json::json!({}));
                 ep.reject(now, call, FinalStatus::NOT_FOUND);
-                return self.pending_end(call, id, summary);
+                return self.pending_end(call, id, summary, identity);
             }
         };
-        let session = match self.session_for(&answer, info, &id) {
+        let session = match self.session_for(&answer, info, &id, &summary) {
             Ok(session) => session,
             Err(error) => {
                 tracing::warn!(%error, "the route's application cannot start");
@@ -299,14 +399,20 @@ impl CallApp {
                 self.writer
                     .event(&id, at, "application-unavailable", detail);
                 ep.reject(now, call, FinalStatus::SERVICE_UNAVAILABLE);
-                return self.pending_end(call, id, summary);
+                return self.pending_end(call, id, summary, identity);
             }
         };
-        self.answer(ep, now, call, info, (id, summary), session);
+        self.answer(ep, now, call, info, (id, summary, identity), session);
     }
 
     /// The IVR session a route starts for a call.
-    fn session_for(&self, answer: &Answer, info: &CallInfo, id: &str) -> anyhow::Result<IvrCall> {
+    fn session_for(
+        &self,
+        answer: &Answer,
+        info: &CallInfo,
+        id: &str,
+        summary: &control::CallSummary,
+    ) -> anyhow::Result<IvrCall> {
         let uri = match &answer.application {
             AppSource::File(path) => document_uri(&path.display().to_string())?,
             AppSource::Url(url) => url.clone(),
@@ -330,6 +436,8 @@ impl CallApp {
             ("connection.local.uri".to_owned(), info.to.clone()),
             ("connection.remote.uri".to_owned(), info.from.clone()),
             ("herald.call_id".to_owned(), id.to_owned()),
+            // The number dialled, in E.164 when it came from a trunk that knows its numbering.
+            ("herald.called".to_owned(), summary.callee.clone()),
             ("herald.languages".to_owned(), languages.join(" ")),
             ("herald.recording".to_owned(), policy.to_owned()),
             ("herald.retention".to_owned(), retention.clone()),
@@ -344,8 +452,8 @@ impl CallApp {
         let interpreter = Interpreter::new(config, &uri)
             .map_err(|e| anyhow::anyhow!("the session's script engine: {e}"))?;
         let facts = ivr::RecordingFacts {
-            caller: info.caller_user.clone().unwrap_or_default(),
-            callee: info.callee_user.clone().unwrap_or_default(),
+            caller: summary.caller.clone(),
+            callee: summary.callee.clone(),
             retention: Some(retention),
         };
         Ok(IvrCall::new(interpreter, answer.recording, facts))
@@ -357,13 +465,13 @@ impl CallApp {
         now: Instant,
         call: CallRef,
         info: &CallInfo,
-        (id, mut summary): (String, control::CallSummary),
+        (id, mut summary, identity): (String, control::CallSummary, trunks::CallerIdentity),
         session: IvrCall,
     ) {
         let Some(sockets) = self.ports.allocate() else {
             tracing::warn!("RTP port range exhausted; rejecting call with 503");
             ep.reject(now, call, FinalStatus::SERVICE_UNAVAILABLE);
-            return self.pending_end(call, id, summary);
+            return self.pending_end(call, id, summary, identity);
         };
         let session_id = self.rng.next_u64() >> 1;
         // SDP carries the address the call's signalling reached us on (per peer on a wildcard
@@ -392,7 +500,7 @@ impl CallApp {
                 );
                 let status = FinalStatus::new(status).unwrap_or(FinalStatus::NOT_ACCEPTABLE_HERE);
                 ep.reject(now, call, status);
-                return self.pending_end(call, id, summary);
+                return self.pending_end(call, id, summary, identity);
             }
         };
         ep.answer(now, call, Bytes::from(sdp.to_string()));
@@ -401,14 +509,7 @@ impl CallApp {
             id: id.clone(),
             at: ep.unix_ms(now),
         });
-        let mut live = LiveCall {
-            id,
-            summary,
-            media: Some(media),
-            on_hold: false,
-            ivr: Some(session),
-            ended: false,
-        };
+        let mut live = LiveCall::new(id, summary, identity, Some(media), Some(session));
         self.start_media(now, call, &mut live);
         self.calls.insert(call, live);
         self.pump_ivr(ep, now, call);
@@ -446,18 +547,15 @@ impl CallApp {
     }
 
     /// Keeps the record id of a call without media until its CallEnded event arrives.
-    fn pending_end(&mut self, call: CallRef, id: String, summary: control::CallSummary) {
-        self.calls.insert(
-            call,
-            LiveCall {
-                id,
-                summary,
-                media: None,
-                on_hold: false,
-                ivr: None,
-                ended: false,
-            },
-        );
+    fn pending_end(
+        &mut self,
+        call: CallRef,
+        id: String,
+        summary: control::CallSummary,
+        identity: trunks::CallerIdentity,
+    ) {
+        self.calls
+            .insert(call, LiveCall::new(id, summary, identity, None, None));
     }
 
     fn reoffer(&mut self, ep: &mut Ep, now: Instant, call: CallRef, offer: Option<Bytes>) {
@@ -479,13 +577,17 @@ impl CallApp {
                     let update = Box::new(update);
                     self.engine.command(key, Command::Update { key, update });
                 }
-                if held != live.on_hold {
+                let changed = held != live.on_hold;
+                if changed {
                     live.on_hold = held;
                     let kind = if held { "hold" } else { "resume" };
-                    self.writer
-                        .event(&live.id, ep.unix_ms(now), kind, serde_json::json!({}));
+                    let detail = serde_json::json!({ "by": "caller" });
+                    self.writer.event(&live.id, ep.unix_ms(now), kind, detail);
                 }
                 ep.answer_offer(now, call, Bytes::from(sdp.to_string()));
+                if changed {
+                    self.caller_hold_changed(call, held);
+                }
             }
             Err(status) => ep.reject_offer(
                 now,
@@ -504,6 +606,7 @@ impl CallApp {
         status: Option<u16>,
     ) {
         self.ringing.retain(|(_, c)| *c != call);
+        self.caller_gone(ep, now, call);
         let Some(live) = self.calls.get_mut(&call) else {
             return;
         };
@@ -511,6 +614,13 @@ impl CallApp {
             return;
         }
         live.ended = true;
+        // The agent hung up and Herald ended the caller's call after the document finished:
+        // the record says the agent ended it.
+        let cause = if live.ended_by_agent && cause == EndCause::LocalHangup.as_str() {
+            "agent-bye"
+        } else {
+            cause
+        };
         crate::metrics::call_ended(cause);
         let id = live.id.clone();
         let stream = live.media.as_ref().and_then(|m| m.stream);
@@ -605,6 +715,9 @@ impl CallApp {
     }
 
     fn stream_event(&mut self, ep: &mut Ep, now: Instant, key: StreamKey, event: StreamEvent) {
+        if let Some(leg) = self.leg_streams.get(&key).copied() {
+            return self.leg_stream_event(ep, now, leg, event);
+        }
         // A stream's last events (a digit pressed just before hanging up) can arrive after
         // the call ended: they still belong to its record.
         let live_call = self.streams.get(&key).copied();
@@ -662,6 +775,9 @@ impl CallApp {
 
     fn stream_closed(&mut self, ep: &mut Ep, now: Instant, key: StreamKey, notice: Notice) {
         self.engine.closed(key);
+        if let Some(leg) = self.leg_streams.remove(&key) {
+            return self.leg_stream_closed(ep, now, leg, notice);
+        }
         let Notice::Closed { stats, reason, .. } = notice else {
             return;
         };
@@ -716,6 +832,46 @@ impl CallApp {
     }
 }
 
+impl CallApp {
+    /// An event of an outbound leg's stream: digits the agent pressed (their method only),
+    /// media that stopped.
+    fn leg_stream_event(&mut self, ep: &mut Ep, now: Instant, leg: CallRef, event: StreamEvent) {
+        match event {
+            StreamEvent::Digit { method, .. } => self.leg_digit(ep, now, leg, method_name(method)),
+            StreamEvent::MediaTimeout => ep.hangup(now, leg),
+            _ => {}
+        }
+    }
+
+    /// An outbound leg's stream is gone: its statistics go to the caller's record; a stream
+    /// that failed while the leg is up ends the leg.
+    fn leg_stream_closed(&mut self, ep: &mut Ep, now: Instant, leg: CallRef, notice: Notice) {
+        let Notice::Closed { stats, reason, .. } = notice else {
+            return;
+        };
+        crate::metrics::stream_closed(&stats);
+        if let Some(l) = self.legs.get_mut(&leg) {
+            l.stream = None;
+            if reason != CloseReason::Requested {
+                ep.hangup(now, leg);
+            }
+        }
+        let id = self
+            .legs
+            .get(&leg)
+            .and_then(|l| self.calls.get(&l.caller))
+            .map(|c| c.id.clone());
+        if let Some(id) = id {
+            let detail = serde_json::json!({
+                "packets_sent": stats.packets_sent,
+                "packets_received": stats.packets_received,
+                "packets_lost": stats.packets_lost,
+            });
+            self.writer.event(&id, ep.unix_ms(now), "leg-media", detail);
+        }
+    }
+}
+
 /// How a digit arrived, as the call record names it.
 fn method_name(method: DtmfSource) -> &'static str {
     match method {
@@ -760,13 +916,45 @@ impl Application for CallApp {
                 call,
                 cause,
                 status,
+            } if self.legs.contains_key(&call) => self.leg_ended(ep, now, call, cause, status),
+            Event::CallEnded {
+                call,
+                cause,
+                status,
             } => self.ended(ep, now, call, cause.as_str(), status),
+            Event::Offer { call, offer } if self.legs.contains_key(&call) => {
+                self.leg_offer(ep, now, call, offer)
+            }
             Event::Offer { call, offer } => self.reoffer(ep, now, call, offer),
             Event::Info {
                 call,
                 content_type,
                 body,
+            } if self.legs.contains_key(&call) => {
+                if parse_info(&content_type, &body).is_ok() {
+                    self.leg_digit(ep, now, call, "sip-info");
+                }
+            }
+            Event::Info {
+                call,
+                content_type,
+                body,
             } => self.info(ep, now, call, &content_type, &body),
+            Event::Progress {
+                call,
+                status: _,
+                sdp,
+            } => self.leg_progress(now, call, sdp),
+            Event::Answered { call, sdp } => self.leg_answered(ep, now, call, sdp),
+            Event::Refer {
+                call,
+                refer_to,
+                referred_by: _,
+            } => self.leg_refer(ep, now, call, &refer_to),
+            Event::Upstream {
+                registration,
+                state,
+            } => self.upstream_state(registration, state),
             Event::Registration {
                 aor,
                 bindings,
@@ -819,11 +1007,13 @@ impl Application for CallApp {
         let ringing = self.ringing.first().map(|(at, _)| *at);
         let ivr = self.ivr_timers.first().map(|(at, _)| *at);
         let linger = self.lingering.first().map(|(at, _)| *at);
-        ringing.into_iter().chain(ivr).chain(linger).min()
+        let bridge = self.bridge_timers.first().map(|(at, _)| *at);
+        [ringing, ivr, linger, bridge].into_iter().flatten().min()
     }
 
     fn handle_timeout(&mut self, ep: &mut Ep, now: Instant) {
         self.cut_off_lingering(ep, now);
+        self.bridge_timeouts(ep, now);
         // The timers due now, each handled once: a session that re-arms for `now` (a zero
         // timeout) waits for the next round instead of spinning here.
         let later = self

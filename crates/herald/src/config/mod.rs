@@ -23,6 +23,7 @@
     reason = "part of the configuration contract; wired up by later issues"
 )]
 
+mod agents;
 mod credentials;
 mod error;
 mod net;
@@ -41,6 +42,8 @@ mod tests;
 use std::path::{Path, PathBuf};
 
 // Re-exported as the module's vocabulary; the binary uses what it needs so far.
+#[allow(unused_imports)]
+pub use agents::{AgentGroup, Numbering, Strategy};
 #[allow(unused_imports)]
 pub use credentials::{ApiRole, DigestAlgorithm, Ha1Set, Secret, TokenHash};
 #[allow(unused_imports)]
@@ -77,6 +80,8 @@ pub struct Config {
     pub dsr: DsrConfig,
     pub users: Vec<User>,
     pub trunks: Vec<Trunk>,
+    /// `[agent_groups.NAME]`, by name.
+    pub agent_groups: Vec<AgentGroup>,
     /// Warnings that need the source file (e.g. plaintext passwords), found at load.
     load_warnings: Vec<String>,
 }

@@ -20,6 +20,7 @@ pub(crate) struct RawConfig {
     pub dsr: RawDsr,
     pub users: Vec<RawUser>,
     pub trunks: Vec<RawTrunk>,
+    pub agent_groups: std::collections::BTreeMap<String, RawAgentGroup>,
 }
 
 impl Default for RawConfig {
@@ -36,6 +37,7 @@ impl Default for RawConfig {
             dsr: RawDsr::default(),
             users: Vec::new(),
             trunks: Vec::new(),
+            agent_groups: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -311,6 +313,7 @@ pub(crate) struct RawUser {
     pub ha1_md5: Option<String>,
     pub ha1_sha256: Option<String>,
     pub password: Option<String>,
+    pub srtp: bool,
 }
 
 // No `Debug`: `password` is plaintext.
@@ -324,6 +327,11 @@ pub(crate) struct RawTrunk {
     pub username: Option<String>,
     pub password: Option<String>,
     pub register: bool,
+    pub register_expires: i64,
+    pub outbound_numbers: Vec<String>,
+    pub country_code: Option<String>,
+    pub national_prefix: String,
+    pub international_prefix: String,
 }
 
 impl Default for RawTrunk {
@@ -336,6 +344,34 @@ impl Default for RawTrunk {
             username: None,
             password: None,
             register: false,
+            register_expires: 3600,
+            outbound_numbers: Vec::new(),
+            country_code: None,
+            national_prefix: "0".to_owned(),
+            international_prefix: "00".to_owned(),
+        }
+    }
+}
+
+/// `[agent_groups.NAME]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawAgentGroup {
+    pub members: Vec<String>,
+    pub strategy: String,
+    pub ring_timeout: i64,
+    pub wrap_up: i64,
+    pub hold_music: Option<String>,
+}
+
+impl Default for RawAgentGroup {
+    fn default() -> Self {
+        Self {
+            members: Vec::new(),
+            strategy: "longest-idle".to_owned(),
+            ring_timeout: 20,
+            wrap_up: 10,
+            hold_music: None,
         }
     }
 }

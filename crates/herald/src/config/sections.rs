@@ -277,6 +277,9 @@ pub struct User {
     pub roles: Vec<String>,
     /// Never empty. A plaintext `password` in the file is turned into both values at load.
     pub ha1: Ha1Set,
+    /// Offer SRTP (SDES keys, `RTP/SAVP`) to this user's phones when Herald calls them: when
+    /// the phone registered over TLS, or with `media.srtp_over_plain_sip`.
+    pub srtp: bool,
 }
 
 /// `[[trunks]]`: a SIP trunk or SBC.
@@ -292,4 +295,10 @@ pub struct Trunk {
     pub username: Option<String>,
     pub password: Option<Secret>,
     pub register: bool,
+    /// The registration interval asked of the carrier.
+    pub register_expires: u32,
+    /// The numbers Herald may call over this trunk (E.164 patterns such as `+49*`); empty:
+    /// none, the trunk only brings calls in. The toll-fraud guard: no other number is dialled.
+    pub outbound_numbers: Vec<herald_dialplan::NumberPattern>,
+    pub numbering: super::agents::Numbering,
 }

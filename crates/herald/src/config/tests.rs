@@ -854,3 +854,84 @@ fn unknown_ivr_key_and_the_removed_greeting_are_errors() {
         "t.toml:2:1: unknown key `greeting` in [media]",
     );
 }
+
+const AGENTS: &str = "[[users]]\nusername = \"alice\"\npassword = \"pw\"\n[[users]]\nusername = \"bob\"\npassword = \"pw\"\nsrtp = true\n";
+
+#[test]
+fn agent_groups_load_with_their_defaults() {
+    let c = load(&format!(
+        "{AGENTS}[agent_groups.support]\nmembers = [\"alice\", \"bob\"]\n"
+    ));
+    let g = &c.agent_groups[0];
+    assert_eq!((g.name.as_str(), g.members.len()), ("support", 2));
+    assert_eq!(g.strategy, Strategy::LongestIdle);
+    assert_eq!(g.ring_timeout, Duration::from_secs(20));
+    assert_eq!(g.wrap_up, Duration::from_secs(10));
+    assert_eq!(g.hold_music, None);
+    assert!(!c.users[0].srtp && c.users[1].srtp);
+    assert!(Config::default().agent_groups.is_empty());
+}
+
+#[test]
+fn agent_group_mistakes_are_errors_with_positions() {
+    let errs = errors(&format!(
+        "{AGENTS}[agent_groups.sales]\nmembers = [\"alice\", \"mallory\", \"alice\"]\nstrategy = \"random\"\nring_timeout = 0\nwrap_up = -1\nhold_music = \"two words\"\ncolour = 1\n"
+    ));
+    assert_has(
+        &errs,
+        "t.toml:14:1: unknown key `colour` in [agent_groups.sales]",
+    );
+    let errs = errors(&format!(
+        "{AGENTS}[agent_groups.sales]\nmembers = [\"alice\", \"mallory\", \"alice\"]\nstrategy = \"random\"\nring_timeout = 0\nwrap_up = -1\nhold_music = \"two words\"\n"
+    ));
+    assert_has(
+        &errs,
+        "t.toml:9:21: `agent_groups.sales.members[1]`: \"mallory\" is not a username of [[users]]",
+    );
+    assert_has(
+        &errs,
+        "t.toml:9:32: `agent_groups.sales.members[2]`: \"alice\" is listed twice",
+    );
+    assert_has(
+        &errs,
+        "t.toml:10:12: `agent_groups.sales.strategy`: unknown strategy \"random\"",
+    );
+    assert_has(
+        &errs,
+        "t.toml:11:16: `agent_groups.sales.ring_timeout`: must be between 1 and 600",
+    );
+    assert_has(
+        &errs,
+        "t.toml:12:11: `agent_groups.sales.wrap_up`: must be between 0 and 3600",
+    );
+    assert_has(&errs, "t.toml:13:14: `agent_groups.sales.hold_music`");
+    assert_has(
+        &errors("[agent_groups.empty]\nmembers = []\n"),
+        "t.toml:2:11: `agent_groups.empty.members`: agent group \"empty\" has no members",
+    );
+}
+
+#[test]
+fn trunk_numbering_and_outbound_numbers_are_checked() {
+    let c = load(
+        "[[trunks]]\nname = \"c\"\naddress = \"127.0.0.1:5090\"\noutbound_numbers = [\"+49*\"]\ncountry_code = \"49\"\n",
+    );
+    let t = &c.trunks[0];
+    assert!(t.outbound_numbers[0].matches("+4930123"));
+    assert_eq!(t.numbering.to_e164("030 123").as_deref(), Some("+4930123"));
+    assert_eq!(t.register_expires, 3600);
+    let errs = errors(
+        "[[trunks]]\nname = \"c\"\naddress = \"127.0.0.1:5090\"\noutbound_numbers = [\"49*\", \"+4*9\"]\ncountry_code = \"+49\"\nnational_prefix = \"x\"\nregister_expires = 5\n",
+    );
+    assert_has(
+        &errs,
+        "t.toml:4:21: `trunks[0].outbound_numbers[0]`: \"49*\": outbound numbers are E.164 patterns",
+    );
+    assert_has(&errs, "t.toml:4:28: `trunks[0].outbound_numbers[1]`");
+    assert_has(&errs, "t.toml:5:16: `trunks[0].country_code`");
+    assert_has(&errs, "t.toml:6:19: `trunks[0].national_prefix`");
+    assert_has(
+        &errs,
+        "t.toml:7:20: `trunks[0].register_expires`: must be between 60 and 86400",
+    );
+}

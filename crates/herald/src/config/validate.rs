@@ -27,6 +27,7 @@ use super::sections::{
 use super::source::{KeyPath, SourceMap};
 use super::storage::{DatabaseUrl, RecordingsStore};
 
+mod agents;
 mod api;
 mod recording;
 
@@ -42,6 +43,11 @@ pub(crate) fn build(raw: RawConfig, map: &SourceMap<'_>) -> Result<Config, Confi
     let sip = ck.sip(raw.sip, &root.key("sip"));
     let retention = ck.retention(raw.retention, &root.key("retention"));
     let recorder = ck.recorder(raw.recorder, &data_dir, &retention, &root.key("recorder"));
+    let raw_user_names: Vec<String> = raw
+        .users
+        .iter()
+        .filter_map(|u| u.username.clone())
+        .collect();
     let config = Config {
         media: ck.media(raw.media, &root.key("media")),
         ivr: ck.ivr(raw.ivr, &root.key("ivr")),
@@ -52,6 +58,7 @@ pub(crate) fn build(raw: RawConfig, map: &SourceMap<'_>) -> Result<Config, Confi
         dsr: ck.dsr(raw.dsr, &data_dir, &root.key("dsr")),
         users: ck.users(raw.users, &sip, &root.key("users")),
         trunks: ck.trunks(raw.trunks, &root.key("trunks")),
+        agent_groups: ck.agent_groups(raw.agent_groups, &raw_user_names, &root.key("agent_groups")),
         data_dir,
         sip,
         load_warnings: Vec::new(),
@@ -550,6 +557,7 @@ impl Checker<'_, '_> {
                 display_name: user.display_name.clone(),
                 roles: user.roles.clone(),
                 ha1,
+                srtp: user.srtp,
             });
         }
         users
@@ -677,7 +685,11 @@ impl Checker<'_, '_> {
                 format_args!("is set but `{missing}` is not"),
             );
         }
+        let (register_expires, outbound_numbers, numbering) = self.trunk_numbers(raw, item);
         Trunk {
+            register_expires,
+            outbound_numbers,
+            numbering,
             name: name.to_owned(),
             address,
             transport: transport.unwrap_or(Transport::Udp),

@@ -72,10 +72,6 @@ impl MediaEngine {
 
     /// Like [`MediaEngine::open`], on the worker that holds `beside` (the other leg of a call
     /// to be bridged), or on the least loaded one if `beside` is unknown (closed already).
-    #[allow(
-        dead_code,
-        reason = "called by the B2BUA transfer in app/, which lands separately"
-    )]
     pub fn open_beside(
         &mut self,
         socket: UdpSocket,
@@ -93,10 +89,6 @@ impl MediaEngine {
     /// Bridges two streams from their worker's next tick: each sends what the other receives
     /// ([`Command::Bridge`]). False, and nothing happens, when they are not on one worker (one
     /// was not opened beside the other) or one is unknown.
-    #[allow(
-        dead_code,
-        reason = "called by the B2BUA transfer in app/, which lands separately"
-    )]
     pub fn bridge(&self, a: StreamKey, b: StreamKey) -> bool {
         match (self.placement.get(&a), self.placement.get(&b)) {
             (Some(x), Some(y)) if x == y => {
@@ -108,10 +100,6 @@ impl MediaEngine {
     }
 
     /// Ends the bridge `key` is in ([`Command::Unbridge`]).
-    #[allow(
-        dead_code,
-        reason = "called by the B2BUA transfer in app/, which lands separately"
-    )]
     pub fn unbridge(&self, key: StreamKey) {
         self.command(key, Command::Unbridge { key });
     }

@@ -305,6 +305,21 @@ impl PromptLibrary {
         Some(silence)
     }
 
+    /// Ten seconds of European ringback (425 Hz, 1 s on, 4 s off), looped by the caller while
+    /// a transfer rings; shared by every stream with this codec and packet time.
+    pub fn ringback(&mut self, codec: CodecKind, ptime: Duration) -> Option<Arc<EncodedPrompt>> {
+        let key = (PathBuf::from("#ringback"), codec, ptime);
+        if let Some(prompt) = self.encoded.get(&key) {
+            return Some(prompt.clone());
+        }
+        let spec = herald_media::tone::ToneSpec::ringback_europe();
+        let audio =
+            herald_media::prompt::PromptAudio::tone(spec, Duration::from_secs(10), 8_000).ok()?;
+        let prompt = Arc::new(EncodedPrompt::encode(&audio, codec, ptime).ok()?);
+        self.encoded.insert(key, prompt.clone());
+        Some(prompt)
+    }
+
     /// Bytes held by encoded prompts (shared by every call).
     pub fn memory(&self) -> usize {
         self.encoded.values().map(|p| p.memory()).sum::<usize>()

@@ -73,16 +73,8 @@ pub enum Command {
     /// receives: payloads passed through when codec and ptime match, transcoded otherwise
     /// (see `herald_media::stream`, "Bridging"). A bridge either stream was in ends first.
     /// RFC 4733 digits are still reported per stream, never relayed.
-    #[allow(
-        dead_code,
-        reason = "sent by the B2BUA transfer in app/, which lands separately"
-    )]
     Bridge { a: StreamKey, b: StreamKey },
     /// Ends the bridge `key` is in (if any): both streams go back to silence and prompts.
-    #[allow(
-        dead_code,
-        reason = "sent by the B2BUA transfer in app/, which lands separately"
-    )]
     Unbridge { key: StreamKey },
 }
 

@@ -99,6 +99,8 @@ pub fn free_tcp_port() -> u16 {
 pub struct User {
     pub name: String,
     pub password: String,
+    /// `srtp`: Herald offers SRTP (SDES) when it calls this user's phone.
+    pub srtp: bool,
 }
 
 impl User {
@@ -106,7 +108,14 @@ impl User {
         Self {
             name: name.to_owned(),
             password: password.to_owned(),
+            srtp: false,
         }
+    }
+
+    /// A user whose phones Herald calls with an SRTP (SDES) offer.
+    pub fn with_srtp(mut self) -> Self {
+        self.srtp = true;
+        self
     }
 }
 
@@ -314,9 +323,10 @@ impl HeraldConfig {
         for u in &self.users {
             writeln!(
                 out,
-                "\n[[users]]\nusername = {}\npassword = {}",
+                "\n[[users]]\nusername = {}\npassword = {}\nsrtp = {}",
                 toml_str(&u.name),
-                toml_str(&u.password)
+                toml_str(&u.password),
+                u.srtp
             )
             .unwrap();
         }
@@ -720,6 +730,25 @@ impl Herald {
         self.wait_for_records(what, || self.call(&id), done)
     }
 
+    /// Like [`Self::wait_for_call_where`] for what takes longer than [`RECORD_TIMEOUT`] (an
+    /// IVR, then a transfer): waits at most `bound` for the call's record to satisfy `done`.
+    pub fn wait_for_call_within(
+        &self,
+        bound: Duration,
+        what: &str,
+        pick: impl Fn(&Value) -> bool,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let calls = self.wait_for_calls(what, |calls| calls.iter().any(&pick));
+        let id = calls
+            .iter()
+            .find(|c| pick(c))
+            .and_then(|c| c["id"].as_str())
+            .expect("a call id")
+            .to_owned();
+        self.wait_for_records_within(bound, what, || self.call(&id), done)
+    }
+
     /// Reads with `read` until `done` holds, re-reading after each commit herald reports, at
     /// most [`RECORD_TIMEOUT`].
     fn wait_for_records(
@@ -728,7 +757,17 @@ impl Herald {
         read: impl Fn() -> Value,
         done: impl Fn(&Value) -> bool,
     ) -> Value {
-        let deadline = Instant::now() + RECORD_TIMEOUT;
+        self.wait_for_records_within(RECORD_TIMEOUT, what, read, done)
+    }
+
+    fn wait_for_records_within(
+        &self,
+        bound: Duration,
+        what: &str,
+        read: impl Fn() -> Value,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + bound;
         let (count, signal) = &*self.commits;
         loop {
             let seen = *count.lock().unwrap();
@@ -743,7 +782,7 @@ impl Herald {
                 .unwrap();
             if timeout.timed_out() {
                 panic!(
-                    "call records never showed {what} within {RECORD_TIMEOUT:?}; last seen:\n{}\nherald log:\n{}",
+                    "call records never showed {what} within {bound:?}; last seen:\n{}\nherald log:\n{}",
                     serde_json::to_string_pretty(&value).unwrap(),
                     self.log()
                 );
@@ -1407,4 +1446,421 @@ fn api_address(log: &str) -> Option<SocketAddr> {
         .take_while(|c| !c.is_whitespace())
         .collect();
     text.parse().ok()
+}
+
+// ---------------------------------------------------------------------------------------------
+// SIPp in the background: registered phones and trunks as test peers.
+//
+// A phone is one SIPp process with two scenarios: the main one registers (and subscribes, and
+// idles), the out-of-call one (`-oocsf`) answers every request whose Call-ID the main one does
+// not know, which is each INVITE herald sends to the binding. The two share global variables:
+// the out-of-call half counts the INVITEs it handled as planned (`handled`) and the ones it
+// could not (`failures`); the main half unregisters and exits when `handled` reaches
+// `invites`, on a failure, on a check-sync NOTIFY (`stop`, what [`SippChild::stop`] sends), or
+// after `stay_ms`, and fails the run (exit 1) when INVITEs are missing or failed. See the
+// header comments of `tests/sipp/phone_*.xml` for the flows and variables.
+
+/// A desk phone model with a SIPp scenario pair in `tests/sipp/`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phone {
+    /// AudioCodes 420HD over UDP (`phone_audiocodes.xml`): RFC 2833 DTMF, a=sendonly hold,
+    /// session timers.
+    AudioCodes420,
+    /// Polycom VVX 411 over TCP (`phone_polycom.xml`): SDES SRTP when offered, DTMF by SIP
+    /// INFO, a=sendonly (or a=inactive) hold, no session timers.
+    PolycomVvx411,
+}
+
+/// The SDES key (30 bytes of key and salt, base64) the Polycom scenario answers with unless a
+/// test sets `srtp_key`.
+pub const PHONE_SRTP_KEY: &str = "d0RmdmcmVCspeEc3QGZiNWpVLFJhQX1cfHAwJSoj";
+
+/// How long a phone stays registered unless a test says otherwise ([`Sipp::stay`]).
+pub const PHONE_STAY: Duration = Duration::from_secs(25);
+
+impl Sipp {
+    /// A registered phone: `user` registers with `password` (digest), handles herald's INVITEs
+    /// by the [`Sipp::plan`], and exits 0 once [`Sipp::invites`] were handled as planned (or,
+    /// with no count, when stopped or after [`Sipp::stay`]). Nothing sends RTP: the SDP names
+    /// [`Sipp::rtp_endpoint`] (default: SIPp's own media port, which drops what it gets).
+    /// Start it with [`Sipp::spawn`].
+    pub fn phone(kind: Phone, user: &str, password: &str) -> Self {
+        let (main, ooc, transport) = match kind {
+            Phone::AudioCodes420 => (
+                "phone_audiocodes.xml",
+                "phone_audiocodes_ooc.xml",
+                SippTransport::Udp,
+            ),
+            Phone::PolycomVvx411 => (
+                "phone_polycom.xml",
+                "phone_polycom_ooc.xml",
+                SippTransport::Tcp,
+            ),
+        };
+        let mut sipp = Sipp::new(main)
+            .ooc(ooc)
+            .transport(transport)
+            .service(user)
+            .credentials(user, password)
+            .auto_answer()
+            .stay(PHONE_STAY)
+            .set("invites", "0")
+            .set("mwi", "no")
+            .set("plan", "")
+            .set("ring_ms", "200")
+            .set("talk_ms", "0")
+            .set("hold_ms", "0");
+        if kind == Phone::PolycomVvx411 {
+            sipp = sipp
+                .set("srtp_key", PHONE_SRTP_KEY)
+                .set("digits", "")
+                .set("hold_dir", "sendonly");
+        }
+        sipp
+    }
+
+    /// The out-of-call scenario (`-oocsf`, a file in `tests/sipp/`): SIPp runs it for every
+    /// request whose Call-ID the main scenario does not know. Put before any `set` of a
+    /// variable only it declares (it is placed first among the extra arguments anyway).
+    pub fn ooc(mut self, scenario_name: &str) -> Self {
+        let path = scenario(scenario_name).to_string_lossy().into_owned();
+        self.extra.insert(0, path);
+        self.extra.insert(0, "-oocsf".to_owned());
+        self
+    }
+
+    /// Answers unexpected in-dialog INFO, NOTIFY, OPTIONS and UPDATE with 200 (`-aa`).
+    pub fn auto_answer(mut self) -> Self {
+        self.extra.push("-aa".into());
+        self
+    }
+
+    /// How long a scenario waits for any one message (`-recv_timeout`; default 10 s), e.g. a
+    /// trunk registrar waiting for the refresh.
+    pub fn recv_timeout(mut self, limit: Duration) -> Self {
+        self.extra
+            .extend(["-recv_timeout".into(), format!("{}ms", limit.as_millis())]);
+        self
+    }
+
+    /// SIPp's own address (`-i`), another loopback address such as 127.0.0.2 to come from a
+    /// source herald does not trust.
+    pub fn local_ip(mut self, ip: Ipv4Addr) -> Self {
+        assert!(ip.is_loopback(), "SIPp only ever runs on loopback");
+        self.extra.extend(["-i".into(), ip.to_string()]);
+        self
+    }
+
+    /// Sends every message to `addr` instead of the target (`-rsa`).
+    pub fn remote_sending_address(mut self, addr: SocketAddr) -> Self {
+        assert!(addr.ip().is_loopback(), "SIPp only ever targets loopback");
+        self.extra.extend(["-rsa".into(), addr.to_string()]);
+        self
+    }
+
+    /// The phone's media endpoint written into its SDP (`rtp_ip`, `rtp_port`): the test's own
+    /// RTP socket, so the test is the phone's media.
+    pub fn rtp_endpoint(self, addr: SocketAddr) -> Self {
+        assert!(addr.ip().is_loopback(), "media stays on loopback");
+        self.set("rtp_ip", &addr.ip().to_string())
+            .set("rtp_port", &addr.port().to_string())
+    }
+
+    /// What the phone does with each INVITE, one letter per INVITE in order: `a` answer (then
+    /// hold, resume and wait for herald's BYE), `b` busy (486), `n` no answer (rings until
+    /// CANCEL). INVITEs beyond the plan are answered.
+    pub fn plan(self, plan: &str) -> Self {
+        assert!(
+            plan.chars().all(|c| matches!(c, 'a' | 'b' | 'n')),
+            "a phone plan is made of a, b and n"
+        );
+        self.set("plan", plan)
+    }
+
+    /// The phone exits (0) once it handled `n` INVITEs as planned.
+    pub fn invites(self, n: u32) -> Self {
+        self.set("invites", &n.to_string())
+    }
+
+    /// How long the phone stays registered at most (`stay_ms`); SIPp's own `-timeout` is a
+    /// little longer.
+    pub fn stay(mut self, limit: Duration) -> Self {
+        self.timeout = limit + Duration::from_secs(5);
+        self.set("stay_ms", &limit.as_millis().to_string())
+    }
+
+    /// Starts the scenario in the background against herald (UDP or TCP listener, per
+    /// [`Sipp::transport`]). Bounded by `-timeout` and by the bound given to
+    /// [`SippChild::wait`]; killed on drop.
+    pub fn spawn(self, herald: &Herald) -> SippChild {
+        let target = match self.transport {
+            SippTransport::Udp => herald.udp,
+            SippTransport::Tcp => herald.tcp.expect("herald listens on TCP"),
+        };
+        self.start(Some(target))
+    }
+
+    /// Starts the scenario in the background as a server (no target: SIPp waits for the first
+    /// request), e.g. the trunk registrar herald registers to. Its address is
+    /// [`SippChild::local_addr`], known before herald starts.
+    pub fn spawn_server(self) -> SippChild {
+        self.start(None)
+    }
+
+    fn start(self, target: Option<SocketAddr>) -> SippChild {
+        if let Some(target) = target {
+            assert!(target.ip().is_loopback(), "SIPp only ever targets loopback");
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("herald-sipp-")
+            .tempdir()
+            .expect("a temporary directory");
+        for (name, source) in &self.files {
+            std::os::unix::fs::symlink(source, dir.path().join(name))
+                .expect("link a file for SIPp");
+        }
+        let messages = dir.path().join("messages.log");
+        let errors = dir.path().join("errors.log");
+        let local_port = match self.transport {
+            SippTransport::Udp => free_udp_port(),
+            SippTransport::Tcp => free_tcp_port(),
+        };
+        let media_port = free_udp_port();
+        // The last -i wins in SIPp; the child's address is that one.
+        let local_ip = self
+            .extra
+            .windows(2)
+            .rfind(|w| w[0] == "-i")
+            .and_then(|w| w[1].parse::<Ipv4Addr>().ok())
+            .unwrap_or(Ipv4Addr::LOCALHOST);
+        // An -oocsf pair leads the extra arguments: a -set of a variable that only the
+        // out-of-call scenario declares must come after it.
+        let (ooc, rest) = if self.extra.first().is_some_and(|a| a == "-oocsf") {
+            self.extra.split_at(2)
+        } else {
+            self.extra.split_at(0)
+        };
+        let declares = |var: &str| {
+            std::iter::once(self.scenario.as_path())
+                .chain(ooc.get(1).map(Path::new))
+                .any(|p| std::fs::read_to_string(p).is_ok_and(|t| t.contains(var)))
+        };
+        let mut defaults = Vec::new();
+        if declares("$rtp_port") && !rest.windows(2).any(|w| w == ["-set", "rtp_port"]) {
+            // No media endpoint given: SIPp's own media port, which drops what it receives.
+            defaults.extend([
+                "-set".to_owned(),
+                "rtp_ip".to_owned(),
+                local_ip.to_string(),
+                "-set".to_owned(),
+                "rtp_port".to_owned(),
+                media_port.to_string(),
+            ]);
+        }
+        if declares("$caller") {
+            defaults.extend(["-set".to_owned(), "caller".to_owned(), self.caller.clone()]);
+        }
+        let out = tempfile::tempfile().expect("a temporary file");
+        let err = tempfile::tempfile().expect("a temporary file");
+        let mut cmd = Command::new("sipp");
+        cmd.current_dir(dir.path());
+        if let Some(target) = target {
+            cmd.arg(target.to_string());
+        }
+        cmd.arg("-sf")
+            .arg(&self.scenario)
+            .args([
+                "-t",
+                if self.transport == SippTransport::Udp {
+                    "u1"
+                } else {
+                    "t1"
+                },
+            ])
+            .args(["-i", "127.0.0.1", "-mi", &local_ip.to_string()])
+            .args([
+                "-p",
+                &local_port.to_string(),
+                "-mp",
+                &media_port.to_string(),
+            ])
+            .args(["-s", &self.service])
+            .args(["-m", &self.calls.to_string(), "-l", &self.calls.to_string()])
+            .args([
+                "-timeout",
+                &format!("{}s", self.timeout.as_secs().max(1)),
+                "-timeout_error",
+                "-recv_timeout",
+                "10s",
+            ])
+            .args(["-nostdin", "-trace_msg", "-trace_err"])
+            .arg("-message_file")
+            .arg(&messages)
+            .arg("-error_file")
+            .arg(&errors)
+            .args(ooc)
+            .args(&defaults)
+            .args(rest)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(err.try_clone().unwrap());
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+        SippChild {
+            child: Some(child),
+            transport: self.transport,
+            local: SocketAddr::from((local_ip, local_port)),
+            user: self.service.clone(),
+            stdout: out,
+            stderr: err,
+            messages,
+            errors,
+            _dir: dir,
+        }
+    }
+}
+
+/// A SIPp process running in the background ([`Sipp::spawn`], [`Sipp::spawn_server`]).
+/// Killed on drop if still running.
+pub struct SippChild {
+    child: Option<Child>,
+    transport: SippTransport,
+    local: SocketAddr,
+    user: String,
+    stdout: std::fs::File,
+    stderr: std::fs::File,
+    messages: PathBuf,
+    errors: PathBuf,
+    _dir: TempDir,
+}
+
+impl SippChild {
+    /// Where SIPp receives SIP (its `-i`/`-p`): a phone's binding, a trunk registrar's address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// `None` while SIPp runs; its exit status once it has exited.
+    pub fn try_status(&mut self) -> Option<ExitStatus> {
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().expect("poll SIPp"))
+    }
+
+    /// The messages SIPp has sent and received so far (its `-trace_msg` log).
+    pub fn messages(&self) -> String {
+        std::fs::read_to_string(&self.messages).unwrap_or_default()
+    }
+
+    /// Waits for SIPp to exit, at most `bound`; then kills it (the run's status says so).
+    pub fn wait(mut self, bound: Duration) -> SippRun {
+        let child = self.child.take().expect("SIPp still owned");
+        let status = wait_or_kill(child, bound);
+        self.collect(status)
+    }
+
+    /// Ends SIPp now (SIGTERM, so it closes its logs; SIGKILL if it lingers) and returns what
+    /// it left behind. Its status is then not a verdict on the scenario.
+    pub fn kill(mut self) -> SippRun {
+        let child = self.child.take().expect("SIPp still owned");
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let status = wait_or_kill(child, Duration::from_secs(5));
+        self.collect(status)
+    }
+
+    /// Tells a phone to stop: an out-of-dialog NOTIFY with `Event: check-sync` (what a PBX
+    /// sends to make a phone resync) to its SIP port, over its transport. The phone answers
+    /// 200, unregisters and exits; this waits for that at most `bound`.
+    pub fn stop(self, bound: Duration) -> SippRun {
+        let nonce = format!(
+            "{:x}{:x}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0)
+        );
+        let notify = |via_transport: &str, via_addr: SocketAddr| {
+            format!(
+                "NOTIFY sip:{user}@{phone} SIP/2.0\r\n\
+                 Via: SIP/2.0/{via_transport} {via_addr};branch=z9hG4bK{nonce};rport\r\n\
+                 Max-Forwards: 70\r\n\
+                 From: <sip:herald-test@127.0.0.1>;tag={nonce}\r\n\
+                 To: <sip:{user}@{phone}>\r\n\
+                 Call-ID: check-sync-{nonce}@127.0.0.1\r\n\
+                 CSeq: 1 NOTIFY\r\n\
+                 Event: check-sync\r\n\
+                 Subscription-State: terminated\r\n\
+                 Content-Length: 0\r\n\r\n",
+                user = self.user,
+                phone = self.local,
+            )
+        };
+        // Best effort: if the phone is already gone, the wait below says so.
+        match self.transport {
+            SippTransport::Udp => {
+                if let Ok(socket) = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)) {
+                    let me = socket.local_addr().expect("a bound socket");
+                    let _ = socket.send_to(notify("UDP", me).as_bytes(), self.local);
+                    let _ = socket.set_read_timeout(Some(Duration::from_secs(2)));
+                    let mut buf = [0u8; 4096];
+                    let _ = socket.recv_from(&mut buf);
+                }
+            }
+            SippTransport::Tcp => {
+                use std::io::{Read, Write};
+                if let Ok(mut stream) =
+                    std::net::TcpStream::connect_timeout(&self.local, Duration::from_secs(2))
+                {
+                    let me = stream.local_addr().expect("a connected socket");
+                    let _ = stream.write_all(notify("TCP", me).as_bytes());
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+                    let mut buf = [0u8; 4096];
+                    let _ = stream.read(&mut buf);
+                }
+            }
+        }
+        self.wait(bound)
+    }
+
+    fn collect(&mut self, status: ExitStatus) -> SippRun {
+        SippRun {
+            status,
+            stdout: read_all(self.stdout.try_clone().expect("SIPp's stdout file")),
+            stderr: read_all(self.stderr.try_clone().expect("SIPp's stderr file")),
+            messages: std::fs::read_to_string(&self.messages).unwrap_or_default(),
+            errors: std::fs::read_to_string(&self.errors).unwrap_or_default(),
+        }
+    }
+}
+
+impl Drop for SippChild {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Waits for `child` at most `bound`, then SIGKILLs it; either way returns its exit status.
+fn wait_or_kill(child: Child, bound: Duration) -> ExitStatus {
+    let pid = child.id().to_string();
+    let (tx, rx) = mpsc::channel();
+    let mut child = child;
+    let waiter = std::thread::spawn(move || {
+        let _ = tx.send(child.wait());
+    });
+    let status = match rx.recv_timeout(bound) {
+        Ok(status) => status,
+        Err(_) => {
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+            rx.recv().expect("the waiter reports")
+        }
+    };
+    let _ = waiter.join();
+    status.expect("wait for SIPp")
 }

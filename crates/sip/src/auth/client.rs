@@ -123,6 +123,10 @@ impl DigestChallenge {
     pub fn stale(&self) -> bool {
         self.stale
     }
+    /// The server's nonce (to tell a repeated challenge from a fresh one).
+    pub fn nonce(&self) -> &str {
+        &self.nonce
+    }
 
     /// Builds the `Authorization` (or `Proxy-Authorization`) value for `method` and `uri` (the
     /// Request-URI of the request being sent). `cnonce` should come from [`generate_cnonce`];

@@ -1,15 +1,30 @@
-//! Calls Herald answers: the UAS side of an INVITE dialog from offer to hang-up.
+//! Calls: INVITE dialogs from offer to hang-up, both those Herald answers (the UAS side,
+//! here) and the outbound legs it places (the UAC side of the INVITE, in
+//! [`super::outbound`]). Once a dialog exists, both run the same in-dialog code: BYE, INFO,
+//! re-INVITE/UPDATE offers, REFER, session timers.
 //!
 //! ```text
+//! Inbound (UAS):
 //!   INVITE ──> Offered ──answer──> Answered ──ACK──> Confirmed ──BYE (either side)──> ended
 //!                 │  └─ring (18x, reliable with 100rel)      │
-//!                 ├─reject / CANCEL (487) ──> ended          └─ re-INVITE / UPDATE / INFO / PRACK
-//!                 └─(no ACK in 64*T1) ──> BYE ──> ended
+//!                 ├─reject / CANCEL (487) ──> ended          └─ re-INVITE / UPDATE / INFO /
+//!                 └─(no ACK in 64*T1) ──> BYE ──> ended         PRACK / REFER
+//!
+//! Outbound (UAC):
+//!   invite() ──> Outgoing ──2xx, ACK sent (Answered)──> Confirmed ──BYE (either side)──> ended
+//!                  │  ├─1xx (Progress; with a To tag: early dialog)
+//!                  │  ├─401/407 ──> INVITE again with credentials (once per realm)
+//!                  │  └─3xx-6xx, Timer B (408) ──> ended (Unanswered)
+//!                  └─hangup ──> CANCEL (at once after a 1xx; else when the first 1xx comes)
+//!                                 ├─487 (or any final error) ──> ended (LocalHangup)
+//!                                 ├─2xx crossing the CANCEL ──> ACK, BYE ──> ended
+//!                                 └─no 1xx before Timer B ──> ended (LocalHangup, 408)
 //! ```
 //!
 //! Session timers (RFC 4028) run in `Answered` and `Confirmed`: when Herald is the refresher
 //! it sends an UPDATE (or a re-INVITE with the same SDP when the peer does not allow UPDATE)
-//! at half the interval; when the peer is, a missing refresh ends the call with a BYE.
+//! at half the interval; when the peer is, a missing refresh ends the call with a BYE. On an
+//! outbound leg the timer is what the 2xx says; a 2xx without Session-Expires runs none.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -19,12 +34,18 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use rand::RngCore;
 
-use super::{Endpoint, Event, Incoming, RequestCtx, Target, Transport, TxMsg, duration_secs};
+use super::outbound::Outbound;
+use super::refer::ReferSubscription;
+use super::{
+    ClientOwner, Due, Endpoint, Event, Incoming, Purpose, RequestCtx, Target, Transport, TxMsg,
+    duration_secs,
+};
 use crate::dialog::{Dialog, DialogId, DialogState};
 use crate::message::headers::{self, SessionExpires};
 use crate::message::{HeaderName, Method, Request, Response};
 use crate::transaction::{
-    Reliability, Retransmit2xx, Retransmit2xxOutput, TransactionId, TransactionKey, TransactionKind,
+    ClientState, InviteClientState, Retransmit2xx, Retransmit2xxOutput, TransactionId,
+    TransactionKey,
 };
 use crate::uas::Checked;
 
@@ -75,6 +96,9 @@ pub enum EndCause {
     NoPrack,
     /// A request or transport failed.
     Failed,
+    /// An outbound leg got a final error response (its status is in `CallEnded`; 408 when
+    /// the INVITE timed out).
+    Unanswered,
 }
 
 impl EndCause {
@@ -88,6 +112,7 @@ impl EndCause {
             EndCause::SessionExpired => "session-expired",
             EndCause::NoPrack => "no-prack",
             EndCause::Failed => "failed",
+            EndCause::Unanswered => "unanswered",
         }
     }
 }
@@ -108,12 +133,20 @@ pub struct CallInfo {
     pub user_agent: Option<String>,
     /// The SDP offer, if the INVITE carried one.
     pub offer: Option<Bytes>,
+    /// `P-Asserted-Identity` (RFC 3325), as sent: only worth anything from a trusted peer.
+    pub asserted_identity: Option<String>,
+    /// `Privacy` (RFC 3323), as sent (`id` withholds the caller's identity).
+    pub privacy: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Phase {
+pub(super) enum Phase {
+    /// Inbound: the INVITE waits for the application's answer.
     Offered,
+    /// Inbound: we sent the 2xx and wait for the ACK.
     Answered,
+    /// Outbound: our INVITE has no final response yet.
+    Outgoing,
     Confirmed,
     /// We sent BYE and wait for its answer.
     Ending(EndCause),
@@ -131,15 +164,15 @@ struct PendingPrack {
 
 /// The RFC 4028 session timer.
 #[derive(Clone, Copy, Debug)]
-struct SessionTimer {
-    interval: u32,
-    we_refresh: bool,
-    deadline: Instant,
+pub(super) struct SessionTimer {
+    pub interval: u32,
+    pub we_refresh: bool,
+    pub deadline: Instant,
 }
 
 /// A re-INVITE or UPDATE whose offer the application is answering.
 #[derive(Debug)]
-struct PendingOffer {
+pub(super) struct PendingOffer {
     ctx: RequestCtx,
     request: Arc<Request>,
 }
@@ -147,57 +180,138 @@ struct PendingOffer {
 /// Waiting for the ACK of a 2xx to INVITE. The 2xx is retransmitted until then on every
 /// transport (RFC 3261 §13.3.1.4: there may be UDP hops beyond a TCP peer).
 #[derive(Debug)]
-struct AckWait {
+pub(super) struct AckWait {
     /// The CSeq of the INVITE being acknowledged.
     seq: u32,
     machine: Box<Retransmit2xx<TxMsg>>,
 }
 
+/// The INVITE server side of a call we answer: only it has an INVITE to respond to.
 #[derive(Debug)]
-pub(crate) struct Call {
-    phase: Phase,
+pub(super) struct Inbound {
     /// The INVITE, until the call is confirmed (nothing answers it after that).
     invite: Option<Arc<Request>>,
-    invite_ctx: RequestCtx,
-    dialog: Dialog,
-    /// Where in-dialog requests go: the address (and connection) the caller's INVITE came
-    /// from, which also works for phones behind NAT.
-    peer: Target,
-    local: SocketAddr,
-    peer_allows_update: bool,
+    ctx: RequestCtx,
     peer_supports_100rel: bool,
     peer_requires_100rel: bool,
     next_rseq: u32,
     prack: Option<PendingPrack>,
-    ack: Option<AckWait>,
-    session: Option<SessionTimer>,
-    offer: Option<PendingOffer>,
+}
+
+/// Which side of the INVITE we are.
+#[derive(Debug)]
+pub(super) enum Side {
+    Uas(Box<Inbound>),
+    Uac(Box<Outbound>),
+}
+
+#[derive(Debug)]
+pub(crate) struct Call {
+    pub(super) phase: Phase,
+    pub(super) side: Side,
+    pub(super) dialog: Dialog,
+    /// Where in-dialog requests go: for a call we answer, the address (and connection) the
+    /// caller's INVITE came from, which also works for phones behind NAT; for an outbound
+    /// leg, its target.
+    pub(super) peer: Target,
+    pub(super) local: SocketAddr,
+    pub(super) peer_allows_update: bool,
+    /// The 2xx we sent to an INVITE (initial or re-INVITE) until its ACK.
+    pub(super) ack: Option<AckWait>,
+    pub(super) session: Option<SessionTimer>,
+    pub(super) offer: Option<PendingOffer>,
     /// The last SDP we sent (reused by re-INVITE session refreshes).
-    local_sdp: Option<Bytes>,
-    /// The final status we sent to the INVITE, once sent.
-    final_status: Option<u16>,
+    pub(super) local_sdp: Option<Bytes>,
+    /// The final status of the INVITE: sent (inbound) or received (outbound).
+    pub(super) final_status: Option<u16>,
+    /// The implicit subscription of the REFER being reported on, if any.
+    pub(super) refer: Option<ReferSubscription>,
+    /// REFERs accepted in this dialog (the second and later NOTIFYs carry an id, RFC 3515).
+    pub(super) refers: u32,
     /// The deadline currently filed with the endpoint.
-    filed: Option<Instant>,
+    pub(super) filed: Option<Instant>,
 }
 
 impl Call {
+    /// A call in its first phase, with nothing pending.
+    pub(super) fn new(
+        phase: Phase,
+        side: Side,
+        dialog: Dialog,
+        peer: Target,
+        local: SocketAddr,
+    ) -> Self {
+        Self {
+            phase,
+            side,
+            dialog,
+            peer,
+            local,
+            peer_allows_update: false,
+            ack: None,
+            session: None,
+            offer: None,
+            local_sdp: None,
+            final_status: None,
+            refer: None,
+            refers: 0,
+            filed: None,
+        }
+    }
+
     fn deadline(&self) -> Option<Instant> {
         let ack = self.ack.as_ref().and_then(|a| a.machine.poll_timeout());
-        let prack = self.prack.as_ref().map(|p| p.next.min(p.give_up));
+        let prack = self
+            .inbound()
+            .and_then(|i| i.prack.as_ref())
+            .map(|p| p.next.min(p.give_up));
         let session = self.session.map(|s| s.deadline);
         [ack, prack, session].into_iter().flatten().min()
+    }
+
+    fn inbound(&self) -> Option<&Inbound> {
+        match &self.side {
+            Side::Uas(i) => Some(i),
+            Side::Uac(_) => None,
+        }
+    }
+
+    fn inbound_mut(&mut self) -> Option<&mut Inbound> {
+        match &mut self.side {
+            Side::Uas(i) => Some(i),
+            Side::Uac(_) => None,
+        }
+    }
+
+    pub(super) fn outbound(&self) -> Option<&Outbound> {
+        match &self.side {
+            Side::Uac(o) => Some(o),
+            Side::Uas(_) => None,
+        }
+    }
+
+    pub(super) fn outbound_mut(&mut self) -> Option<&mut Outbound> {
+        match &mut self.side {
+            Side::Uac(o) => Some(o),
+            Side::Uas(_) => None,
+        }
     }
 }
 
 /// The live calls and their indexes.
 #[derive(Debug, Default)]
 pub(crate) struct Calls {
-    next: u64,
-    by_ref: HashMap<CallRef, Call>,
-    by_dialog: HashMap<DialogId, CallRef>,
+    pub(super) next: u64,
+    pub(super) by_ref: HashMap<CallRef, Call>,
+    /// Calls by the dialog id as a request from the peer names it (Call-ID, our tag, their
+    /// tag); an outbound leg is filed once a response gave it the peer's tag.
+    pub(super) by_dialog: HashMap<DialogId, CallRef>,
     by_invite_tx: HashMap<TransactionId, CallRef>,
     /// Unanswered calls by (Call-ID, From tag), for merged-request detection (482).
     offered: HashMap<(String, String), CallRef>,
+    /// Outbound legs by (Call-ID, our From tag), for 2xx responses that outlived their
+    /// INVITE transaction.
+    pub(super) outbound: HashMap<(String, String), CallRef>,
 }
 
 impl Calls {
@@ -205,25 +319,65 @@ impl Calls {
         self.by_ref.len()
     }
 
+    /// A fresh call handle (inbound and outbound calls share the numbering).
+    pub(super) fn allocate(&mut self) -> CallRef {
+        let call = CallRef(self.next);
+        self.next += 1;
+        call
+    }
+
     fn remove(&mut self, call: CallRef) -> Option<Call> {
         let c = self.by_ref.remove(&call)?;
-        self.by_dialog.remove(&c.dialog.id);
-        self.by_invite_tx.remove(&c.invite_ctx.tx);
-        self.offered
-            .remove(&(c.dialog.id.call_id.clone(), c.dialog.id.remote_tag.clone()));
+        let id = &c.dialog.id;
+        remove_if(&mut self.by_dialog, id, call);
+        if let Some(i) = c.inbound() {
+            self.by_invite_tx.remove(&i.ctx.tx);
+            remove_if(
+                &mut self.offered,
+                &(id.call_id.clone(), id.remote_tag.clone()),
+                call,
+            );
+        } else {
+            remove_if(
+                &mut self.outbound,
+                &(id.call_id.clone(), id.local_tag.clone()),
+                call,
+            );
+        }
         Some(c)
     }
 
     /// The call is no longer unanswered.
     fn leave_offered(&mut self, call: CallRef) {
         if let Some(c) = self.by_ref.get(&call) {
-            self.offered
-                .remove(&(c.dialog.id.call_id.clone(), c.dialog.id.remote_tag.clone()));
+            let key = (c.dialog.id.call_id.clone(), c.dialog.id.remote_tag.clone());
+            remove_if(&mut self.offered, &key, call);
+        }
+    }
+
+    /// Replaces the dialog of `call` (an outbound leg's early or confirmed dialog) and
+    /// re-files it under its new id.
+    pub(super) fn set_dialog(&mut self, call: CallRef, dialog: Dialog) {
+        let Some(c) = self.by_ref.get_mut(&call) else {
+            return;
+        };
+        let old = std::mem::replace(&mut c.dialog, dialog);
+        remove_if(&mut self.by_dialog, &old.id, call);
+        if !c.dialog.id.remote_tag.is_empty() {
+            self.by_dialog.insert(c.dialog.id.clone(), call);
         }
     }
 }
 
-fn has_tag(headers: &crate::message::Headers, name: &HeaderName, tag: &str) -> bool {
+/// Removes `key` from an index only if it points at `call` (another call may share an id
+/// that a peer chose badly).
+fn remove_if<K: std::hash::Hash + Eq>(map: &mut HashMap<K, CallRef>, key: &K, call: CallRef) {
+    if map.get(key) == Some(&call) {
+        map.remove(key);
+    }
+}
+
+pub(super) fn has_tag(headers: &crate::message::Headers, name: &HeaderName, tag: &str) -> bool {
     headers.list(name).any(|t| t.eq_ignore_ascii_case(tag))
 }
 
@@ -263,37 +417,32 @@ impl<R: RngCore> Endpoint<R> {
             }
         };
         let info = call_info(&req, &checked, incoming);
-        let call = CallRef(self.calls.next);
-        self.calls.next += 1;
+        let call = self.calls.allocate();
         let h = &req.headers;
         let peer_allows_update = h
             .list(&HeaderName::Allow)
             .any(|m| m.eq_ignore_ascii_case("UPDATE"));
-        let peer_supports_100rel = has_tag(h, &HeaderName::Supported, "100rel");
-        let peer_requires_100rel = has_tag(h, &HeaderName::Require, "100rel");
-        let record = Call {
-            phase: Phase::Offered,
-            peer_allows_update,
-            peer_supports_100rel,
-            peer_requires_100rel,
+        let inbound = Inbound {
+            peer_supports_100rel: has_tag(h, &HeaderName::Supported, "100rel"),
+            peer_requires_100rel: has_tag(h, &HeaderName::Require, "100rel"),
             invite: Some(req),
-            invite_ctx: ctx.clone(),
-            peer: Target {
-                transport: incoming.transport,
-                addr: incoming.remote,
-                conn: incoming.conn,
-            },
-            local: incoming.local,
-            dialog,
+            ctx: ctx.clone(),
             next_rseq: 1,
             prack: None,
-            ack: None,
-            session: None,
-            offer: None,
-            local_sdp: None,
-            final_status: None,
-            filed: None,
         };
+        let peer = Target {
+            transport: incoming.transport,
+            addr: incoming.remote,
+            conn: incoming.conn,
+        };
+        let mut record = Call::new(
+            Phase::Offered,
+            Side::Uas(Box::new(inbound)),
+            dialog,
+            peer,
+            incoming.local,
+        );
+        record.peer_allows_update = peer_allows_update;
         self.calls.by_dialog.insert(record.dialog.id.clone(), call);
         self.calls.offered.insert(
             (
@@ -337,13 +486,19 @@ impl<R: RngCore> Endpoint<R> {
         let Some(c) = self.calls.by_ref.get(&call) else {
             return;
         };
-        if c.phase != Phase::Offered || c.prack.is_some() {
+        let Some(i) = c.inbound() else { return };
+        if c.phase != Phase::Offered || i.prack.is_some() {
             return;
         }
-        let reliable = c.peer_requires_100rel || c.peer_supports_100rel;
+        let reliable = i.peer_requires_100rel || i.peer_supports_100rel;
         let status = if early_sdp.is_some() { 183 } else { 180 };
         let mut resp = self.dialog_response(call, status, early_sdp);
-        let Some(c) = self.calls.by_ref.get_mut(&call) else {
+        let Some(c) = self
+            .calls
+            .by_ref
+            .get_mut(&call)
+            .and_then(|c| c.inbound_mut())
+        else {
             return;
         };
         if reliable {
@@ -361,7 +516,7 @@ impl<R: RngCore> Endpoint<R> {
                 give_up: now + t1 * 64,
             });
         }
-        let ctx = c.invite_ctx.clone();
+        let ctx = c.ctx.clone();
         self.send_response(now, &ctx, resp);
         self.refile(call);
     }
@@ -373,7 +528,7 @@ impl<R: RngCore> Endpoint<R> {
         if c.phase != Phase::Offered {
             return;
         }
-        let Some(invite) = c.invite.clone() else {
+        let Some(invite) = c.inbound().and_then(|i| i.invite.clone()) else {
             return;
         };
         let session = self.negotiate_session_timer(&invite, now);
@@ -391,7 +546,9 @@ impl<R: RngCore> Endpoint<R> {
         let Some(c) = self.calls.by_ref.get_mut(&call) else {
             return;
         };
-        let ctx = c.invite_ctx.clone();
+        let Some(i) = c.inbound_mut() else { return };
+        i.prack = None;
+        let ctx = i.ctx.clone();
         let seq = c.dialog.remote_seq.unwrap_or(0);
         let bytes = Bytes::from(resp.to_bytes());
         let machine = Box::new(Retransmit2xx::new(
@@ -403,7 +560,6 @@ impl<R: RngCore> Endpoint<R> {
         c.phase = Phase::Answered;
         c.final_status = Some(200);
         c.dialog.state = DialogState::Confirmed;
-        c.prack = None;
         c.session = session.map(|(s, _)| s);
         c.local_sdp = Some(sdp);
         let _ = self
@@ -421,7 +577,7 @@ impl<R: RngCore> Endpoint<R> {
             return;
         }
         self.fail_invite(now, call, status);
-        self.end_call(call, EndCause::Rejected);
+        self.end_call(now, call, EndCause::Rejected);
     }
 
     fn hangup_inner(&mut self, now: Instant, call: CallRef) {
@@ -430,6 +586,7 @@ impl<R: RngCore> Endpoint<R> {
         };
         match c.phase {
             Phase::Offered => self.reject_inner(now, call, FinalStatus::TEMPORARILY_UNAVAILABLE),
+            Phase::Outgoing => self.cancel_outbound(now, call),
             Phase::Answered | Phase::Confirmed => self.send_bye(now, call, EndCause::LocalHangup),
             Phase::Ending(_) => {}
         }
@@ -502,7 +659,10 @@ impl<R: RngCore> Endpoint<R> {
         self.drain_transactions(now);
     }
 
-    /// Ends the call from our side: a final error before the answer, BYE after it.
+    /// Ends the call from our side: a final error before the answer, BYE after it. On an
+    /// outbound leg before its final response: CANCEL (RFC 3261 §9.1: once a provisional
+    /// response came; until then the CANCEL waits for one, and Timer B ends the call if none
+    /// comes). A 2xx that crosses the CANCEL is acknowledged and then ended with BYE.
     pub fn hangup(&mut self, now: Instant, call: CallRef) {
         self.hangup_inner(now, call);
         self.drain_transactions(now);
@@ -522,14 +682,19 @@ impl<R: RngCore> Endpoint<R> {
 
     /// A response in the dialog of `call` to its INVITE, with To tag, Contact, Record-Route.
     fn dialog_response(&self, call: CallRef, status: u16, sdp: Option<Bytes>) -> Response {
-        let invite = self.calls.by_ref.get(&call).and_then(|c| c.invite.clone());
+        let invite = self
+            .calls
+            .by_ref
+            .get(&call)
+            .and_then(|c| c.inbound())
+            .and_then(|i| i.invite.clone());
         match invite {
             Some(inv) => self.dialog_response_to(call, &inv, status, sdp),
             None => Response::new(500, "Server Internal Error"),
         }
     }
 
-    fn dialog_response_to(
+    pub(super) fn dialog_response_to(
         &self,
         call: CallRef,
         req: &Request,
@@ -546,8 +711,9 @@ impl<R: RngCore> Endpoint<R> {
             }
             resp.headers
                 .push(HeaderName::Contact, self.contact(c.local, c.peer.transport));
-            resp.headers
-                .push(HeaderName::Allow, self.config.policy.allow_header());
+            for (name, value) in self.config.policy.allow_headers() {
+                resp.headers.push(name, value);
+            }
             resp.headers
                 .push(HeaderName::Supported, self.config.policy.supported_header());
         }
@@ -561,18 +727,7 @@ impl<R: RngCore> Endpoint<R> {
 
     /// Our Contact for a listener.
     pub(super) fn contact(&self, local: SocketAddr, transport: Transport) -> String {
-        let host = match local {
-            SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
-            SocketAddr::V4(a) => a.to_string(),
-        };
-        match transport {
-            Transport::Udp => format!("<sip:herald@{host}>"),
-            Transport::Tls => format!("<sips:herald@{host}>"),
-            t => format!(
-                "<sip:herald@{host};transport={}>",
-                t.via_name().to_ascii_lowercase()
-            ),
-        }
+        contact_with_user("herald", local, transport)
     }
 
     /// RFC 4028 §9: the interval and refresher for our 2xx, and its Session-Expires value.
@@ -660,7 +815,7 @@ impl<R: RngCore> Endpoint<R> {
             .is_some_and(|c| c.phase == Phase::Offered)
         {
             self.fail_invite(now, call, 487);
-            self.end_call(call, EndCause::Cancelled);
+            self.end_call(now, call, EndCause::Cancelled);
         }
     }
 
@@ -685,7 +840,9 @@ impl<R: RngCore> Endpoint<R> {
                 c.ack = None;
                 if c.phase == Phase::Answered {
                     c.phase = Phase::Confirmed;
-                    c.invite = None;
+                    if let Some(i) = c.inbound_mut() {
+                        i.invite = None;
+                    }
                     self.event(Event::CallConfirmed { call });
                 }
                 self.refile(call);
@@ -756,8 +913,16 @@ impl<R: RngCore> Endpoint<R> {
             Method::Prack => self.handle_prack(now, &ctx, &req, call),
             Method::Options => self.answer_options(now, &ctx, &req),
             Method::Invite | Method::Update => self.handle_offer(now, ctx, req, call),
+            Method::Refer => self.handle_refer(now, &ctx, &req, call),
+            // We subscribe to nothing, so no NOTIFY is ours; a subscription inside a call's
+            // dialog is not a package we serve (489 ends only that usage, RFC 5057).
+            Method::Notify => self.respond(now, &ctx, &req, 481, None, &[], None),
+            Method::Subscribe => {
+                let extra = [self.config.policy.allow_headers()[1].clone()];
+                self.respond(now, &ctx, &req, 489, None, &extra, None);
+            }
             _ => {
-                let extra = [(HeaderName::Allow, self.config.policy.allow_header())];
+                let extra = self.config.policy.allow_headers();
                 self.respond(now, &ctx, &req, 405, None, &extra, None);
             }
         }
@@ -773,7 +938,7 @@ impl<R: RngCore> Endpoint<R> {
         {
             self.fail_invite(now, call, 487);
         }
-        self.end_call(call, EndCause::CallerBye);
+        self.end_call(now, call, EndCause::CallerBye);
     }
 
     fn handle_prack(&mut self, now: Instant, ctx: &RequestCtx, req: &Request, call: CallRef) {
@@ -782,8 +947,14 @@ impl<R: RngCore> Endpoint<R> {
             .split_ascii_whitespace()
             .next()
             .and_then(|n| n.parse::<u32>().ok());
-        let Some(c) = self.calls.by_ref.get_mut(&call) else {
-            return;
+        let Some(c) = self
+            .calls
+            .by_ref
+            .get_mut(&call)
+            .and_then(|c| c.inbound_mut())
+        else {
+            // We never send reliable provisional responses on an outbound leg.
+            return self.respond(now, ctx, req, 481, None, &[], None);
         };
         match (&c.prack, rseq) {
             (Some(p), Some(r)) if p.rseq == r => {
@@ -825,75 +996,91 @@ impl<R: RngCore> Endpoint<R> {
     }
 
     /// Sends BYE and ends the call when it is answered (or times out).
-    fn send_bye(&mut self, now: Instant, call: CallRef, cause: EndCause) {
+    pub(super) fn send_bye(&mut self, now: Instant, call: CallRef, cause: EndCause) {
         if self.send_in_dialog(now, call, Method::Bye, None).is_some() {
+            let mut pending = None;
             if let Some(c) = self.calls.by_ref.get_mut(&call) {
                 c.phase = Phase::Ending(cause);
                 c.ack = None;
                 c.session = None;
-                c.offer = None;
+                pending = c.offer.take();
             }
+            self.terminate_pending_offer(now, pending);
             self.refile(call);
         } else {
-            self.end_call(call, cause);
+            self.end_call(now, call, cause);
         }
     }
 
-    /// Starts a client transaction for an in-dialog request of ours.
-    fn send_in_dialog(
+    /// Starts a client transaction for an in-dialog request of ours (BYE, UPDATE, re-INVITE)
+    /// with an optional SDP body.
+    pub(super) fn send_in_dialog(
         &mut self,
         now: Instant,
         call: CallRef,
         method: Method,
         sdp: Option<Bytes>,
     ) -> Option<TransactionId> {
-        let branch = self.new_branch();
+        let request = DialogRequest {
+            method,
+            body: sdp.map(|sdp| ("application/sdp", sdp)),
+            headers: Vec::new(),
+            purpose: Purpose::Request,
+        };
+        self.send_dialog_request(now, call, request)
+    }
+
+    /// Starts a client transaction for an in-dialog request of ours, sent to the call's peer
+    /// (the caller's flow, or an outbound leg's target) with the dialog's Request-URI and
+    /// route set.
+    pub(super) fn send_dialog_request(
+        &mut self,
+        now: Instant,
+        call: CallRef,
+        request: DialogRequest,
+    ) -> Option<TransactionId> {
+        let DialogRequest {
+            method,
+            body,
+            headers,
+            purpose,
+        } = request;
+        let (transport, local) = self
+            .calls
+            .by_ref
+            .get(&call)
+            .map(|c| (c.peer.transport, c.local))?;
+        let (branch, via) = self.new_via(transport, local);
+        let contact = self.contact(local, transport);
         let c = self.calls.by_ref.get_mut(&call)?;
         let mut req = c.dialog.request(method.clone(), None);
-        let via = format!(
-            "SIP/2.0/{} {};branch={branch};rport",
-            c.peer.transport.via_name(),
-            c.local
-        );
         req.headers.set(HeaderName::Via, via);
-        let (local, transport, peer) = (c.local, c.peer.transport, c.peer);
-        req.headers
-            .push(HeaderName::Contact, self.contact(local, transport));
+        req.headers.push(HeaderName::Contact, contact);
         if !self.config.user_agent.is_empty() {
             req.headers
                 .push(HeaderName::UserAgent, self.config.user_agent.clone());
         }
-        if let Some(sdp) = sdp {
-            req.headers.push(HeaderName::ContentType, "application/sdp");
-            req.body = sdp;
-        }
         if (method == Method::Update || method == Method::Invite)
-            && let Some(s) = self.calls.by_ref.get(&call).and_then(|c| c.session)
+            && let Some(s) = c.session
         {
+            // RFC 4028 §7.4: the refresher names the roles of this transaction, in which we
+            // are the UAC.
+            let who = if s.we_refresh { "uac" } else { "uas" };
             req.headers.push(
                 HeaderName::SessionExpires,
-                format!("{};refresher=uas", s.interval),
+                format!("{};refresher={who}", s.interval),
             );
         }
-        let key = TransactionKey::client(&branch, method.as_str());
-        let kind = TransactionKind::for_method(method.as_str());
-        let rel = if transport.is_reliable() {
-            Reliability::Reliable
-        } else {
-            Reliability::Unreliable
-        };
-        let id = self
-            .transactions
-            .start_client(
-                key,
-                kind,
-                TxMsg::Wire(peer, Bytes::from(req.to_bytes())),
-                rel,
-                now,
-            )
-            .ok()?;
-        self.client_owner.insert(id, call);
-        Some(id)
+        for (name, value) in headers {
+            req.headers.push(name, value);
+        }
+        if let Some((content_type, body)) = body {
+            req.headers.push(HeaderName::ContentType, content_type);
+            req.body = body;
+        }
+        let peer = c.peer;
+        let owner = ClientOwner::Call(call, purpose);
+        self.start_client_request(now, peer, &branch, &req, Some(owner))
     }
 
     /// A final (or provisional) response to one of our in-dialog requests.
@@ -915,7 +1102,7 @@ impl<R: RngCore> Endpoint<R> {
         let Some(cseq) = method else { return };
         if let Phase::Ending(cause) = c.phase {
             if cseq.method == Method::Bye && status >= 200 {
-                self.end_call(call, cause);
+                self.end_call(now, call, cause);
             }
             return;
         }
@@ -924,45 +1111,26 @@ impl<R: RngCore> Endpoint<R> {
         }
         if cseq.method == Method::Invite && (200..300).contains(&status) {
             // Our session-refresh re-INVITE was accepted: acknowledge it (RFC 3261 §13.2.2.4).
-            let mut ack = c.dialog.request(Method::Ack, Some(cseq.seq));
-            let branch = format!(
-                "{}{:016x}",
-                crate::transaction::MAGIC_COOKIE,
-                self.rng.next_u64()
-            );
-            let Some(c) = self.calls.by_ref.get(&call) else {
-                return;
-            };
-            ack.headers.set(
-                HeaderName::Via,
-                format!(
-                    "SIP/2.0/{} {};branch={branch}",
-                    c.peer.transport.via_name(),
-                    c.local
-                ),
-            );
-            let peer = c.peer;
-            self.transmit(peer, Bytes::from(ack.to_bytes()));
+            self.ack_in_dialog(now, call, resp, cseq.seq);
         }
         if matches!(status, 408 | 481) {
             // RFC 4028 §10 / RFC 5057: the dialog is gone.
-            return self.end_call(call, EndCause::Failed);
+            self.end_call(now, call, EndCause::Failed);
         }
-        let _ = now;
     }
 
     /// One of our in-dialog requests timed out or could not be sent.
-    pub(super) fn client_failed(&mut self, _now: Instant, call: CallRef, _id: TransactionId) {
+    pub(super) fn client_failed(&mut self, now: Instant, call: CallRef, _id: TransactionId) {
         let cause = match self.calls.by_ref.get(&call).map(|c| c.phase) {
             Some(Phase::Ending(cause)) => cause,
             Some(_) => EndCause::Failed,
             None => return,
         };
-        self.end_call(call, cause);
+        self.end_call(now, call, cause);
     }
 
     /// A server transaction failed (transport error, Timer H).
-    pub(super) fn server_failed(&mut self, _now: Instant, id: TransactionId) {
+    pub(super) fn server_failed(&mut self, now: Instant, id: TransactionId) {
         if let Some(call) = self.calls.by_invite_tx.get(&id).copied()
             && self
                 .calls
@@ -970,7 +1138,7 @@ impl<R: RngCore> Endpoint<R> {
                 .get(&call)
                 .is_some_and(|c| c.phase == Phase::Offered)
         {
-            self.end_call(call, EndCause::Failed);
+            self.end_call(now, call, EndCause::Failed);
         }
     }
 
@@ -993,13 +1161,16 @@ impl<R: RngCore> Endpoint<R> {
             }
         }
         let mut give_up_prack = false;
-        if let Some(p) = &mut c.prack {
-            if p.give_up <= now {
-                give_up_prack = true;
-            } else if p.next <= now {
-                outputs.push((c.invite_ctx.target, p.bytes.clone()));
-                p.interval *= 2;
-                p.next = now + p.interval;
+        if let Some(i) = c.inbound_mut() {
+            let target = i.ctx.target;
+            if let Some(p) = &mut i.prack {
+                if p.give_up <= now {
+                    give_up_prack = true;
+                } else if p.next <= now {
+                    outputs.push((target, p.bytes.clone()));
+                    p.interval *= 2;
+                    p.next = now + p.interval;
+                }
             }
         }
         let mut refresh = false;
@@ -1021,7 +1192,7 @@ impl<R: RngCore> Endpoint<R> {
         if give_up_prack {
             // RFC 3262 §3: no PRACK in 64*T1: reject the INVITE with a 5xx.
             self.fail_invite(now, call, 504);
-            return self.end_call(call, EndCause::NoPrack);
+            return self.end_call(now, call, EndCause::NoPrack);
         }
         if let Some(cause) = bye {
             return self.send_bye(now, call, cause);
@@ -1038,16 +1209,46 @@ impl<R: RngCore> Endpoint<R> {
         self.refile(call);
     }
 
-    /// Removes the call and tells the application (with the INVITE's final status).
-    fn end_call(&mut self, call: CallRef, cause: EndCause) {
+    /// Removes the call and tells the application (with the INVITE's final status). The
+    /// INVITE of an outbound leg may outlive it (see [`ClientOwner::OrphanInvite`]).
+    pub(super) fn end_call(&mut self, now: Instant, call: CallRef, cause: EndCause) {
         if let Some(c) = self.calls.remove(call) {
-            self.schedule(call, c.filed, None);
-            self.client_owner.retain(|_, owner| *owner != call);
+            self.schedule(Due::Call(call), c.filed, None);
+            // A re-INVITE of ours that got a provisional response has no timer left
+            // (Timer B runs only until then): CANCEL it, or it would wait forever.
+            let proceeding: Vec<TransactionId> = self
+                .client_owner
+                .iter()
+                .filter(|(_, owner)| **owner == ClientOwner::Call(call, Purpose::Request))
+                .map(|(id, _)| *id)
+                .filter(|id| {
+                    self.transactions.client(*id).is_some_and(|t| {
+                        t.state() == ClientState::Invite(InviteClientState::Proceeding)
+                    })
+                })
+                .collect();
+            self.client_owner
+                .retain(|_, owner| !matches!(owner, ClientOwner::Call(c, _) if *c == call));
+            for tx in proceeding {
+                self.cancel_invite_transaction(now, tx);
+            }
+            if let Side::Uac(outbound) = &c.side {
+                self.orphan_invite(now, c.peer, outbound);
+            }
+            self.terminate_pending_offer(now, c.offer);
             self.event(Event::CallEnded {
                 call,
                 cause,
                 status: c.final_status,
             });
+        }
+    }
+
+    /// RFC 3261 §15.1.2: a re-INVITE or UPDATE still waiting for the application when its
+    /// dialog ends is answered 487.
+    fn terminate_pending_offer(&mut self, now: Instant, pending: Option<PendingOffer>) {
+        if let Some(PendingOffer { ctx, request }) = pending {
+            self.respond(now, &ctx, &request, 487, None, &[], None);
         }
     }
 
@@ -1057,27 +1258,38 @@ impl<R: RngCore> Endpoint<R> {
         let Some(c) = self.calls.by_ref.get_mut(&call) else {
             return;
         };
+        let Some(ctx) = c.inbound().map(|i| i.ctx.clone()) else {
+            return;
+        };
         c.final_status = Some(status);
-        let ctx = c.invite_ctx.clone();
         self.send_response(now, &ctx, resp);
     }
 
     /// Files the call's next deadline with the endpoint.
-    fn refile(&mut self, call: CallRef) {
+    pub(super) fn refile(&mut self, call: CallRef) {
         let Some(c) = self.calls.by_ref.get_mut(&call) else {
             return;
         };
         let (old, new) = (c.filed, c.deadline());
         if old != new {
             c.filed = new;
-            self.schedule(call, old, new);
+            self.schedule(Due::Call(call), old, new);
         }
     }
 }
 
+/// An in-dialog request of ours, for [`Endpoint::send_dialog_request`].
+pub(super) struct DialogRequest {
+    pub method: Method,
+    /// Content-Type and body.
+    pub body: Option<(&'static str, Bytes)>,
+    pub headers: Vec<(HeaderName, String)>,
+    pub purpose: Purpose,
+}
+
 /// When a session timer fires: at half the interval for the refresher, and for the other side
 /// at the interval minus min(32 s, interval/3) (RFC 4028 §10).
-fn session_deadline(now: Instant, interval: u32, we_refresh: bool) -> Instant {
+pub(super) fn session_deadline(now: Instant, interval: u32, we_refresh: bool) -> Instant {
     if we_refresh {
         now + duration_secs(interval / 2)
     } else {
@@ -1109,5 +1321,27 @@ fn call_info(req: &Request, checked: &Checked, incoming: &Incoming<'_>) -> CallI
         transport: incoming.transport,
         user_agent: req.headers.get(&HeaderName::UserAgent).map(str::to_owned),
         offer: (is_sdp && !req.body.is_empty()).then(|| req.body.clone()),
+        asserted_identity: req
+            .headers
+            .get(&HeaderName::PAssertedIdentity)
+            .map(str::to_owned),
+        privacy: req.headers.get(&HeaderName::Privacy).map(str::to_owned),
+    }
+}
+
+/// A Contact `<sip:user@local>` for a listener (`sips:` over TLS, a transport parameter for
+/// the other reliable transports).
+pub(super) fn contact_with_user(user: &str, local: SocketAddr, transport: Transport) -> String {
+    let host = match local {
+        SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
+        SocketAddr::V4(a) => a.to_string(),
+    };
+    match transport {
+        Transport::Udp => format!("<sip:{user}@{host}>"),
+        Transport::Tls => format!("<sips:{user}@{host}>"),
+        t => format!(
+            "<sip:{user}@{host};transport={}>",
+            t.via_name().to_ascii_lowercase()
+        ),
     }
 }

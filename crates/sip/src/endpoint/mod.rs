@@ -8,12 +8,30 @@
 //! * Runs server and client transactions ([`crate::transaction`]), the UAS side of INVITE
 //!   dialogs (answer, CANCEL, BYE, re-INVITE, UPDATE, INFO, PRACK/100rel, RFC 4028 session
 //!   timers), OPTIONS, and the registrar with digest authentication.
+//! * Places outbound legs ([`Endpoint::invite`]): the UAC side of INVITE, with progress and
+//!   early media ([`Event::Progress`]), one digest answer per realm for trunks that challenge,
+//!   the ACK of the 2xx ([`Event::Answered`]) sent again for every retransmission (RFC 6026),
+//!   a 2xx from another fork ACKed and ended, and [`Endpoint::hangup`] as CANCEL before the
+//!   answer (only once a provisional response came, RFC 3261 §9.1) and BYE after it. Once
+//!   answered, a leg is a call like any other: the same in-dialog requests, events and
+//!   session timers (as the 2xx set them).
+//! * Takes transfers: REFER in a confirmed call's dialog is answered 202, reported as
+//!   [`Event::Refer`], and its progress ([`Endpoint::refer_progress`]) NOTIFYed as
+//!   `message/sipfrag` (RFC 3515), unless the peer asked for no subscription (RFC 4488).
+//! * Answers `message-summary` subscriptions (RFC 6665, RFC 3842) that hard phones hold, with
+//!   "no messages"; other event packages get 489, NOTIFYs we never asked for 481.
+//! * Keeps registrations with upstream registrars ([`Endpoint::register_upstream`]): digest
+//!   answers, refresh before expiry, backoff after failures, 423 handling
+//!   ([`Event::Upstream`]).
 //! * Routes responses per RFC 3261 §18.2.2 and RFC 3581 (`received`, `rport`).
 //!
 //! # What it does not do
 //! No sockets, no clock, no database, no SDP negotiation and no routing policy: the
 //! application decides what to do with an [`Event::IncomingCall`] (answer with an SDP body it
-//! negotiated, or reject), and persists registration changes it is told about.
+//! negotiated, or reject), where an outbound leg goes and what a transfer means, and
+//! persists registration changes it is told about. No DNS: an outbound leg's requests all go
+//! to its [`Target`]. No PRACK as UAC (we never ask for reliable provisional responses) and
+//! no redirects followed (a 3xx ends a leg with its status, for the application to act on).
 //!
 //! # Run loop
 //! ```text
@@ -30,9 +48,14 @@
 //! construction, so tests run in virtual time.
 
 mod call;
+mod client_auth;
+mod outbound;
+mod refer;
 mod register;
+mod subscribe;
 #[cfg(test)]
 mod tests;
+mod upstream;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -53,7 +76,10 @@ use crate::transaction::{
 use crate::uas::{Checked, Rejection, UasPolicy, check_request};
 
 pub use call::{CallInfo, CallRef, EndCause, FinalStatus};
+pub use client_auth::ClientCredentials;
+pub use outbound::OutboundCall;
 pub use register::{RegistrarSettings, UserCredentials};
+pub use upstream::{UpstreamRef, UpstreamRegistration, UpstreamState};
 
 /// Transport protocols.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -155,8 +181,9 @@ pub enum Event {
     IncomingCall { call: CallRef, info: Box<CallInfo> },
     /// The caller's ACK arrived for our 2xx.
     CallConfirmed { call: CallRef },
-    /// The call is over (or never started). `status` is the final status we sent to its
-    /// INVITE (200 for an answered call), if any.
+    /// The call is over (or never started). `status` is the final status of its INVITE, if
+    /// there was one: the one we sent for a call we answered (200 once answered), the one we
+    /// received for an outbound leg (408 when it timed out, 487 after our CANCEL).
     CallEnded {
         call: CallRef,
         cause: EndCause,
@@ -184,6 +211,30 @@ pub enum Event {
     Malformed {
         source: SocketAddr,
         reason: &'static str,
+    },
+    /// An outbound leg got a provisional response other than 100 (180, 181, 182, 183...).
+    /// `sdp` is the early-media answer, given once: with the first provisional response that
+    /// carries one.
+    Progress {
+        call: CallRef,
+        status: u16,
+        sdp: Option<Bytes>,
+    },
+    /// An outbound leg was answered (2xx); the endpoint already sent the ACK. `sdp` is the
+    /// answer in the 2xx (the same as an early answer, if one came).
+    Answered { call: CallRef, sdp: Option<Bytes> },
+    /// The peer asked to transfer the call (an in-dialog REFER, RFC 3515), already answered
+    /// 202. Report how the transfer goes with [`Endpoint::refer_progress`]. `refer_to` is the
+    /// URI of Refer-To (with any `?Replaces=` header part), `referred_by` the Referred-By value.
+    Refer {
+        call: CallRef,
+        refer_to: String,
+        referred_by: Option<String>,
+    },
+    /// A registration with an upstream registrar succeeded or failed.
+    Upstream {
+        registration: UpstreamRef,
+        state: UpstreamState,
     },
 }
 
@@ -233,10 +284,50 @@ pub struct Endpoint<R: RngCore> {
     outputs: VecDeque<Output>,
     calls: call::Calls,
     registrar: register::Registrar,
-    /// Call deadlines (2xx and 1xx retransmission, session timers), earliest first.
-    call_deadlines: BTreeSet<(Instant, CallRef)>,
-    /// Which call owns a client transaction we started (BYE, UPDATE, re-INVITE).
-    client_owner: HashMap<TransactionId, CallRef>,
+    subscriptions: subscribe::Subscriptions,
+    upstreams: upstream::Upstreams,
+    /// The ACKs we sent for 2xx responses to our INVITEs, to answer retransmissions.
+    acks: outbound::AckMemory,
+    /// Deadlines of calls (2xx and 1xx retransmission, session timers), subscriptions and
+    /// upstream registrations, earliest first.
+    deadlines: BTreeSet<(Instant, Due)>,
+    /// Who handles the responses to a client transaction we started.
+    client_owner: HashMap<TransactionId, ClientOwner>,
+}
+
+/// What a deadline in [`Endpoint::deadlines`] belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Due {
+    Call(CallRef),
+    Subscription(u64),
+    Upstream(u64),
+}
+
+/// The owner of a client transaction: where its responses and failures go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ClientOwner {
+    Call(CallRef, Purpose),
+    /// A NOTIFY of a `message-summary` subscription.
+    Subscription(u64),
+    Upstream(UpstreamRef),
+    /// The INVITE of an outbound leg that ended before the INVITE was over: a provisional
+    /// response gets a CANCEL (unless `cancelled`), a 2xx an ACK and a BYE.
+    OrphanInvite {
+        cancelled: bool,
+    },
+}
+
+/// What a call's client transaction is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    /// The INVITE of an outbound leg.
+    Invite,
+    /// The CANCEL of that INVITE.
+    Cancel,
+    /// A NOTIFY of a REFER's implicit subscription: its failure ends only the subscription.
+    Notify,
+    /// BYE, UPDATE or re-INVITE: a 408 or 481 ends the call.
+    Request,
 }
 
 impl<R: RngCore> std::fmt::Debug for Endpoint<R> {
@@ -260,7 +351,10 @@ impl<R: RngCore> Endpoint<R> {
             outputs: VecDeque::new(),
             calls: call::Calls::default(),
             registrar,
-            call_deadlines: BTreeSet::new(),
+            subscriptions: subscribe::Subscriptions::default(),
+            upstreams: upstream::Upstreams::default(),
+            acks: outbound::AckMemory::default(),
+            deadlines: BTreeSet::new(),
             client_owner: HashMap::new(),
         }
     }
@@ -284,6 +378,8 @@ impl<R: RngCore> Endpoint<R> {
             transactions: self.transactions.len(),
             calls: self.calls.len(),
             registrations: self.registrar.binding_count(),
+            subscriptions: self.subscriptions.len(),
+            upstream_registrations: self.upstreams.len(),
         }
     }
 
@@ -303,8 +399,8 @@ impl<R: RngCore> Endpoint<R> {
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let calls = self.call_deadlines.first().map(|(at, _)| *at);
-        match (self.transactions.poll_timeout(), calls) {
+        let ours = self.deadlines.first().map(|(at, _)| *at);
+        match (self.transactions.poll_timeout(), ours) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -313,13 +409,21 @@ impl<R: RngCore> Endpoint<R> {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.transactions.handle_timeout(now);
         self.drain_transactions(now);
-        while let Some(&(at, call)) = self.call_deadlines.first() {
+        while let Some(&(at, due)) = self.deadlines.first() {
             if at > now {
                 break;
             }
-            self.call_deadlines.pop_first();
-            self.call_timeout(call, now);
+            self.deadlines.pop_first();
+            match due {
+                Due::Call(call) => self.call_timeout(call, now),
+                Due::Subscription(id) => self.subscription_timeout(id, now),
+                Due::Upstream(id) => self.upstream_timeout(UpstreamRef(id), now),
+            }
         }
+        self.acks.forget_before(now);
+        // What the timers started (refreshes, BYEs, REGISTERs) goes out now, not at the next
+        // input.
+        self.drain_transactions(now);
     }
 
     /// Feeds one received message.
@@ -386,6 +490,16 @@ impl<R: RngCore> Endpoint<R> {
             Method::Cancel => self.handle_cancel(now, ctx, &req),
             Method::Register => self.handle_register(now, ctx, &req, &checked, incoming),
             Method::Options if checked.to.tag().is_none() => self.answer_options(now, &ctx, &req),
+            Method::Subscribe => self.handle_subscribe(now, ctx, req, checked, incoming),
+            Method::Refer if checked.to.tag().is_none() => self.respond(
+                now,
+                &ctx,
+                &req,
+                403,
+                Some("Transfers are taken within a call only"),
+                &[],
+                None,
+            ),
             _ => self.handle_in_dialog(now, ctx, req, checked),
         }
     }
@@ -485,8 +599,10 @@ impl<R: RngCore> Endpoint<R> {
     }
 
     fn answer_options(&mut self, now: Instant, ctx: &RequestCtx, req: &Request) {
+        let [allow, allow_events] = self.config.policy.allow_headers();
         let extra = vec![
-            (HeaderName::Allow, self.config.policy.allow_header()),
+            allow,
+            allow_events,
             (HeaderName::Accept, self.config.policy.accept_header()),
             (HeaderName::Supported, self.config.policy.supported_header()),
             (HeaderName::AcceptEncoding, "identity".to_owned()),
@@ -563,10 +679,18 @@ impl<R: RngCore> Endpoint<R> {
         };
         let key = TransactionKey::client(branch, cseq.method.as_str());
         let status = resp.status;
-        // A response no transaction of ours is waiting for is stray: drop it (RFC 3261 §18.1.2).
-        let _ =
+        let invite_2xx = cseq.method == Method::Invite && (200..300).contains(&status);
+        let stray =
             self.transactions
                 .handle_response(&key, status, TxMsg::Received(Arc::new(resp)), now);
+        // A response no transaction of ours is waiting for is stray: drop it (RFC 3261
+        // §18.1.2), unless it is a 2xx to one of our INVITEs, which the core acknowledges
+        // (RFC 6026 §8.1: its INVITE transaction may be gone).
+        if let Err(TxMsg::Received(resp)) = stray
+            && invite_2xx
+        {
+            self.stray_invite_2xx(now, &resp);
+        }
     }
 
     /// Routes transaction outputs: transmissions to the I/O layer, responses and timeouts to
@@ -579,24 +703,15 @@ impl<R: RngCore> Endpoint<R> {
                 TxOutput::Response {
                     status,
                     response: TxMsg::Received(resp),
-                } => {
-                    if let Some(call) = self.client_owner.get(&id).copied() {
-                        self.client_response(now, call, id, status, &resp);
-                    }
-                }
+                } => self.route_client_response(now, id, status, &resp),
                 TxOutput::Response { .. } => {}
                 TxOutput::BuildAck {
                     response: TxMsg::Received(resp),
                     ..
                 } => self.build_non2xx_ack(id, &resp),
                 TxOutput::BuildAck { .. } => {}
-                TxOutput::Timeout | TxOutput::TransportError => {
-                    if let Some(call) = self.client_owner.get(&id).copied() {
-                        self.client_failed(now, call, id);
-                    } else {
-                        self.server_failed(now, id);
-                    }
-                }
+                TxOutput::Timeout => self.route_client_failure(now, id, true),
+                TxOutput::TransportError => self.route_client_failure(now, id, false),
                 TxOutput::Terminated => {
                     self.client_owner.remove(&id);
                 }
@@ -604,14 +719,69 @@ impl<R: RngCore> Endpoint<R> {
         }
     }
 
-    /// RFC 3261 §17.1.1.3: the ACK for a non-2xx final response to our INVITE.
-    fn build_non2xx_ack(&mut self, id: TransactionId, resp: &Response) {
+    /// A response to one of our client transactions, to whoever started it.
+    fn route_client_response(
+        &mut self,
+        now: Instant,
+        id: TransactionId,
+        status: u16,
+        resp: &Response,
+    ) {
+        if (200..300).contains(&status) && outbound::is_invite_response(resp) && self.reack(resp) {
+            return; // a retransmitted 2xx we already acknowledged
+        }
+        match self.client_owner.get(&id).copied() {
+            Some(ClientOwner::Call(call, Purpose::Invite)) => {
+                self.outbound_response(now, call, id, status, resp)
+            }
+            Some(ClientOwner::Call(_, Purpose::Cancel)) => {}
+            Some(ClientOwner::Call(call, Purpose::Notify)) => {
+                self.refer_notify_answered(call, status)
+            }
+            Some(ClientOwner::Call(call, Purpose::Request)) => {
+                self.client_response(now, call, id, status, resp)
+            }
+            Some(ClientOwner::Subscription(sub)) => self.subscription_notify_answered(sub, status),
+            Some(ClientOwner::Upstream(reg)) => self.upstream_response(now, reg, status, resp),
+            Some(ClientOwner::OrphanInvite { cancelled }) => {
+                self.orphan_response(now, id, cancelled, status, resp)
+            }
+            None => {}
+        }
+    }
+
+    /// A client transaction timed out (`timeout`) or its transport failed; a server
+    /// transaction failure goes to its call.
+    fn route_client_failure(&mut self, now: Instant, id: TransactionId, timeout: bool) {
+        match self.client_owner.get(&id).copied() {
+            Some(ClientOwner::Call(call, Purpose::Invite)) => {
+                self.outbound_failed(now, call, timeout)
+            }
+            Some(ClientOwner::Call(_, Purpose::Cancel) | ClientOwner::OrphanInvite { .. }) => {}
+            Some(ClientOwner::Call(call, Purpose::Notify)) => self.refer_notify_answered(call, 408),
+            Some(ClientOwner::Call(call, Purpose::Request)) => self.client_failed(now, call, id),
+            Some(ClientOwner::Subscription(sub)) => self.subscription_notify_answered(sub, 408),
+            Some(ClientOwner::Upstream(reg)) => self.upstream_failed(now, reg, None),
+            None => self.server_failed(now, id),
+        }
+    }
+
+    /// The request of a live client transaction, parsed back, with its destination.
+    fn client_request(&self, id: TransactionId) -> Option<(Target, Request)> {
         let Some(TxMsg::Wire(target, bytes)) =
             self.transactions.client(id).map(|c| c.request().clone())
         else {
-            return;
+            return None;
         };
-        let Ok(Message::Request(invite)) = parse_message(&bytes, Framing::Stream) else {
+        match parse_message(&bytes, Framing::Stream) {
+            Ok(Message::Request(request)) => Some((target, request)),
+            _ => None,
+        }
+    }
+
+    /// RFC 3261 §17.1.1.3: the ACK for a non-2xx final response to our INVITE.
+    fn build_non2xx_ack(&mut self, id: TransactionId, resp: &Response) {
+        let Some((target, invite)) = self.client_request(id) else {
             return;
         };
         let mut ack = Request::new(Method::Ack, invite.uri.clone());
@@ -661,13 +831,51 @@ impl<R: RngCore> Endpoint<R> {
         )
     }
 
-    /// Re-files a call's deadline after its state changed.
-    fn schedule(&mut self, call: CallRef, old: Option<Instant>, new: Option<Instant>) {
+    /// A Via for a request we send from `local` over `transport`, with a fresh branch.
+    fn new_via(&mut self, transport: Transport, local: SocketAddr) -> (String, String) {
+        let branch = self.new_branch();
+        let via = format!(
+            "SIP/2.0/{} {local};branch={branch};rport",
+            transport.via_name()
+        );
+        (branch, via)
+    }
+
+    /// Starts a client transaction for `req` (whose top Via carries `branch`) towards
+    /// `target`, owned by `owner` (`None`: nobody waits for its answer).
+    fn start_client_request(
+        &mut self,
+        now: Instant,
+        target: Target,
+        branch: &str,
+        req: &Request,
+        owner: Option<ClientOwner>,
+    ) -> Option<TransactionId> {
+        let method = req.method.as_str();
+        let key = TransactionKey::client(branch, method);
+        let rel = if target.transport.is_reliable() {
+            Reliability::Reliable
+        } else {
+            Reliability::Unreliable
+        };
+        let msg = TxMsg::Wire(target, Bytes::from(req.to_bytes()));
+        let id = self
+            .transactions
+            .start_client(key, TransactionKind::for_method(method), msg, rel, now)
+            .ok()?;
+        if let Some(owner) = owner {
+            self.client_owner.insert(id, owner);
+        }
+        Some(id)
+    }
+
+    /// Re-files a deadline after its owner's state changed.
+    fn schedule(&mut self, due: Due, old: Option<Instant>, new: Option<Instant>) {
         if let Some(at) = old {
-            self.call_deadlines.remove(&(at, call));
+            self.deadlines.remove(&(at, due));
         }
         if let Some(at) = new {
-            self.call_deadlines.insert((at, call));
+            self.deadlines.insert((at, due));
         }
     }
 }
@@ -678,6 +886,10 @@ pub struct Stats {
     pub transactions: usize,
     pub calls: usize,
     pub registrations: usize,
+    /// `message-summary` subscriptions phones hold with us.
+    pub subscriptions: usize,
+    /// Registrations we keep with upstream registrars.
+    pub upstream_registrations: usize,
 }
 
 /// What a request handler needs to answer through the request's server transaction.

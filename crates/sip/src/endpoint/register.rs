@@ -248,7 +248,15 @@ impl<R: RngCore> Endpoint<R> {
             .headers
             .get(&HeaderName::Expires)
             .and_then(|v| headers::parse_delta_seconds(v).ok());
-        let aor = checked.to.uri.aor();
+        // A phone that registers to Herald's address rather than its domain (`sip:alice@
+        // 192.0.2.10`) is the same user: bindings are filed under the domain, where calls to
+        // the user look for them.
+        let aor = if host.eq_ignore_ascii_case(&settings.domain) {
+            checked.to.uri.aor()
+        } else {
+            let user = checked.to.uri.user.clone().unwrap_or_default();
+            format!("sip:{user}@{}", settings.domain.to_ascii_lowercase())
+        };
         let request = RegisterRequest {
             aor: aor.clone(),
             call_id: checked.call_id.clone(),

@@ -171,6 +171,47 @@ impl Harness {
             .answer(self.now, call, Bytes::from_static(SDP.as_bytes()));
         self.drain();
     }
+
+    /// The peer answers `req` with `status`, a To tag (unless the request has one), extra
+    /// header lines and a body, over UDP.
+    fn reply(
+        &mut self,
+        req: &Request,
+        status: u16,
+        tag: Option<&str>,
+        extra: &[(&str, &str)],
+        body: &str,
+    ) {
+        let mut resp =
+            Response::to_request(req, status, crate::message::reason_phrase(status), tag);
+        for (name, value) in extra {
+            resp.headers.push(HeaderName::parse(name), *value);
+        }
+        resp.body = Bytes::copy_from_slice(body.as_bytes());
+        let bytes = resp.to_bytes();
+        self.udp(&String::from_utf8(bytes).expect("our test responses are text"));
+    }
+
+    /// The requests of `method` the endpoint sent, oldest first.
+    fn sent_requests(&self, method: Method) -> Vec<Request> {
+        self.requests
+            .iter()
+            .filter(|(_, r)| r.method == method)
+            .map(|(_, r)| r.clone())
+            .collect()
+    }
+
+    /// The last request of `method` the endpoint sent.
+    fn last_request(&self, method: Method) -> Request {
+        self.sent_requests(method.clone())
+            .pop()
+            .unwrap_or_else(|| panic!("a {method} was sent"))
+    }
+}
+
+/// The value of `name` in a request, for assertions.
+fn header(req: &Request, name: HeaderName) -> Option<&str> {
+    req.headers.get(&name)
 }
 
 fn invite(branch: &str, extra: &str) -> String {
@@ -383,6 +424,11 @@ fn we_refresh_when_the_caller_does_not_support_timers() {
     let (_, update) = h.requests.last().expect("a refresh at half the interval");
     assert_eq!(update.method, Method::Update);
     assert_eq!(update.headers.get(&HeaderName::CSeq), Some("1 UPDATE"));
+    assert_eq!(
+        update.headers.get(&HeaderName::SessionExpires),
+        Some("1800;refresher=uac"),
+        "RFC 4028 §7.4: we stay the refresher, and are this request's UAC"
+    );
 }
 
 #[test]
@@ -499,6 +545,10 @@ fn info_options_and_validation() {
             .get(&HeaderName::Accept)
             .unwrap()
             .contains("application/sdp")
+    );
+    assert_eq!(
+        ok.headers.get(&HeaderName::AllowEvents),
+        Some("message-summary, refer")
     );
     assert!(
         ok.headers
@@ -675,3 +725,8 @@ fn authorization_from(h: &Harness, nc: u32) -> String {
     ));
     authorization(&tmp, "secret", nc, "SHA-256")
 }
+
+mod outbound;
+mod refer;
+mod subscribe;
+mod upstream;
