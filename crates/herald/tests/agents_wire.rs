@@ -631,3 +631,52 @@ fn a_polycom_agent_is_called_with_sdes_srtp_limited_to_the_suites_the_firmware_k
         "the Polycom profile offers the AES-CM suites only: {invite}"
     );
 }
+
+#[test]
+fn an_agent_transfers_the_caller_to_another_agent_with_refer() {
+    if !sipp_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("a directory");
+    let Some((_, recipient)) = age_keygen(dir.path()) else {
+        return;
+    };
+    let herald = herald_with(dir.path(), &recipient, "");
+    let bob_media = Party::new(AGENT_HZ, CALLER_HZ, None);
+    // alice answers and hands the caller to bob (a blind transfer from her phone).
+    let alice = Sipp::phone(Phone::AudioCodes420, "alice", "alice-pw")
+        .plan("r")
+        .refer_to("sip:bob@herald.test")
+        .invites(1)
+        .set("talk_ms", "500")
+        .stay(CALL_BOUND)
+        .spawn(&herald);
+    let bob = Sipp::phone(Phone::PolycomVvx411, "bob", "bob-pw")
+        .plan("a")
+        .invites(1)
+        .rtp_endpoint(bob_media.addr())
+        .set("talk_ms", "2000")
+        .set("hold_ms", "1500")
+        .stay(CALL_BOUND)
+        .spawn(&herald);
+    registered(&alice);
+    registered(&bob);
+    let call = bridged_call(&herald, "+33655554444", &bob_media, "bob");
+    alice
+        .wait(CALL_BOUND)
+        .assert_success("alice's phone (REFER, NOTIFY 200, then Herald's BYE)");
+    bob.wait(CALL_BOUND).assert_success("bob's phone");
+    assert!(has_event(&call, "refer", "by", "agent:alice"), "{call:#}");
+    assert!(has_event(&call, "refer", "to", "agent:bob"), "{call:#}");
+    let bridged: Vec<&Value> = detail(&call, "bridged");
+    assert_eq!(
+        bridged
+            .iter()
+            .map(|d| d["to"].as_str().unwrap_or(""))
+            .collect::<Vec<_>>(),
+        ["agent:alice", "agent:bob"],
+        "{call:#}"
+    );
+    assert!(has_event(&call, "bridge-ended", "by", "caller"), "{call:#}");
+    assert_eq!(call["hangup_cause"], "caller-bye", "{call:#}");
+}

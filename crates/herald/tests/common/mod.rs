@@ -1568,13 +1568,23 @@ impl Sipp {
 
     /// What the phone does with each INVITE, one letter per INVITE in order: `a` answer (then
     /// hold, resume and wait for herald's BYE), `b` busy (486), `n` no answer (rings until
-    /// CANCEL). INVITEs beyond the plan are answered.
+    /// CANCEL), `r` (AudioCodes only) answer, then after `talk_ms` transfer the caller with
+    /// REFER to [`Sipp::refer_to`] (blind transfer: expects 202, answers herald's NOTIFYs
+    /// "100 Trying", any provisional ones and a terminated one that must say 200, then
+    /// answers herald's BYE; a final NOTIFY other than 200 is a failure). INVITEs beyond the
+    /// plan are answered.
     pub fn plan(self, plan: &str) -> Self {
         assert!(
-            plan.chars().all(|c| matches!(c, 'a' | 'b' | 'n')),
-            "a phone plan is made of a, b and n"
+            plan.chars().all(|c| matches!(c, 'a' | 'b' | 'n' | 'r')),
+            "a phone plan is made of a, b, n and r"
         );
         self.set("plan", plan)
+    }
+
+    /// The transfer target of plan letter `r` (`refer_to`, the Refer-To URI), e.g.
+    /// `sip:bob@herald.test`. AudioCodes only (the Polycom scenarios have no such variable).
+    pub fn refer_to(self, uri: &str) -> Self {
+        self.set("refer_to", uri)
     }
 
     /// The phone exits (0) once it handled `n` INVITEs as planned.
